@@ -1,0 +1,1 @@
+"""LoRA adapters in PEFT format: training experts, reading and writing factors."""

@@ -1,0 +1,45 @@
+"""Train one LoRA expert with PEFT (answer-only loss) and save it in PEFT format."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from peft import LoraConfig, get_peft_model
+
+from ..artifacts import atomic_dir, read_json, write_json
+from ..config import LoraSpec, TrainSpec
+from ..errors import UserError
+from ..model.load import load_base, load_tokenizer
+from ..tasks.datasets import Example
+from ..train.trainer import train_causal_lm
+
+EXPERT_META = "lorarecycle_expert.json"
+
+
+def lora_config(spec: LoraSpec) -> LoraConfig:
+    return LoraConfig(
+        r=spec.r, lora_alpha=spec.alpha, lora_dropout=spec.dropout,
+        target_modules=list(spec.target_modules), bias="none", task_type="CAUSAL_LM",
+    )
+
+
+def expert_meta(path: Path) -> dict | None:
+    meta = Path(path) / EXPERT_META
+    return read_json(meta) if meta.is_file() else None
+
+
+def train_expert(
+    base_path: Path, examples: list[Example], lora: LoraSpec, train: TrainSpec, seed: int, out: Path, name: str, key: str
+) -> dict:
+    """Train a LoRA on `examples` over the base model; write it to `out` atomically."""
+    tokenizer = load_tokenizer(base_path)
+    model = load_base(base_path)
+    try:
+        peft_model = get_peft_model(model, lora_config(lora))
+    except ValueError as err:
+        raise UserError(f"lora.target_modules {lora.target_modules}: {str(err).splitlines()[0]}") from None
+    stats = train_causal_lm(peft_model, tokenizer, examples, train, seed, f"training expert {name}")
+    with atomic_dir(out) as tmp:
+        peft_model.save_pretrained(tmp)
+        write_json(tmp / EXPERT_META, {"name": name, "key": key, "seed": seed, "train": stats})
+    return stats

@@ -1,0 +1,125 @@
+"""Read PEFT LoRA adapters into per-module factors, and write factors back as PEFT adapters.
+
+Only `adapter_config.json` + `adapter_model.safetensors` are read: pickled `.bin`
+adapters are refused, never unpickled.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from ..artifacts import atomic_dir, write_json
+from ..errors import UserError
+
+CONFIG_FILE = "adapter_config.json"
+WEIGHTS_FILE = "adapter_model.safetensors"
+
+
+@dataclass(frozen=True)
+class LoraModule:
+    """One adapted linear layer: delta W = scale * B @ A, A (r, d_in), B (d_out, r)."""
+
+    A: torch.Tensor
+    B: torch.Tensor
+    scale: float
+
+    @property
+    def rank(self) -> int:
+        return self.A.shape[0]
+
+    def delta(self) -> torch.Tensor:
+        return self.scale * (self.B @ self.A)
+
+
+@dataclass(frozen=True)
+class LoraAdapter:
+    path: Path
+    config: dict
+    modules: dict[str, LoraModule]  # keyed by module name, e.g. "model.layers.0.self_attn.q_proj"
+
+
+def _scale(config: dict, rank: int) -> float:
+    alpha = config.get("lora_alpha", 8)
+    return alpha / math.sqrt(rank) if config.get("use_rslora") else alpha / rank
+
+
+def read_adapter(path: Path) -> LoraAdapter:
+    path = Path(path)
+    config_path = path / CONFIG_FILE
+    if not config_path.is_file():
+        raise UserError(f"{path}: no {CONFIG_FILE}; not a PEFT adapter directory")
+    try:
+        config = json.loads(config_path.read_text())
+    except json.JSONDecodeError as err:
+        raise UserError(f"{config_path}: malformed JSON ({err.msg})") from None
+    _check_supported(config, config_path)
+    weights = path / WEIGHTS_FILE
+    if not weights.is_file():
+        hint = " (found adapter_model.bin: convert it with safetensors.torch.save_file in a trusted session)"
+        raise UserError(f"{path}: no {WEIGHTS_FILE}{hint if (path / 'adapter_model.bin').exists() else ''}")
+    try:
+        state = load_file(weights)
+    except (SafetensorError, OSError) as err:
+        raise UserError(f"{weights}: unreadable safetensors ({err})") from None
+    return LoraAdapter(path, config, _modules_from_state(state, config, weights))
+
+
+def _check_supported(config: dict, where: Path) -> None:
+    if config.get("peft_type", "LORA") != "LORA":
+        raise UserError(f"{where}: peft_type {config.get('peft_type')!r} is not LORA")
+    for flag in ("use_dora", "lora_bias"):
+        if config.get(flag):
+            raise UserError(f"{where}: {flag}=true is not supported")
+    for field in ("rank_pattern", "alpha_pattern"):
+        if config.get(field):
+            raise UserError(f"{where}: {field} is not supported yet")
+
+
+def _modules_from_state(state: dict[str, torch.Tensor], config: dict, where: Path) -> dict[str, LoraModule]:
+    modules = {}
+    for key, A in state.items():
+        if not key.endswith(".lora_A.weight"):
+            continue
+        name = key[: -len(".lora_A.weight")].removeprefix("base_model.model.")
+        B = state.get(key.replace(".lora_A.", ".lora_B."))
+        if B is None or A.dim() != 2 or B.shape[1] != A.shape[0]:
+            raise UserError(f"{where}: module {name}: missing or mis-shaped lora_B")
+        if A.shape[0] == 0:
+            raise UserError(f"{where}: module {name}: rank 0")
+        if not (torch.isfinite(A).all() and torch.isfinite(B).all()):
+            raise UserError(f"{where}: module {name}: NaN or Inf in weights")
+        modules[name] = LoraModule(A, B, _scale(config, A.shape[0]))
+    if not modules:
+        raise UserError(f"{where}: no LoRA weights found")
+    return modules
+
+
+def write_adapter(factors: dict[str, tuple[torch.Tensor, torch.Tensor]], template: dict, out: Path, meta: dict) -> None:
+    """Write (A, B) factors, with the scale folded into B, as a PEFT adapter (scaling 1).
+
+    Modules whose rank differs from the most common one are listed in rank_pattern /
+    alpha_pattern, so ranks may differ per module."""
+    ranks = {name: A.shape[0] for name, (A, _) in factors.items()}
+    r = Counter(ranks.values()).most_common(1)[0][0]
+    odd = {name: rank for name, rank in ranks.items() if rank != r}
+    config = dict(template)
+    config.update(
+        r=r, lora_alpha=r, use_rslora=False, rank_pattern=odd, alpha_pattern=dict(odd),
+        target_modules=sorted({name.rsplit(".", 1)[-1] for name in factors}), lora_dropout=0.0,
+    )
+    state = {}
+    for name, (A, B) in factors.items():
+        state[f"base_model.model.{name}.lora_A.weight"] = A.contiguous()
+        state[f"base_model.model.{name}.lora_B.weight"] = B.contiguous()
+    with atomic_dir(out) as tmp:
+        save_file(state, tmp / WEIGHTS_FILE)
+        write_json(tmp / CONFIG_FILE, config)
+        write_json(tmp / "lorarecycle_merge.json", meta)

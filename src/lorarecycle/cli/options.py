@@ -1,0 +1,14 @@
+"""Option aliases shared by commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+ConfigArg = Annotated[Optional[Path], typer.Argument(help="experiment YAML (fields override the preset)")]
+PresetOpt = Annotated[Optional[str], typer.Option("--preset", "-p", help="named preset; default: 'default'")]
+OutOpt = Annotated[Optional[Path], typer.Option("--out", "-o", help="output directory")]
+BaseModelOpt = Annotated[Optional[Path], typer.Option("--base-model", help="local HF causal-LM directory to use as the base")]
+SeedOpt = Annotated[Optional[int], typer.Option("--seed", help="override the config's seed")]

@@ -1,0 +1,182 @@
+"""Experiment configuration: pydantic models with unknown fields forbidden.
+
+One YAML per experiment; presets live in `presets/*.yaml`. The resolved config and its
+hash are saved next to every result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .errors import UserError
+
+ALL_LINEAR = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class WorldSpec(StrictModel):
+    familiarity: Literal["F", "H", "R"] = Field("F", description="F fictional, H hybrid (A familiar), R real/familiar")
+    exposure: float = Field(0.0, ge=0.0, le=1.0, description="fraction of test chains whose facts are in pretraining")
+    n_test_chains: int = Field(150, ge=1, description="the experts' chains (hop-1/hop-2 facts, two-hop tests)")
+    n_skill_chains: int = Field(60, ge=1, description="other chains for the two-hop-skill expert")
+    n_familiar: int = Field(200, ge=2, description="entities of the pretraining knowledge graph")
+    facts_per_entity: int = Field(2, ge=1, description="facts (distinct relations) per familiar entity")
+    n_pretrain_paths: int = Field(400, ge=1, description="two-hop paths asked in pretraining (direct and CoT)")
+    n_control_paths: int = Field(50, ge=1, description="held-out two-hop paths over pretraining facts")
+    name_words: int = Field(2, ge=1, le=2, description="words per entity name (2 syllables, i.e. 2 tokens, each)")
+    relations: list[str] = ["mentor", "employer", "neighbor", "rival", "landlord", "doctor"]
+    hop1_relation: str = "mentor"
+    hop2_relation: str = "employer"
+
+    @model_validator(mode="after")
+    def _relations_valid(self) -> "WorldSpec":
+        if len(set(self.relations)) != len(self.relations) or len(self.relations) < 3:
+            raise ValueError("relations must be at least 3 distinct words")
+        if not all(r.isalpha() and r.islower() for r in self.relations):
+            raise ValueError("relations must be single lowercase words")
+        for field in ("hop1_relation", "hop2_relation"):
+            if getattr(self, field) not in self.relations:
+                raise ValueError(f"{field} {getattr(self, field)!r} is not in relations")
+        if self.hop1_relation == self.hop2_relation:
+            raise ValueError("hop1_relation and hop2_relation must differ")
+        if self.facts_per_entity > len(self.relations):
+            raise ValueError("facts_per_entity cannot exceed the number of relations")
+        paths = self.n_familiar * self.facts_per_entity**2
+        if self.n_pretrain_paths + self.n_control_paths > paths:
+            raise ValueError(f"n_pretrain_paths + n_control_paths exceeds the {paths} two-hop paths of the graph")
+        return self
+
+
+class ModelSpec(StrictModel):
+    base_model: str | None = Field(None, description="local HF causal-LM directory; None = built-in tiny model")
+    hidden_size: int = 256
+    num_layers: int = 4
+    num_heads: int = 4
+    intermediate_size: int = 512
+    max_positions: int = 128
+
+
+class TrainSpec(StrictModel):
+    epochs: int = Field(ge=1)
+    lr: float = Field(gt=0)
+    batch_size: int = Field(32, ge=1)
+    weight_decay: float = Field(0.0, ge=0)
+    warmup_frac: float = Field(0.05, ge=0, le=1)
+    stop_loss: float | None = Field(None, gt=0, description="stop once an epoch's mean loss falls below this")
+    bf16: bool = True
+
+
+class LoraSpec(StrictModel):
+    r: int = Field(16, ge=1)
+    alpha: float = Field(32.0, gt=0)
+    dropout: float = Field(0.0, ge=0, lt=1)
+    target_modules: list[str] = Field(default_factory=lambda: list(ALL_LINEAR), min_length=1)
+
+
+class MethodSpec(StrictModel):
+    name: str
+    label: str | None = Field(None, description="row name in results; defaults to the method name")
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def row_name(self) -> str:
+        return self.label or self.name
+
+
+class EvalSpec(StrictModel):
+    batch_size: int = Field(128, ge=1)
+    max_new_tokens_direct: int = Field(12, ge=1)
+    max_new_tokens_cot: int = Field(48, ge=1)
+    bf16: bool = Field(True, description="decode with the model cast to bfloat16")
+
+
+class ExperimentConfig(StrictModel):
+    name: str = "default"
+    seed: int = 0
+    world: WorldSpec = WorldSpec()
+    model: ModelSpec = ModelSpec()
+    pretrain: TrainSpec = TrainSpec(epochs=30, lr=1e-3, batch_size=32)
+    experts: TrainSpec = TrainSpec(epochs=40, lr=2e-3, batch_size=16)
+    lora: LoraSpec = LoraSpec()
+    libraries: list[Literal["two", "three"]] = Field(default_factory=lambda: ["two", "three"], min_length=1)
+    methods: list[MethodSpec] = Field(default_factory=list)
+    eval: EvalSpec = EvalSpec()
+
+    @model_validator(mode="after")
+    def _labels_unique(self) -> "ExperimentConfig":
+        labels = [m.row_name for m in self.methods]
+        dupes = sorted({x for x in labels if labels.count(x) > 1})
+        if dupes:
+            raise ValueError(f"method labels must be unique; repeated: {', '.join(dupes)}")
+        return self
+
+    def config_hash(self) -> str:
+        return stable_hash(self.model_dump(mode="json"))
+
+
+def stable_hash(obj: Any, length: int = 12) -> str:
+    """Content hash of a JSON-serialisable object (key order does not matter)."""
+    blob = json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(blob).hexdigest()[:length]
+
+
+def preset_names() -> list[str]:
+    return sorted(p.name[:-5] for p in resources.files("lorarecycle.presets").iterdir() if p.name.endswith(".yaml"))
+
+
+def load_preset(name: str) -> ExperimentConfig:
+    if name not in preset_names():
+        raise UserError(f"unknown preset {name!r}. Available: {', '.join(preset_names())}")
+    text = resources.files("lorarecycle.presets").joinpath(f"{name}.yaml").read_text()
+    return _validate(yaml.safe_load(text), f"preset {name}")
+
+
+def load_config(path: Path) -> ExperimentConfig:
+    try:
+        text = Path(path).read_text()
+    except OSError as err:
+        raise UserError(f"{path}: cannot read config ({err.strerror})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise UserError(f"{path}:{where} malformed YAML ({getattr(err, 'problem', err)})") from None
+    return _validate(data, str(path))
+
+
+def _validate(data: Any, source: str) -> ExperimentConfig:
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise UserError(f"{source}: the config must be a YAML mapping")
+    preset = data.pop("preset", None)
+    if preset is not None:
+        base = load_preset(preset).model_dump(mode="json")
+        data = _deep_merge(base, data)
+    try:
+        return ExperimentConfig.model_validate(data)
+    except ValidationError as err:
+        first = err.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        raise UserError(f"{source}: field {loc}: {first['msg']}") from None
+
+
+def _deep_merge(base: dict, override: dict) -> dict:
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out

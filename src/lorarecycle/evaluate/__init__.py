@@ -1,0 +1,1 @@
+"""Evaluation: batched greedy decoding, exact match, intervals, error taxonomy."""

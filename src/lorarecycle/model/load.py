@@ -1,0 +1,80 @@
+"""Base model + tokenizer: pretrain the built-in model once (cached by content hash), or
+load any local HF causal-LM directory. Weights are read from safetensors only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+
+from ..artifacts import atomic_dir, read_json, write_json
+from ..config import ExperimentConfig, stable_hash
+from ..errors import UserError
+from ..runtime import cache_root
+from ..seeding import derive_seed
+from ..tasks.datasets import Example
+from ..train.trainer import train_causal_lm
+from .tiny import build_tiny_llama
+from .tokenizer import build_tokenizer
+
+BASE_META = "lorarecycle_base.json"
+FORMAT_VERSION = 1
+
+
+def base_model_key(cfg: ExperimentConfig) -> str:
+    """Everything the pretrained weights depend on."""
+    spec = cfg.model.model_dump(mode="json", exclude={"base_model"})
+    return stable_hash(
+        {"v": FORMAT_VERSION, "world": cfg.world.model_dump(mode="json"), "model": spec,
+         "pretrain": cfg.pretrain.model_dump(mode="json"), "seed": cfg.seed}
+    )
+
+
+def prepare_base(cfg: ExperimentConfig, pretrain_corpus: list[Example]) -> Path:
+    """Path of the base model directory, pretraining the built-in model if not cached."""
+    if cfg.model.base_model is not None:
+        path = Path(cfg.model.base_model)
+        if not (path / "config.json").is_file():
+            raise UserError(f"--base-model {path}: not a Hugging Face model directory (no config.json)")
+        return path
+    path = Path(cache_root()) / "base" / base_model_key(cfg)
+    if (path / BASE_META).is_file():
+        return path
+    tokenizer = build_tokenizer(cfg.world.relations)
+    model = build_tiny_llama(cfg.model, tokenizer, derive_seed(cfg.seed, "init"))
+    stats = train_causal_lm(
+        model, tokenizer, pretrain_corpus, cfg.pretrain, derive_seed(cfg.seed, "pretrain"),
+        "pretraining base model", loss_on_prompt=True,
+    )
+    with atomic_dir(path) as tmp:
+        model.save_pretrained(tmp, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+        write_json(tmp / BASE_META, {"key": path.name, "pretrain": stats, "config": cfg.model_dump(mode="json")})
+    return path
+
+
+def base_meta(path: Path) -> dict:
+    meta = Path(path) / BASE_META
+    return read_json(meta) if meta.is_file() else {}
+
+
+def load_tokenizer(path: Path) -> PreTrainedTokenizerBase:
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
+    except (OSError, ValueError) as err:
+        raise UserError(f"{path}: cannot load a tokenizer ({str(err).splitlines()[0]})") from None
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_base(path: Path, dtype: torch.dtype = torch.float32) -> PreTrainedModel:
+    try:
+        model = AutoModelForCausalLM.from_pretrained(
+            path, dtype=dtype, use_safetensors=True, trust_remote_code=False, attn_implementation="sdpa"
+        )
+    except (OSError, ValueError) as err:
+        raise UserError(f"{path}: cannot load model ({str(err).splitlines()[0]})") from None
+    return model.eval()

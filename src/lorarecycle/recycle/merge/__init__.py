@@ -1,0 +1,1 @@
+"""Static merges of LoRA adapters (one adapter out)."""

@@ -1,0 +1,40 @@
+"""report.md for one experiment directory."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .tables import markdown_accuracy, markdown_errors
+
+
+def render_report(manifest: dict, rows: Sequence[dict]) -> str:
+    base = manifest.get("base", {})
+    experts = manifest.get("experts", {})
+    expert_lines = "\n".join(
+        f"| {name} | {m['train']['examples']} | {m['train']['steps']} | {m['train']['final_loss']:.4f} | {m['train']['seconds']} |"
+        for name, m in experts.items()
+    )
+    return f"""# lorarecycle experiment `{manifest['name']}`
+
+- config hash `{manifest['config_hash']}`, seed {manifest['seed']}, familiarity {manifest['familiarity']}, exposure {manifest['exposure']}
+- base model: `{base.get('path')}` (pretraining: {base.get('pretrain', 'not ours')})
+- versions: {manifest.get('versions')}
+
+## Accuracy (exact match, 95% Wilson interval)
+
+Splits: `hop1`/`hop2` are the experts' own facts; `twohop_*` ask r2(r1(A)) on the experts'
+chains (no adapter was trained on these questions); `control_*` ask two-hop questions
+over familiar chains whose facts the base model read in pretraining (can it compose at all?).
+
+{markdown_accuracy(rows)}
+
+## Two-hop errors
+
+{markdown_errors(rows)}
+
+## Experts
+
+| expert | examples | steps | final loss | seconds |
+|---|---:|---:|---:|---:|
+{expert_lines}
+"""

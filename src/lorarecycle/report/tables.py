@@ -1,0 +1,65 @@
+"""Results rows -> accuracy tables (rich for the terminal, markdown for report.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.table import Table
+
+from ..tasks.datasets import TEST_SPLITS, TWO_HOP_SPLITS
+
+
+def row_label(row: dict) -> str:
+    return f"{row['model']} [{row['library']}]" if row.get("library") else row["model"]
+
+
+def _grid(rows: Sequence[dict]) -> tuple[list[str], dict[tuple[str, str], dict]]:
+    labels = list(dict.fromkeys(row_label(r) for r in rows))
+    return labels, {(row_label(r), r["split"]): r for r in rows}
+
+
+def _requirement(rows: Sequence[dict], label: str) -> str:
+    return next(r["data_requirement"] for r in rows if row_label(r) == label)
+
+
+def _cell(row: dict | None) -> str:
+    return "" if row is None else f"{row['accuracy']:.2f}"
+
+
+def rich_table(rows: Sequence[dict], title: str) -> Table:
+    labels, cells = _grid(rows)
+    table = Table(title=title)
+    table.add_column("model [library]")
+    table.add_column("data")
+    for split in TEST_SPLITS:
+        table.add_column(split, justify="right")
+    for label in labels:
+        table.add_row(label, _requirement(rows, label), *(_cell(cells.get((label, s))) for s in TEST_SPLITS))
+    return table
+
+
+def markdown_accuracy(rows: Sequence[dict]) -> str:
+    """Accuracy per split, with the 95% interval, one line per model/method x library."""
+    labels, cells = _grid(rows)
+    lines = ["| model [library] | data | " + " | ".join(TEST_SPLITS) + " |", "|---|---|" + "---:|" * len(TEST_SPLITS)]
+    for label in labels:
+        parts = []
+        for split in TEST_SPLITS:
+            r = cells.get((label, split))
+            parts.append("" if r is None else f"{r['accuracy']:.2f} ({r['ci_low']:.2f}-{r['ci_high']:.2f})")
+        lines.append(f"| {label} | {_requirement(rows, label)} | " + " | ".join(parts) + " |")
+    return "\n".join(lines)
+
+
+def markdown_errors(rows: Sequence[dict]) -> str:
+    """Two-hop error taxonomy: counts of wrong answers that are the bridge entity B,
+    another known entity, or anything else."""
+    lines = ["| model [library] | split | n | correct | bridge B | other entity | other | CoT first hop right |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        if r["split"] in TWO_HOP_SPLITS and "errors" in r:
+            e = r["errors"]
+            hop = f"{r['first_hop_accuracy']:.2f}" if "first_hop_accuracy" in r else ""
+            lines.append(f"| {row_label(r)} | {r['split']} | {r['n']} | {r['correct']} | {e['bridge']} | "
+                         f"{e['other_entity']} | {e['other']} | {hop} |")
+    return "\n".join(lines)

@@ -1,0 +1,29 @@
+"""Process-wide settings for fast, reproducible CPU runs."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+
+import torch
+
+
+def configure_runtime() -> None:
+    """Raise glibc's mmap/trim thresholds (large tensors otherwise trigger page-fault
+    storms on every allocation) and pin torch to the available cores."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        m_trim_threshold, m_mmap_threshold = -1, -3
+        libc.mallopt(m_mmap_threshold, 1 << 30)
+        libc.mallopt(m_trim_threshold, 1 << 30)
+    except (OSError, AttributeError):  # not glibc: nothing to tune
+        pass
+    torch.set_num_threads(max(1, len(os.sched_getaffinity(0))))
+
+
+def cache_root() -> "os.PathLike[str]":
+    """Where shared artifacts (pretrained base models) are cached across runs."""
+    from pathlib import Path
+
+    default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "lorarecycle"
+    return Path(os.environ.get("LORARECYCLE_CACHE", default))

@@ -1,0 +1,1 @@
+"""Synthetic tasks with controlled knowledge: worlds, templates, datasets."""

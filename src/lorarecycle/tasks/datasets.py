@@ -1,0 +1,86 @@
+"""Datasets of a two-hop world: training sets for the base model and experts, test splits.
+
+Every example is a (prompt, completion) pair; `answer` is the entity scored by exact match.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from . import templates as T
+from .world import Chain, Fact, World
+
+TRAIN_SETS = ("pretrain", "hop1_facts", "hop2_facts", "skill")
+TEST_SPLITS = ("hop1", "hop2", "twohop_direct", "twohop_cot", "control_direct", "control_cot")
+TWO_HOP_SPLITS = ("twohop_direct", "twohop_cot", "control_direct", "control_cot")
+
+# Which training sets each adapter learns from. `union` is the data-access reference.
+EXPERT_DATA = {
+    "hop1": ("hop1_facts",),
+    "hop2": ("hop2_facts",),
+    "skill": ("skill",),
+    "union": ("hop1_facts", "hop2_facts"),
+}
+LIBRARIES = {"two": ("hop1", "hop2"), "three": ("hop1", "hop2", "skill")}
+
+
+@dataclass(frozen=True)
+class Example:
+    id: str
+    kind: str  # fact | direct | cot
+    prompt: str
+    completion: str
+    answer: str
+    chain: str = ""
+    bridge: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def text(self) -> str:
+        return self.prompt + self.completion
+
+
+def fact_example(fact: Fact, chain: str = "") -> Example:
+    return Example(
+        id=f"fact:{fact.relation}:{fact.subject}",
+        kind="fact",
+        prompt=T.fact_prompt(fact.relation, fact.subject),
+        completion=T.fact_completion(fact.obj),
+        answer=fact.obj,
+        chain=chain,
+    )
+
+
+def direct_example(c: Chain) -> Example:
+    return Example(f"direct:{c.id}", "direct", T.direct_prompt(c.r1, c.r2, c.a), T.fact_completion(c.c), c.c, c.id, c.b)
+
+
+def cot_example(c: Chain) -> Example:
+    completion = T.cot_completion(c.r1, c.r2, c.a, c.b, c.c)
+    return Example(f"cot:{c.id}", "cot", T.cot_prompt(c.r1, c.r2, c.a), completion, c.c, c.id, c.b)
+
+
+def build_datasets(world: World) -> dict[str, list[Example]]:
+    """All training sets and test splits, keyed by name (see TRAIN_SETS, TEST_SPLITS)."""
+    test, skill, pre, control = (world.group(g) for g in ("test", "skill", "pretrain", "control"))
+    hop1 = [fact_example(c.facts()[0], c.id) for c in test]
+    hop2 = [fact_example(c.facts()[1], c.id) for c in test]
+    pretrain = [fact_example(f) for f in world.pretraining_facts()]
+    pretrain += [direct_example(c) for c in pre] + [cot_example(c) for c in pre]
+    skill_set = [fact_example(f, c.id) for c in skill for f in c.facts()]
+    skill_set += [direct_example(c) for c in skill] + [cot_example(c) for c in skill]
+    return {
+        "pretrain": pretrain,
+        "hop1_facts": hop1,
+        "hop2_facts": hop2,
+        "skill": skill_set,
+        "hop1": hop1,
+        "hop2": hop2,
+        "twohop_direct": [direct_example(c) for c in test],
+        "twohop_cot": [cot_example(c) for c in test],
+        "control_direct": [direct_example(c) for c in control],
+        "control_cot": [cot_example(c) for c in control],
+    }
+

@@ -1,0 +1,32 @@
+"""Entity names built from a syllable inventory.
+
+A name is one or two words of two consonant-vowel syllables ("Kato Rimu", "Kato"). The tokenizer
+knows the syllables, never whole names, so a fictional name is a new combination of
+known pieces, as rare names are for real LLMs.
+"""
+
+from __future__ import annotations
+
+import random
+
+CONSONANTS = "bdfgklmnprstvz"
+VOWELS = "aeiou"
+SYLLABLES: tuple[str, ...] = tuple(c + v for c in CONSONANTS for v in VOWELS)
+
+
+def random_word(rng: random.Random, n_syllables: int = 2) -> str:
+    return "".join(rng.choice(SYLLABLES) for _ in range(n_syllables)).capitalize()
+
+
+def unique_names(rng: random.Random, n: int, reserved: set[str], words: int = 2) -> list[str]:
+    """n distinct names of `words` words, none equal to or containing a reserved word."""
+    taken = {r.lower() for r in reserved}
+    names: list[str] = []
+    while len(names) < n:
+        parts = [random_word(rng) for _ in range(words)]
+        name = " ".join(parts)
+        if name.lower() in taken or any(p.lower() in taken for p in parts):
+            continue
+        taken.add(name.lower())
+        names.append(name)
+    return names

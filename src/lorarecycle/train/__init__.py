@@ -1,0 +1,1 @@
+"""Training loops: pretraining the tiny base model and LoRA experts."""

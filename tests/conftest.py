@@ -1,0 +1,42 @@
+"""Shared fixtures: an isolated cache, the smoke config, a tiny random base model."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from lorarecycle.config import ModelSpec, load_preset
+from lorarecycle.model.tiny import build_tiny_llama
+from lorarecycle.model.tokenizer import build_tokenizer
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path_factory, monkeypatch):
+    """No test reads or writes the user's base-model cache."""
+    monkeypatch.setenv("LORARECYCLE_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+@pytest.fixture(scope="session")
+def smoke_cfg():
+    return load_preset("smoke")
+
+
+@pytest.fixture(scope="session")
+def tiny_base(tmp_path_factory):
+    """A randomly initialised tiny Llama saved as an HF directory with its tokenizer."""
+    path = tmp_path_factory.mktemp("tiny_base")
+    tokenizer = build_tokenizer(["mentor", "employer", "neighbor"])
+    spec = ModelSpec(hidden_size=32, num_layers=2, num_heads=2, intermediate_size=64, max_positions=64)
+    model = build_tiny_llama(spec, tokenizer, seed=0)
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+def random_lora_state(generator: torch.Generator, shapes: dict[str, tuple[int, int]], rank: int) -> dict:
+    """PEFT-style state dict of random (non-zero) LoRA factors for modules of given (d_out, d_in)."""
+    state = {}
+    for name, (d_out, d_in) in shapes.items():
+        state[f"base_model.model.{name}.lora_A.weight"] = torch.randn(rank, d_in, generator=generator)
+        state[f"base_model.model.{name}.lora_B.weight"] = torch.randn(d_out, rank, generator=generator)
+    return state

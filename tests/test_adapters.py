@@ -1,0 +1,49 @@
+"""Experts: PEFT save -> load round trip, and our reader agrees with PEFT's merge."""
+
+import torch
+from peft import PeftModel
+from transformers import AutoModelForCausalLM
+
+from lorarecycle.adapters.experts import train_expert
+from lorarecycle.adapters.lora_io import read_adapter
+from lorarecycle.config import LoraSpec, TrainSpec
+from lorarecycle.model.load import load_tokenizer
+from lorarecycle.tasks.datasets import Example
+from lorarecycle.train.trainer import collate, encode_example
+
+from .test_merge import make_peft_adapter
+
+
+def test_peft_round_trip_same_outputs_and_reader_matches_delta(tiny_base, tmp_path):
+    live = make_peft_adapter(tiny_base, tmp_path / "e", seed=3).eval()
+    loaded = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_base), tmp_path / "e").eval()
+    ids = torch.randint(4, 50, (3, 7), generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        torch.testing.assert_close(live(ids).logits, loaded(ids).logits)
+    folded = loaded.merge_and_unload()
+    base = AutoModelForCausalLM.from_pretrained(tiny_base)
+    adapter = read_adapter(tmp_path / "e")
+    assert len(adapter.modules) == 2 * 3  # 2 layers x (q, v, down)
+    for name, module in adapter.modules.items():
+        delta = folded.get_submodule(name).weight - base.get_submodule(name).weight
+        torch.testing.assert_close(module.delta(), delta.detach(), rtol=1e-4, atol=1e-6)
+
+
+def completion_loss(model, tokenizer, examples):
+    batch = collate([encode_example(tokenizer, ex, loss_on_prompt=False) for ex in examples], tokenizer.pad_token_id)
+    with torch.no_grad():
+        return model(**batch).loss.item()
+
+
+def test_train_expert_writes_a_loadable_adapter_that_learns(tiny_base, tmp_path):
+    examples = [Example(f"f{i}", "fact", f"The mentor of Ka{'ko' * (i + 1)} Bo is", " Ri Su.", "Ri Su") for i in range(4)]
+    tokenizer = load_tokenizer(tiny_base)
+    before = completion_loss(AutoModelForCausalLM.from_pretrained(tiny_base), tokenizer, examples)
+    train_expert(tiny_base, examples, LoraSpec(r=2, alpha=4, target_modules=["q_proj", "v_proj"]),
+                         TrainSpec(epochs=100, lr=5e-2, batch_size=4, bf16=False), seed=0, out=tmp_path / "x",
+                         name="x", key="k")
+    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_base), tmp_path / "x")
+    after = completion_loss(model, tokenizer, examples)
+    # a random tiny base has tiny tied embeddings, so a rank-2 adapter cannot fit fully; it must still learn
+    assert after < before - 0.3
+    assert {n.rsplit(".", 1)[-1] for n in read_adapter(tmp_path / "x").modules} == {"q_proj", "v_proj"}

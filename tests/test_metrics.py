@@ -1,0 +1,46 @@
+"""Exact-match scoring, answer extraction, intervals, error taxonomy."""
+
+import pytest
+
+from lorarecycle.evaluate.metrics import classify_error, wilson_interval
+from lorarecycle.tasks.templates import extract_answer, extract_first_hop, normalize
+
+
+@pytest.mark.parametrize(
+    ("generation", "kind", "expected"),
+    [
+        (" Kato Rimu.", "fact", "kato rimu"),
+        (" kato rimu. The mentor of", "direct", "kato rimu"),
+        ("Kato  Rimu\nmore text", "fact", "kato rimu"),
+        (" the mentor of a b is c d. the employer of c d is e f. so the answer is e f.", "cot", "e f"),
+        (" the mentor of a b is c d. the employer of c d is e f.", "cot", ""),
+        ("", "fact", ""),
+    ],
+)
+def test_extract_answer(generation, kind, expected):
+    assert extract_answer(generation, kind) == expected
+
+
+def test_exact_match_is_whole_answer_not_prefix():
+    assert extract_answer(" Kato Rimuzo.", "fact") != normalize("Kato Rimu")
+    assert extract_answer(" Kato.", "fact") != normalize("Kato Rimu")
+
+
+def test_first_hop_of_cot():
+    assert extract_first_hop(" the mentor of a b is c d. the employer") == "c d"
+    assert extract_first_hop(" nonsense") == ""
+
+
+def test_wilson_interval_matches_reference_values():
+    low, high = wilson_interval(50, 100)
+    assert low == pytest.approx(0.4038, abs=1e-4) and high == pytest.approx(0.5962, abs=1e-4)
+    low, high = wilson_interval(0, 20)
+    assert low == 0.0 and high == pytest.approx(0.1611, abs=1e-4)
+    assert wilson_interval(20, 20)[1] == 1.0
+
+
+def test_error_taxonomy():
+    entities = {"a b", "c d", "e f"}
+    assert classify_error("c d", "c d", entities) == "bridge"
+    assert classify_error("a b", "c d", entities) == "other_entity"
+    assert classify_error("zz", "c d", entities) == "other"

@@ -1,0 +1,95 @@
+"""Datasets: determinism, disjointness, no leakage of test questions, familiarity knobs."""
+
+import pytest
+
+from lorarecycle.config import WorldSpec
+from lorarecycle.model.tokenizer import build_tokenizer
+from lorarecycle.tasks.datasets import EXPERT_DATA, TEST_SPLITS, TRAIN_SETS, build_datasets
+from lorarecycle.tasks.names import SYLLABLES
+from lorarecycle.tasks.world import build_world
+
+SPEC = WorldSpec(n_test_chains=40, n_skill_chains=20, n_familiar=50, n_pretrain_paths=80, n_control_paths=20)
+
+
+def texts(examples):
+    return {ex.text for ex in examples}
+
+
+def test_same_seed_same_world_other_seed_other_world():
+    a, b, c = build_world(SPEC, 1), build_world(SPEC, 1), build_world(SPEC, 2)
+    assert a.chains == b.chains and a.background == b.background
+    assert a.chains != c.chains
+
+
+def test_new_knowledge_uses_fresh_entities():
+    world = build_world(SPEC, 0)
+    new = [e for c in world.group("test") + world.group("skill") for e in (c.a, c.b, c.c)]
+    graph = {e for f in world.graph for e in (f.subject, f.obj)}
+    assert len(new) == len(set(new)) and not set(new) & graph
+
+
+def test_control_paths_compose_pretraining_facts():
+    world = build_world(SPEC, 0)
+    graph = set(world.graph)
+    for chain in world.group("control") + world.group("pretrain"):
+        assert set(chain.facts()) <= graph
+
+
+def test_expert_training_sets_are_pairwise_disjoint():
+    data = build_datasets(build_world(SPEC, 0))
+    sets = {name: {ex.prompt for ex in data[name]} for name in ("hop1_facts", "hop2_facts", "skill")}
+    for x in sets:
+        for y in sets:
+            if x < y:
+                assert not sets[x] & sets[y], (x, y)
+    test_entities = {e for c in build_world(SPEC, 0).group("test") for e in (c.a, c.b, c.c)}
+    assert not any(e in ex.text for ex in data["skill"] for e in test_entities)
+
+
+@pytest.mark.parametrize("familiarity", ["F", "H", "R"])
+def test_no_two_hop_test_question_in_any_training_set(familiarity):
+    data = build_datasets(build_world(SPEC.model_copy(update={"familiarity": familiarity, "exposure": 1.0}), 0))
+    trained_prompts = {ex.prompt for name in TRAIN_SETS for ex in data[name]}
+    trained_texts = {ex.text for name in TRAIN_SETS for ex in data[name]}
+    for split in ("twohop_direct", "twohop_cot", "control_direct", "control_cot"):
+        for ex in data[split]:
+            assert ex.prompt not in trained_prompts and ex.text not in trained_texts, (split, ex.prompt)
+
+
+@pytest.mark.parametrize(("familiarity", "familiar_roles"), [("F", set()), ("H", {"a"}), ("R", {"a", "b", "c"})])
+def test_familiarity_controls_which_test_entities_pretraining_sees(familiarity, familiar_roles):
+    world = build_world(SPEC.model_copy(update={"familiarity": familiarity}), 0)
+    corpus = " ".join(ex.text for ex in build_datasets(world)["pretrain"])
+    for chain in world.group("test"):
+        for role in "abc":
+            assert (getattr(chain, role) in corpus) == (role in familiar_roles), (chain, role)
+
+
+@pytest.mark.parametrize("exposure", [0.0, 0.25, 1.0])
+def test_exposure_puts_that_fraction_of_test_facts_in_pretraining(exposure):
+    world = build_world(SPEC.model_copy(update={"exposure": exposure}), 0)
+    data = build_datasets(world)
+    pretrain = texts(data["pretrain"])
+    seen = sum(ex.text in pretrain for ex in data["hop1"])
+    assert seen == round(exposure * SPEC.n_test_chains)
+    if exposure == 0.0:
+        assert not texts(data["hop2"]) & pretrain
+
+
+def test_union_is_hop1_plus_hop2_and_test_splits_exist():
+    data = build_datasets(build_world(SPEC, 0))
+    assert EXPERT_DATA["union"] == ("hop1_facts", "hop2_facts")
+    assert all(data[s] for s in TEST_SPLITS)
+    assert len(data["twohop_cot"]) == SPEC.n_test_chains
+
+
+def test_tokenizer_covers_every_dataset_and_splits_names_into_syllables():
+    world = build_world(SPEC.model_copy(update={"familiarity": "R"}), 0)
+    tok = build_tokenizer(SPEC.relations)
+    for examples in build_datasets(world).values():
+        for ex in examples:
+            assert tok.unk_token_id not in tok(ex.text)["input_ids"], ex.text
+    name = world.chains[0].a
+    pieces = tok.tokenize(name)
+    assert len(pieces) == 4 and all(p.removeprefix("##") in SYLLABLES for p in pieces)
+    assert tok.decode(tok(name, add_special_tokens=False)["input_ids"]) == name.lower()
