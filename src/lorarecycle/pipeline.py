@@ -24,7 +24,7 @@ from .artifacts import append_jsonl, atomic_write_text, read_jsonl, write_json, 
 from .config import ExperimentConfig, stable_hash
 from .errors import UserError
 from .evaluate.evaluator import evaluate_split
-from .model.load import base_meta, load_base, load_tokenizer, prepare_base
+from .model.load import base_meta, check_model_dir, load_base, load_tokenizer, prepare_base
 from .recycle.registry import RECYCLERS, LibraryInputs
 from .report.markdown import render_report
 from .seeding import derive_seed
@@ -50,7 +50,9 @@ class Row:
 
 
 def validate(cfg: ExperimentConfig) -> None:
-    """Reject bad method names/parameters before any training starts."""
+    """Reject bad method names/parameters and base-model paths before anything is written."""
+    if cfg.model.base_model is not None:
+        check_model_dir(Path(cfg.model.base_model))
     for spec in cfg.methods:
         recycler = RECYCLERS.get(spec.name)
         for library in cfg.libraries:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from ..pipeline import run_experiment
@@ -20,4 +21,5 @@ def run(config: ConfigArg = None, preset: PresetOpt = None, out: OutOpt = None,
     configure_runtime()
     out = out or Path("runs") / f"{cfg.name}-{cfg.config_hash()}"
     rows = run_experiment(cfg, out)
-    Console().print(rich_table(rows, f"{cfg.name} (seed {cfg.seed}, familiarity {cfg.world.familiarity}) accuracy"))
+    # wide when piped, so no split name or row label is cut
+    Console(width=None if sys.stdout.isatty() else 200).print(rich_table(rows, f"{cfg.name} (seed {cfg.seed}, familiarity {cfg.world.familiarity}) accuracy"))

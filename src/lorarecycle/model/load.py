@@ -34,10 +34,7 @@ def base_model_key(cfg: ExperimentConfig) -> str:
 def prepare_base(cfg: ExperimentConfig, pretrain_corpus: list[Example]) -> Path:
     """Path of the base model directory, pretraining the built-in model if not cached."""
     if cfg.model.base_model is not None:
-        path = Path(cfg.model.base_model)
-        if not (path / "config.json").is_file():
-            raise UserError(f"--base-model {path}: not a Hugging Face model directory (no config.json)")
-        return path
+        return check_model_dir(Path(cfg.model.base_model))
     path = Path(cache_root()) / "base" / base_model_key(cfg)
     if (path / BASE_META).is_file():
         return path
@@ -51,6 +48,12 @@ def prepare_base(cfg: ExperimentConfig, pretrain_corpus: list[Example]) -> Path:
         model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
         write_json(tmp / BASE_META, {"key": path.name, "pretrain": stats, "config": cfg.model_dump(mode="json")})
+    return path
+
+
+def check_model_dir(path: Path) -> Path:
+    if not (path / "config.json").is_file():
+        raise UserError(f"--base-model {path}: not a Hugging Face model directory (no config.json)")
     return path
 
 

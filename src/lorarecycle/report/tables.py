@@ -29,10 +29,10 @@ def _cell(row: dict | None) -> str:
 def rich_table(rows: Sequence[dict], title: str) -> Table:
     labels, cells = _grid(rows)
     table = Table(title=title)
-    table.add_column("model [library]")
-    table.add_column("data")
+    table.add_column("model [library]", no_wrap=True)
+    table.add_column("data", no_wrap=True)
     for split in TEST_SPLITS:
-        table.add_column(split, justify="right")
+        table.add_column(split, justify="right", overflow="fold")
     for label in labels:
         table.add_row(label, _requirement(rows, label), *(_cell(cells.get((label, s))) for s in TEST_SPLITS))
     return table

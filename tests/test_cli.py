@@ -1,0 +1,119 @@
+"""The `lorarecycle` CLI end to end: the smoke experiment, determinism, resume, bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lorarecycle.tasks.datasets import TEST_SPLITS
+
+
+def cli(*args: str, cache: Path, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "LORARECYCLE_CACHE": str(cache)}
+    env.pop("LORARECYCLE_DEBUG", None)
+    return subprocess.run([sys.executable, "-m", "lorarecycle.cli.main", *args], capture_output=True, text=True,
+                          env=env, cwd=cwd, timeout=900)
+
+
+def accuracies(out: Path) -> dict:
+    rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    return {(r["model"], r["library"], r["split"]): r["accuracy"] for r in rows}
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("smoke")
+    result = cli("run", "--preset", "smoke", "--out", str(root / "run"), cache=root / "cache")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return root, result
+
+
+def test_smoke_experiment_end_to_end(smoke_run):
+    root, result = smoke_run
+    out = root / "run"
+    acc = accuracies(out)
+    models = {(m, lib) for m, lib, _ in acc}
+    expected = {("base", None), ("expert:hop1", None), ("expert:hop2", None), ("expert:skill", None), ("union", None)}
+    expected |= {(m, lib) for m in ("uniform_factors", "uniform_delta", "arrow") for lib in ("two", "three")}
+    assert models == expected
+    assert len(acc) == len(expected) * len(TEST_SPLITS)  # no duplicate rows
+    row = json.loads((out / "results.jsonl").read_text().splitlines()[0])
+    assert {"seed", "config_hash", "n", "ci_low", "ci_high", "data_requirement"} <= set(row)
+    for name in ("hop1", "hop2", "skill", "union"):
+        assert (out / "adapters" / name / "adapter_model.safetensors").is_file()
+    assert (out / "recycled" / "uniform_delta-two" / "uniform_delta" / "adapter_config.json").is_file()
+    assert "two-hop errors" in (out / "report.md").read_text().lower()
+    assert "twohop_cot" in result.stdout  # the results table
+    assert (out / "data" / "twohop_cot.jsonl").is_file() and (out / "config.yaml").is_file()
+
+
+def test_same_config_and_seed_give_identical_accuracies(smoke_run, tmp_path):
+    root, _ = smoke_run
+    # a fresh cache: pretraining, experts and evaluation all recomputed
+    again = cli("run", "--preset", "smoke", "--out", str(tmp_path / "run"), cache=tmp_path / "cache")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert accuracies(tmp_path / "run") == accuracies(root / "run")
+
+
+def test_rerun_resumes_without_duplicate_rows(smoke_run):
+    root, _ = smoke_run
+    out = root / "run"
+    before = (out / "results.jsonl").read_text()
+    lines = before.splitlines(keepends=True)
+    # simulate a crash mid-append: drop the last two rows and leave half a line
+    (out / "results.jsonl").write_text("".join(lines[:-2]) + lines[-2][:10])
+    result = cli("run", "--preset", "smoke", "--out", str(out), cache=root / "cache")
+    assert result.returncode == 0, result.stderr[-3000:]
+    after = (out / "results.jsonl").read_text().splitlines()
+    assert len(after) == len(lines)
+    assert {json.loads(x)["split"] + json.loads(x)["model"] for x in after} == {
+        json.loads(x)["split"] + json.loads(x)["model"] for x in lines}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "--preset", "nope"], "unknown preset 'nope'"),
+        (["run", "{cfg}"], "unknown recycling method 'unifrom_delta'. Did you mean 'uniform_delta'?"),
+        (["run", "{bad_yaml}"], "malformed YAML"),
+        (["run", "{extra_field}"], "field world.familarity: Extra inputs are not permitted"),
+        (["run", "--preset", "smoke", "--base-model", "{missing}"], "no such directory"),
+        (["run", "--preset", "smoke", "--base-model", "{not_a_model}"], "not a Hugging Face model directory"),
+    ],
+)
+def test_bad_input_one_line_nonzero_no_traceback(tmp_path, args, message):
+    (tmp_path / "cfg.yaml").write_text("preset: smoke\nmethods: [{name: unifrom_delta}]\n")
+    (tmp_path / "bad.yaml").write_text("seed: [1\n")
+    (tmp_path / "extra.yaml").write_text("preset: smoke\nworld: {familarity: F}\n")
+    (tmp_path / "empty_dir").mkdir()
+    subs = {"{cfg}": "cfg.yaml", "{bad_yaml}": "bad.yaml", "{extra_field}": "extra.yaml",
+            "{missing}": "no/such/dir", "{not_a_model}": "empty_dir"}
+    args = [str(tmp_path / subs[a]) if a in subs else a for a in args]
+    result = cli(*args, "--out", str(tmp_path / "out"), cache=tmp_path / "cache")
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert result.stderr.strip().count("\n") == 0 and "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_out_dir_holding_another_experiment_is_refused_untouched(smoke_run, tmp_path):
+    root, _ = smoke_run
+    out = root / "run"
+    before = {p: p.read_bytes() for p in out.glob("*.jsonl")}
+    result = cli("run", "--preset", "smoke", "--seed", "7", "--out", str(out), cache=root / "cache")
+    assert result.returncode == 2 and "holds a different experiment" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert before == {p: p.read_bytes() for p in out.glob("*.jsonl")}
+
+
+def test_data_command_writes_inspectable_jsonl(tmp_path):
+    result = cli("data", "--preset", "smoke", "--out", str(tmp_path / "d"), cache=tmp_path / "cache")
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(x) for x in (tmp_path / "d" / "twohop_cot.jsonl").read_text().splitlines()]
+    assert rows and {"prompt", "completion", "answer", "bridge"} <= set(rows[0])
+    assert json.loads((tmp_path / "d" / "world.json").read_text())["chains"]
