@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import warnings
 
 import torch
 
@@ -19,6 +20,12 @@ def configure_runtime() -> None:
     except (OSError, AttributeError):  # not glibc: nothing to tune
         pass
     torch.set_num_threads(max(1, len(os.sched_getaffinity(0))))
+    # our own rich bars report progress; silence per-load tqdm bars and a peft/transformers
+    # deprecation notice that users cannot act on
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
 
 
 def cache_root() -> "os.PathLike[str]":

@@ -1,11 +1,9 @@
-"""Seeds: math takes an explicit generator; training seeds torch once per stage."""
+"""Seeds: every stage gets its own sub-seed derived from the experiment seed and a label."""
 
 from __future__ import annotations
 
 import hashlib
 import random
-
-import torch
 
 
 def derive_seed(seed: int, *labels: str) -> int:
@@ -17,8 +15,3 @@ def derive_seed(seed: int, *labels: str) -> int:
 def make_rng(seed: int, *labels: str) -> random.Random:
     return random.Random(derive_seed(seed, *labels))
 
-
-def seed_torch(seed: int) -> torch.Generator:
-    """Seed torch's global RNG (used by module init and dropout) and return a private generator."""
-    torch.manual_seed(seed)
-    return torch.Generator().manual_seed(seed)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
 from peft import LoraConfig, get_peft_model
 
 from ..artifacts import atomic_dir, read_json, write_json
@@ -34,6 +35,7 @@ def train_expert(
     """Train a LoRA on `examples` over the base model; write it to `out` atomically."""
     tokenizer = load_tokenizer(base_path)
     model = load_base(base_path)
+    torch.manual_seed(seed)  # LoRA init draws from the global RNG: seed it, not whatever ran before
     try:
         peft_model = get_peft_model(model, lora_config(lora))
     except ValueError as err:

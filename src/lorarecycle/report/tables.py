@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from rich.markup import escape
 from rich.table import Table
 
 from ..tasks.datasets import TEST_SPLITS, TWO_HOP_SPLITS
@@ -34,7 +35,7 @@ def rich_table(rows: Sequence[dict], title: str) -> Table:
     for split in TEST_SPLITS:
         table.add_column(split, justify="right", overflow="fold")
     for label in labels:
-        table.add_row(label, _requirement(rows, label), *(_cell(cells.get((label, s))) for s in TEST_SPLITS))
+        table.add_row(escape(label), _requirement(rows, label), *(_cell(cells.get((label, s))) for s in TEST_SPLITS))
     return table
 
 

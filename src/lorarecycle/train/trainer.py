@@ -100,7 +100,9 @@ def train_causal_lm(
                 losses.append(loss.item())
                 tokens += int(batch["attention_mask"].sum())
                 advance(info=f"loss {losses[-1]:.3f}")
-            if spec.stop_loss is not None and sum(losses[-steps_per_epoch:]) / steps_per_epoch < spec.stop_loss:
+            epoch_loss = sum(losses[-steps_per_epoch:]) / steps_per_epoch
+            if spec.stop_loss is not None and epoch_loss < spec.stop_loss:
+                advance(0, info=f"stopped after epoch {epochs_run}: loss {epoch_loss:.4f} < {spec.stop_loss}")
                 break
     model.eval()
     tail = losses[-steps_per_epoch:]
