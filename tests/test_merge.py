@@ -8,60 +8,36 @@ from peft import PeftModel
 from safetensors.torch import save_file
 from transformers import AutoModelForCausalLM
 
-from lorarecycle.adapters.lora_io import LoraModule, read_adapter
+from lorarecycle.adapters.lora_io import read_adapter
 from lorarecycle.errors import UserError
-from lorarecycle.recycle.merge import ops
-from lorarecycle.recycle.merge.apply import merge_adapter_dirs, merge_factors
+from lorarecycle.recycle.merge.apply import MergeOptions, merge_adapter_dirs, merge_adapters
+from lorarecycle.recycle.merge.registry import MERGE_METHODS
 
 from .conftest import random_lora_state
 
 
-def random_module(g, rank, d_out=12, d_in=10, scale=0.5):
-    return LoraModule(torch.randn(rank, d_in, generator=g, dtype=torch.float64),
-                      torch.randn(d_out, rank, generator=g, dtype=torch.float64), scale)
+def write_raw_adapter(path, state, config):
+    path.mkdir(parents=True)
+    save_file(state, path / "adapter_model.safetensors")
+    (path / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA", **config}))
+    return path
 
 
 def rel_err(x, y):
     return float((x - y).norm() / y.norm())
 
 
-def test_weighted_concat_is_exact_mean_of_deltas_with_mixed_ranks():
-    g = torch.Generator().manual_seed(0)
-    mods = [random_module(g, 2, scale=1.0), random_module(g, 5, scale=0.25), random_module(g, 3, scale=2.0)]
-    weights = [0.2, 0.5, 0.3]
-    A, B = ops.weighted_concat(mods, weights)
-    dense = sum(w * m.delta() for m, w in zip(mods, weights))
-    assert A.shape[0] == 10 and rel_err(B @ A, dense) < 1e-12
-
-
-def test_factor_average_has_cross_terms():
-    g = torch.Generator().manual_seed(1)
-    mods = [random_module(g, 4), random_module(g, 4)]
-    A, B = ops.factor_average(mods, [0.5, 0.5])
-    expected = (0.5 * mods[0].scale * mods[0].B + 0.5 * mods[1].scale * mods[1].B) @ (0.5 * mods[0].A + 0.5 * mods[1].A)
-    assert rel_err(B @ A, expected) < 1e-12
-    exact_mean = 0.5 * (mods[0].delta() + mods[1].delta())
-    assert rel_err(B @ A, exact_mean) > 0.1  # not the mean of the deltas
-    with pytest.raises(ValueError, match="equal ranks"):
-        ops.factor_average([random_module(g, 2), random_module(g, 3)], [0.5, 0.5])
-
-
 def test_missing_module_contributes_zero(tmp_path):
     g = torch.Generator().manual_seed(2)
-    paths = []
-    for i, modules in enumerate([{"m.q": (6, 4), "m.v": (6, 4)}, {"m.q": (6, 4)}]):
-        path = tmp_path / f"a{i}"
-        path.mkdir()
-        save_file(random_lora_state(g, modules, rank=2), path / "adapter_model.safetensors")
-        (path / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA", "r": 2, "lora_alpha": 4}))
-        paths.append(path)
+    paths = [write_raw_adapter(tmp_path / f"a{i}", random_lora_state(g, mods, rank=2), {"r": 2, "lora_alpha": 4})
+             for i, mods in enumerate([{"m.q": (6, 4), "m.v": (6, 4)}, {"m.q": (6, 4)}])]
     adapters = [read_adapter(p) for p in paths]
-    merged = merge_factors(adapters, "uniform_delta", [0.5, 0.5], {})
+    merged, errors = merge_adapters(adapters, "linear", [0.5, 0.5], {}, MergeOptions())
     A, B = merged["m.v"]
     assert rel_err(B @ A, 0.5 * adapters[0].modules["m.v"].delta()) < 1e-6
     A, B = merged["m.q"]
-    expected = 0.5 * (adapters[0].modules["m.q"].delta() + adapters[1].modules["m.q"].delta())
-    assert rel_err(B @ A, expected) < 1e-6
+    assert rel_err(B @ A, 0.5 * (adapters[0].modules["m.q"].delta() + adapters[1].modules["m.q"].delta())) < 1e-6
+    assert set(errors.values()) == {0.0}
 
 
 def make_peft_adapter(base_path, out, seed, r=4):
@@ -75,15 +51,18 @@ def make_peft_adapter(base_path, out, seed, r=4):
     return peft_model
 
 
-@pytest.mark.parametrize("method", ["uniform_delta", "uniform_factors"])
+@pytest.mark.parametrize("method", sorted(MERGE_METHODS))
 def test_merged_adapter_loads_in_peft_and_matches_dense_delta(tiny_base, tmp_path, method):
     for i in range(2):
         make_peft_adapter(tiny_base, tmp_path / f"e{i}", seed=i)
     adapters = [read_adapter(tmp_path / f"e{i}") for i in range(2)]
-    out = merge_adapter_dirs([tmp_path / "e0", tmp_path / "e1"], method, tmp_path / "merged")
+    options = MergeOptions(rank=6, seed=1)  # < 2 x 4: low-rank results are truncated too
+    out = tmp_path / "merged"
+    summary = merge_adapter_dirs([tmp_path / "e0", tmp_path / "e1"], method, out, options=options)
     merged = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_base), out).merge_and_unload()
     reference = AutoModelForCausalLM.from_pretrained(tiny_base)
-    factors = merge_factors(adapters, method, [0.5, 0.5], {})
+    factors, errors = merge_adapters(adapters, method, [0.5, 0.5], {}, options)
+    assert summary["worst_error"] == pytest.approx(max(errors.values()))
     with torch.no_grad():
         for name, (A, B) in factors.items():
             reference.get_submodule(name).weight += B @ A
@@ -109,3 +88,70 @@ def test_bad_adapter_inputs_are_refused(tmp_path):
     (bad / "adapter_config.json").write_text('{"peft_type": "LORA", "use_dora": true}')
     with pytest.raises(UserError, match="use_dora"):
         read_adapter(bad)
+
+
+def test_patterns_rslora_mixed_ranks_and_targets_match_peft(tiny_base, tmp_path):
+    """Our reader's delta W equals what PEFT merges, for rank/alpha patterns and rsLoRA;
+    then an exact merge of such adapters equals the dense sum of PEFT's own deltas."""
+    from peft import LoraConfig, get_peft_model
+
+    configs = [
+        LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], rank_pattern={"v_proj": 2},
+                   alpha_pattern={"q_proj": 3}, init_lora_weights=False),
+        LoraConfig(r=3, lora_alpha=5, use_rslora=True, target_modules=["v_proj", "up_proj"], init_lora_weights=False),
+    ]
+    truths = []
+    for i, config in enumerate(configs):
+        torch.manual_seed(i)
+        model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_base), config)
+        model.save_pretrained(tmp_path / f"p{i}")
+        folded = model.merge_and_unload()
+        base = AutoModelForCausalLM.from_pretrained(tiny_base)
+        truth = {}
+        for name, module in read_adapter(tmp_path / f"p{i}").modules.items():
+            truth[name] = (folded.get_submodule(name).weight - base.get_submodule(name).weight).detach().double()
+            torch.testing.assert_close(module.delta().double(), truth[name], rtol=1e-4, atol=1e-6)
+        truths.append(truth)
+    adapters = [read_adapter(tmp_path / f"p{i}") for i in range(2)]
+    merged, _ = merge_adapters(adapters, "task_arithmetic", [1.0, -0.5], {"lam": 2.0}, MergeOptions(dtype=torch.float64))
+    assert set(merged) == set(truths[0]) | set(truths[1])
+    for name, (A, B) in merged.items():
+        expected = 2.0 * (truths[0].get(name, 0) - 0.5 * truths[1].get(name, 0))
+        assert rel_err(B.double() @ A.double(), expected) < 1e-5
+
+
+def test_tolerance_picks_the_smallest_rank_within_it(tmp_path):
+    g = torch.Generator().manual_seed(3)
+    paths = [write_raw_adapter(tmp_path / f"a{i}", random_lora_state(g, {"m.q": (20, 16)}, rank=4), {"r": 4, "lora_alpha": 4})
+             for i in range(3)]
+    adapters = [read_adapter(p) for p in paths]
+    for tol in (1e-6, 0.3, 0.6):
+        merged, errors = merge_adapters(adapters, "linear", [1 / 3] * 3, {}, MergeOptions(tolerance=tol))
+        rank = merged["m.q"][0].shape[0]
+        assert errors["m.q"] <= tol
+        if rank > 1:  # one rank less would break the tolerance
+            smaller, err = merge_adapters(adapters, "linear", [1 / 3] * 3, {}, MergeOptions(rank=rank - 1))
+            assert err["m.q"] > tol
+    assert merge_adapters(adapters, "linear", [1 / 3] * 3, {}, MergeOptions(tolerance=1e-6))[0]["m.q"][0].shape[0] == 12
+
+
+def test_bad_weights_shapes_and_ranks_are_refused(tmp_path):
+    g = torch.Generator().manual_seed(4)
+    state = random_lora_state(g, {"m.q": (6, 4)}, rank=2)
+    nan = dict(state)
+    nan["base_model.model.m.q.lora_A.weight"] = torch.full((2, 4), float("nan"))
+    write_raw_adapter(tmp_path / "nan", nan, {"r": 2})
+    with pytest.raises(UserError, match=r"module m\.q: NaN or Inf"):
+        read_adapter(tmp_path / "nan")
+    zero = {"base_model.model.m.q.lora_A.weight": torch.zeros(0, 4), "base_model.model.m.q.lora_B.weight": torch.zeros(6, 0)}
+    write_raw_adapter(tmp_path / "zero", zero, {"r": 0})
+    with pytest.raises(UserError, match="rank 0"):
+        read_adapter(tmp_path / "zero")
+    write_raw_adapter(tmp_path / "a", state, {"r": 2})
+    write_raw_adapter(tmp_path / "b", random_lora_state(g, {"m.q": (8, 4)}, rank=2), {"r": 2})
+    with pytest.raises(UserError, match="different base models"):
+        merge_adapter_dirs([tmp_path / "a", tmp_path / "b"], "linear", tmp_path / "out")
+    with pytest.raises(UserError, match="unknown merge method 'tie'"):
+        merge_adapter_dirs([tmp_path / "a", tmp_path / "a"], "tie", tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    assert not list(tmp_path.glob(".out*"))  # no half-written scratch directory either

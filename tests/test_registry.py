@@ -1,7 +1,7 @@
 import pytest
 
 from lorarecycle.errors import UserError
-from lorarecycle.recycle.merge.methods import MERGE_METHODS
+from lorarecycle.recycle.merge.registry import MERGE_METHODS
 from lorarecycle.recycle.registry import RECYCLERS
 from lorarecycle.registry import Registry
 
@@ -22,14 +22,25 @@ def test_duplicate_registration_raises():
 
 
 def test_every_merge_method_is_a_recycling_method():
-    assert set(MERGE_METHODS) <= set(RECYCLERS)
-    assert {"uniform_delta", "uniform_factors", "arrow"} <= set(RECYCLERS)
+    expected = {"linear", "task_arithmetic", "ties", "dare_linear", "dare_ties", "magnitude_prune", "cat", "svd",
+                "knots", "factor_linear", "uniform_delta", "uniform_factors"}
+    assert set(MERGE_METHODS) == expected
+    assert expected | {"arrow"} <= set(RECYCLERS)
+
+
+def test_merge_params_are_checked():
+    ties = RECYCLERS.get("ties")
+    ties.check({"density": 0.3, "sign": "frequency", "rank": 8}, library_size=2)
+    with pytest.raises(UserError, match="unknown parameter 'densty'. Known: density, sign"):
+        ties.check({"densty": 0.3}, 2)
+    with pytest.raises(UserError, match="density must be in"):
+        ties.check({"density": 1.5}, 2)
 
 
 def test_recycler_rejects_unknown_params_and_bad_top_k():
     arrow = RECYCLERS.get("arrow")
-    arrow.check_params({"top_k": 2, "temperature": 0.5}, library_size=2)
+    arrow.check({"top_k": 2, "temperature": 0.5}, library_size=2)
     with pytest.raises(UserError, match="unknown parameter 'topk'"):
-        arrow.check_params({"topk": 1}, library_size=2)
+        arrow.check({"topk": 1}, library_size=2)
     with pytest.raises(UserError, match="top_k=3 must be between 1 and the library size 2"):
-        arrow.check_params({"top_k": 3}, library_size=2)
+        arrow.check({"top_k": 3}, library_size=2)

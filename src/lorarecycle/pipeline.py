@@ -56,7 +56,7 @@ def validate(cfg: ExperimentConfig) -> None:
     for spec in cfg.methods:
         recycler = RECYCLERS.get(spec.name)
         for library in cfg.libraries:
-            recycler.check_params(spec.params, len(LIBRARIES[library]))
+            recycler.check(spec.params, len(LIBRARIES[library]))
 
 
 def prepare_run_dir(out: Path, cfg: ExperimentConfig) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,8 +47,17 @@ class LoraAdapter:
     modules: dict[str, LoraModule]  # keyed by module name, e.g. "model.layers.0.self_attn.q_proj"
 
 
-def _scale(config: dict, rank: int) -> float:
-    alpha = config.get("lora_alpha", 8)
+def _pattern_value(patterns: dict, module: str, default):
+    """PEFT's rank_pattern/alpha_pattern lookup: a key matches a module name that ends with
+    it at a dot boundary (a regex is allowed)."""
+    for key, value in (patterns or {}).items():
+        if re.match(rf"(.*\.)?({key})$", module):
+            return value
+    return default
+
+
+def _scale(config: dict, module: str, rank: int) -> float:
+    alpha = _pattern_value(config.get("alpha_pattern"), module, config.get("lora_alpha", 8))
     return alpha / math.sqrt(rank) if config.get("use_rslora") else alpha / rank
 
 
@@ -78,9 +88,6 @@ def _check_supported(config: dict, where: Path) -> None:
     for flag in ("use_dora", "lora_bias"):
         if config.get(flag):
             raise UserError(f"{where}: {flag}=true is not supported")
-    for field in ("rank_pattern", "alpha_pattern"):
-        if config.get(field):
-            raise UserError(f"{where}: {field} is not supported yet")
 
 
 def _modules_from_state(state: dict[str, torch.Tensor], config: dict, where: Path) -> dict[str, LoraModule]:
@@ -94,9 +101,12 @@ def _modules_from_state(state: dict[str, torch.Tensor], config: dict, where: Pat
             raise UserError(f"{where}: module {name}: missing or mis-shaped lora_B")
         if A.shape[0] == 0:
             raise UserError(f"{where}: module {name}: rank 0")
+        expected = _pattern_value(config.get("rank_pattern"), name, config.get("r", A.shape[0]))
+        if expected != A.shape[0]:
+            raise UserError(f"{where}: module {name}: weights have rank {A.shape[0]}, config says {expected}")
         if not (torch.isfinite(A).all() and torch.isfinite(B).all()):
             raise UserError(f"{where}: module {name}: NaN or Inf in weights")
-        modules[name] = LoraModule(A, B, _scale(config, A.shape[0]))
+        modules[name] = LoraModule(A, B, _scale(config, name, A.shape[0]))
     if not modules:
         raise UserError(f"{where}: no LoRA weights found")
     return modules

@@ -1,42 +1,105 @@
-"""Map a merge method over the modules of several PEFT adapters and write the result."""
+"""Map a merge method over the modules of several PEFT adapters and write one adapter.
+
+The only PEFT-aware merge code: reads adapters, streams modules one at a time (so peak
+memory stays near the inputs), chooses each output rank and records its truncation error."""
 
 from __future__ import annotations
 
+import statistics
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from ...adapters.lora_io import LoraAdapter, read_adapter, write_adapter
+from ...adapters.lora_io import LoraAdapter, LoraModule, read_adapter, write_adapter
 from ...errors import UserError
-from .methods import MERGE_METHODS
+from ...seeding import derive_seed
+from .methods import MergeMethod
+from .ops import LowRank, lowrank_svd, rank_for_tolerance, truncate
+from .registry import MERGE_METHODS
 
 
-def merge_factors(adapters: list[LoraAdapter], method: str, weights: list[float], params: dict) -> dict:
-    """Per-module merged (A, B). A module an adapter lacks contributes zero."""
-    fn = MERGE_METHODS.get(method).fn
-    names = sorted(set().union(*(a.modules for a in adapters)))
-    merged = {}
-    for name in names:
-        present = [(a.modules[name], w) for a, w in zip(adapters, weights) if name in a.modules]
-        shapes = {(m.B.shape[0], m.A.shape[1]) for m, _ in present}
-        if len(shapes) > 1:
-            raise UserError(f"module {name}: adapters were trained on different base shapes {sorted(shapes)}")
-        try:
-            merged[name] = fn([m for m, _ in present], [w for _, w in present], **params)
-        except ValueError as err:
-            raise UserError(f"{method}: module {name}: {err}") from None
-    return merged
+@dataclass(frozen=True)
+class MergeOptions:
+    rank: int | None = None  # fixed output rank
+    tolerance: float | None = None  # or: smallest rank with relative error <= tolerance
+    seed: int = 0  # DARE's drops: one generator per module, seeded from (seed, module name)
+    dtype: torch.dtype = torch.float32  # compute dtype
 
 
-def merge_adapter_dirs(paths: list[Path], method: str, out: Path, weights: list[float] | None = None, params: dict | None = None) -> Path:
+def merge_module(method: MergeMethod, name: str, modules: list[LoraModule], weights: list[float], params: dict,
+                 options: MergeOptions) -> tuple[LowRank, float]:
+    generator = torch.Generator().manual_seed(derive_seed(options.seed, name))
+    modules = [LoraModule(m.A.to(options.dtype), m.B.to(options.dtype), m.scale) for m in modules]
+    try:
+        result = method.fn(modules, weights, generator=generator, **params)
+    except ValueError as err:
+        raise UserError(f"{method.name}: module {name}: {err}") from None
+    fixed = options.rank is None and options.tolerance is None
+    if isinstance(result, LowRank):
+        if fixed or method.space == "factors" or method.name == "cat":
+            return result, 0.0
+        U, S, Vh = lowrank_svd(result)
+    else:  # dense: an entrywise method; default output rank is the sum of the input ranks
+        U, S, Vh = torch.linalg.svd(result, full_matrices=False)
+    if options.rank is not None:
+        k = options.rank
+    elif options.tolerance is not None:
+        k = rank_for_tolerance(S, options.tolerance)
+    else:
+        k = sum(m.rank for m in modules)
+    return truncate(U, S, Vh, k)
+
+
+def check_compatible(adapters: list[LoraAdapter]) -> list[str]:
+    """Union of module names; every module must have one (d_out, d_in) across adapters."""
+    shapes: dict[str, tuple] = {}
+    for adapter in adapters:
+        for name, m in adapter.modules.items():
+            shape = (m.B.shape[0], m.A.shape[1])
+            if shapes.setdefault(name, shape) != shape:
+                raise UserError(f"{adapter.path}: module {name} has shape {shape}, another adapter has "
+                                f"{shapes[name]}: adapters for different base models")
+    return sorted(shapes)
+
+
+def merge_adapters(adapters: list[LoraAdapter], method: str, weights: list[float], params: dict,
+                   options: MergeOptions, on_module: Callable[[str], None] | None = None) -> tuple[dict, dict]:
+    """Per-module merged (A, B) and per-module truncation errors. A module an adapter lacks
+    contributes zero."""
+    spec = MERGE_METHODS.get(method)
+    spec.check_params(params)
+    if len(weights) != len(adapters):
+        raise UserError(f"{len(weights)} weights for {len(adapters)} adapters")
+    factors, errors = {}, {}
+    for name in check_compatible(adapters):
+        like = next(a.modules[name] for a in adapters if name in a.modules)
+        # a missing module is a zero update of the same rank: it counts in normalisations
+        zero = LoraModule(torch.zeros_like(like.A), torch.zeros_like(like.B), 1.0)
+        modules = [a.modules.get(name, zero) for a in adapters]
+        pair, errors[name] = merge_module(spec, name, modules, weights, params, options)
+        factors[name] = (pair.A.to(torch.float32), pair.B.to(torch.float32))
+        if on_module:
+            on_module(name)
+    return factors, errors
+
+
+def merge_adapter_dirs(paths: list[Path], method: str, out: Path, weights: list[float] | None = None,
+                       params: dict | None = None, options: MergeOptions = MergeOptions(),
+                       on_module: Callable[[str], None] | None = None) -> dict:
+    """Merge PEFT adapter directories into a new PEFT adapter at `out`; returns a summary."""
     adapters = [read_adapter(p) for p in paths]
     weights = weights if weights is not None else [1.0 / len(adapters)] * len(adapters)
     start = time.perf_counter()
-    factors = merge_factors(adapters, method, weights, params or {})
-    meta = {
-        "method": method, "inputs": [str(p) for p in paths], "weights": weights,
-        "params": params or {}, "seconds": round(time.perf_counter() - start, 4),
+    factors, errors = merge_adapters(adapters, method, weights, params or {}, options, on_module)
+    ranks = sorted({A.shape[0] for A, _ in factors.values()})
+    summary = {
+        "method": method, "inputs": [str(p) for p in paths], "weights": weights, "params": params or {},
+        "rank": options.rank, "tolerance": options.tolerance, "seed": options.seed,
+        "output_ranks": ranks, "worst_error": max(errors.values()), "median_error": statistics.median(errors.values()),
+        "modules": len(factors), "seconds": round(time.perf_counter() - start, 4), "module_errors": errors,
     }
-    write_adapter({k: (A.to(torch.float32), B.to(torch.float32)) for k, (A, B) in factors.items()}, adapters[0].config, out, meta)
-    return out
+    write_adapter(factors, adapters[0].config, out, summary)
+    return summary

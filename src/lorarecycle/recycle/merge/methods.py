@@ -1,26 +1,56 @@
-"""Registered merge methods: name -> function of (modules, weights, **params) -> (A, B)."""
+"""The merge-method contract and its registry.
+
+A method is a pure function `fn(modules, weights, *, generator, **params)` returning a
+`LowRank` pair or a dense delta W; its keyword parameters and defaults (read from the
+signature) are the parameters users may set. Import MERGE_METHODS from `.registry`,
+which imports every method file."""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ...errors import UserError
 from ...registry import Registry
-from . import ops
 
 
 @dataclass(frozen=True)
 class MergeMethod:
     name: str
     fn: Callable
-    space: str  # "delta" (exact in delta W) or "factors" (A and B combined separately)
+    space: str  # "delta": exact low-rank in delta W | "dense": entrywise | "factors": A, B separately
     summary: str
+
+    @property
+    def params(self) -> dict[str, object]:
+        sig = inspect.signature(self.fn)
+        return {p.name: p.default for p in sig.parameters.values()
+                if p.kind is p.KEYWORD_ONLY and p.name != "generator"}
+
+    def check_params(self, params: dict) -> None:
+        known = self.params
+        for key, value in params.items():
+            if key not in known:
+                raise UserError(f"merge method {self.name!r}: unknown parameter {key!r}. "
+                                f"Known: {', '.join(known) or 'none'}")
+            default = known[key]
+            if isinstance(default, (int, float)) and not isinstance(default, bool):
+                if not isinstance(value, (int, float)) or isinstance(value, bool):
+                    raise UserError(f"merge method {self.name!r}: {key} must be a number, got {value!r}")
+        for key in ("density",):
+            if key in params and not 0 < params[key] <= 1:
+                raise UserError(f"merge method {self.name!r}: density must be in (0, 1], got {params[key]}")
+        if "drop" in params and not 0 <= params["drop"] < 1:
+            raise UserError(f"merge method {self.name!r}: drop must be in [0, 1), got {params['drop']}")
 
 
 MERGE_METHODS: Registry[MergeMethod] = Registry("merge method")
 
-for _method in (
-    MergeMethod("uniform_delta", ops.weighted_concat, "delta", "exact mean of delta W = s B A (rank sum r_i)"),
-    MergeMethod("uniform_factors", ops.factor_average, "factors", "mean of A and mean of B separately (mttl-style)"),
-):
-    MERGE_METHODS.register(_method.name)(_method)
+
+def merge_method(name: str, space: str, summary: str) -> Callable[[Callable], Callable]:
+    def decorator(fn: Callable) -> Callable:
+        MERGE_METHODS.register(name)(MergeMethod(name, fn, space, summary))
+        return fn
+
+    return decorator

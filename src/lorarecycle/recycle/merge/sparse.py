@@ -1,0 +1,53 @@
+"""Merges that act on individual entries of each delta W (TIES, DARE, magnitude pruning).
+
+They need the dense (d_out, d_in) delta W_i: trimming and dropping are defined entrywise.
+The result is dense and re-factored to the output rank by `apply`."""
+
+from __future__ import annotations
+
+import torch
+
+from .methods import merge_method
+from .ops import dare_drop, disjoint_mean, elect_sign, magnitude_trim
+
+
+def dense_deltas(modules) -> torch.Tensor:
+    return torch.stack([m.delta() for m in modules])  # (n, d_out, d_in)
+
+
+def weighted_sum(tensors: torch.Tensor, weights) -> torch.Tensor:
+    return torch.einsum("n,n...->...", torch.tensor(weights, dtype=tensors.dtype), tensors)
+
+
+def consensus(tensors: torch.Tensor, weights, sign: str) -> torch.Tensor:
+    """Elect signs on the weighted tensors, then the weighted disjoint mean."""
+    w = torch.tensor(weights, dtype=tensors.dtype)
+    elected = elect_sign(tensors * w.view(-1, 1, 1), sign)
+    return disjoint_mean(tensors, w, elected)
+
+
+@merge_method("magnitude_prune", space="dense", summary="keep top-density entries of each delta W, weighted sum")
+def magnitude_prune(modules, weights, *, generator, density: float = 0.2) -> torch.Tensor:
+    trimmed = torch.stack([magnitude_trim(d, density) for d in dense_deltas(modules)])
+    return weighted_sum(trimmed, weights)
+
+
+@merge_method("ties", space="dense", summary="TIES: trim to density, elect sign (total|frequency), disjoint mean")
+def ties(modules, weights, *, generator, density: float = 0.2, sign: str = "total") -> torch.Tensor:
+    """Yadav et al. 2023. Signs are elected on w_i-weighted trimmed deltas; the disjoint merge
+    is sum w_i t_i / sum w_i over agreeing entries (mergekit's convention; with equal
+    weights it is the paper's disjoint mean)."""
+    trimmed = torch.stack([magnitude_trim(d, density) for d in dense_deltas(modules)])
+    return consensus(trimmed, weights, sign)
+
+
+@merge_method("dare_linear", space="dense", summary="DARE: drop entries with prob. drop, rescale 1/(1-drop), weighted sum")
+def dare_linear(modules, weights, *, generator, drop: float = 0.5) -> torch.Tensor:
+    dropped = torch.stack([dare_drop(d, drop, generator) for d in dense_deltas(modules)])
+    return weighted_sum(dropped, weights)
+
+
+@merge_method("dare_ties", space="dense", summary="DARE drop + rescale, then TIES sign election and disjoint mean")
+def dare_ties(modules, weights, *, generator, drop: float = 0.5, sign: str = "total") -> torch.Tensor:
+    dropped = torch.stack([dare_drop(d, drop, generator) for d in dense_deltas(modules)])
+    return consensus(dropped, weights, sign)

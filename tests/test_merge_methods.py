@@ -1,0 +1,176 @@
+"""Every merge method against a brute-force dense reference, plus property tests."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lorarecycle.adapters.lora_io import LoraModule
+from lorarecycle.recycle.merge.ops import LowRank, rank_for_tolerance
+from lorarecycle.recycle.merge.registry import MERGE_METHODS
+
+D_OUT, D_IN = 9, 7
+
+
+def random_modules(seed: int, ranks=(2, 4, 3)) -> list[LoraModule]:
+    g = torch.Generator().manual_seed(seed)
+    return [LoraModule(torch.randn(r, D_IN, generator=g, dtype=torch.float64),
+                       torch.randn(D_OUT, r, generator=g, dtype=torch.float64), 0.5 + i) for i, r in enumerate(ranks)]
+
+
+def run(method: str, modules, weights, seed: int = 0, **params) -> torch.Tensor:
+    out = MERGE_METHODS.get(method).fn(modules, weights, generator=torch.Generator().manual_seed(seed), **params)
+    return out.B @ out.A if isinstance(out, LowRank) else out
+
+
+def dense(modules) -> list[np.ndarray]:
+    return [m.scale * (m.B.numpy() @ m.A.numpy()) for m in modules]
+
+
+def top_density(x: np.ndarray, density: float) -> np.ndarray:
+    k = math.ceil(density * x.size)
+    order = np.argsort(-np.abs(x).ravel(), kind="stable")
+    out = np.zeros(x.size)
+    out[order[:k]] = x.ravel()[order[:k]]
+    return out.reshape(x.shape)
+
+
+def ties_reference(tensors: list[np.ndarray], weights, sign: str) -> np.ndarray:
+    """Entry by entry, as the paper describes it."""
+    out = np.zeros(tensors[0].shape)
+    for idx in np.ndindex(out.shape):
+        vals = [t[idx] for t in tensors]
+        if sign == "total":
+            s = np.sign(sum(w * v for w, v in zip(weights, vals)))
+        else:
+            s = np.sign(sum(np.sign(w * v) for w, v in zip(weights, vals)))
+        agree = [(w, v) for w, v in zip(weights, vals) if v != 0 and np.sign(v) == s]
+        if agree:
+            out[idx] = sum(w * v for w, v in agree) / sum(w for w, _ in agree)
+    return out
+
+
+W = [0.5, 0.3, 0.2]
+
+
+def close(x: torch.Tensor, ref: np.ndarray, tol: float = 1e-10) -> None:
+    err = np.linalg.norm(x.numpy() - ref) / max(np.linalg.norm(ref), 1e-300)
+    assert err <= tol, err
+
+
+def test_linear_task_arithmetic_cat_factor_linear_against_dense():
+    mods = random_modules(0)
+    d = dense(mods)
+    close(run("linear", mods, W), sum(w * x for w, x in zip(W, d)) / sum(W))
+    close(run("linear", mods, [2.0, 1.0, 1.0], normalize=False), 2 * d[0] + d[1] + d[2])
+    close(run("task_arithmetic", mods, W, lam=0.7), 0.7 * sum(w * x for w, x in zip(W, d)))
+    close(run("cat", mods, W), sum(w * x for w, x in zip(W, d)))
+    same_rank = random_modules(1, ranks=(3, 3, 3))
+    B = sum(w * m.scale * m.B.numpy() for w, m in zip(W, same_rank))
+    A = sum(w * m.A.numpy() for w, m in zip(W, same_rank))
+    close(run("factor_linear", same_rank, W), B @ A)
+    Bs = sum(math.sqrt(w) * m.scale * m.B.numpy() for w, m in zip(W, same_rank))
+    As = sum(math.sqrt(w) * m.A.numpy() for w, m in zip(W, same_rank))
+    close(run("factor_linear", same_rank, W, sqrt_weights=True), Bs @ As)
+
+
+@pytest.mark.parametrize("rank", [1, 3, 7])
+def test_svd_is_the_best_rank_k_approximation(rank):
+    mods = random_modules(2)
+    total = sum(w * x for w, x in zip(W, dense(mods)))
+    u, s, vh = np.linalg.svd(total, full_matrices=False)
+    best = (u[:, :rank] * s[:rank]) @ vh[:rank]
+    close(run("svd", mods, W, rank=rank), best, tol=1e-9)
+
+
+@pytest.mark.parametrize("sign", ["total", "frequency"])
+@pytest.mark.parametrize("density", [0.2, 0.5, 1.0])
+def test_ties_and_magnitude_prune_against_entrywise_reference(sign, density):
+    mods = random_modules(3)
+    trimmed = [top_density(x, density) for x in dense(mods)]
+    close(run("ties", mods, W, density=density, sign=sign), ties_reference(trimmed, W, sign))
+    close(run("magnitude_prune", mods, W, density=density), sum(w * t for w, t in zip(W, trimmed)))
+
+
+def test_dare_is_seeded_unbiased_and_exact_at_zero_drop():
+    mods = random_modules(4)
+    target = sum(w * x for w, x in zip(W, dense(mods)))
+    a, b = run("dare_linear", mods, W, seed=5, drop=0.3), run("dare_linear", mods, W, seed=5, drop=0.3)
+    assert torch.equal(a, b) and not torch.equal(a, run("dare_linear", mods, W, seed=6, drop=0.3))
+    close(run("dare_linear", mods, W, drop=0.0), target)
+    mean = sum(run("dare_linear", mods, W, seed=s, drop=0.5) for s in range(600)) / 600
+    assert np.abs(mean.numpy() - target).max() < 0.15 * np.abs(target).max()  # rescale keeps the mean
+    kept = (run("dare_linear", mods[:1], [1.0], seed=1, drop=0.5) != 0).double().mean()
+    assert 0.35 < kept < 0.65
+    close(run("dare_ties", mods, W, drop=0.0, sign="total"), ties_reference(dense(mods), W, "total"))
+
+
+def knots_reference(mods, weights, merge: str, density: float = 0.2) -> np.ndarray:
+    d = dense(mods)
+    R = sum(m.rank for m in mods)
+    u, s, vh = np.linalg.svd(np.hstack(d), full_matrices=False)
+    u, s, vh = u[:, :R], s[:R], vh[:R]
+    V = np.split(vh, len(mods), axis=1)
+    if merge == "task_arithmetic":
+        merged = sum(w * v for w, v in zip(weights, V))
+    else:
+        merged = ties_reference([top_density(v, density) for v in V], weights, "total")
+    return (u * s) @ merged
+
+
+@pytest.mark.parametrize("merge", ["task_arithmetic", "ties"])
+def test_knots_against_dense_svd_alignment(merge):
+    mods = random_modules(5)
+    ref = knots_reference(mods, W, merge)
+    close(run("knots", mods, W, merge=merge), ref, tol=1e-8)
+    if merge == "task_arithmetic":  # aligned coordinates merged linearly = plain weighted sum
+        close(run("knots", mods, W, merge=merge), sum(w * x for w, x in zip(W, dense(mods))), tol=1e-9)
+
+
+def test_rank_for_tolerance_is_smallest_rank_meeting_it():
+    S = torch.tensor([4.0, 2.0, 1.0, 0.5, 0.0])
+    for tol in (0.0, 0.05, 0.2, 0.5, 1.0):
+        errors = [float(torch.sqrt((S[k:] ** 2).sum() / (S**2).sum())) for k in range(len(S) + 1)]
+        expected = max(1, next(k for k, e in enumerate(errors) if e <= tol))
+        assert rank_for_tolerance(S, tol) == expected
+
+
+IDENTITY_CASES = {
+    "linear": {}, "task_arithmetic": {}, "cat": {}, "svd": {}, "factor_linear": {},
+    "ties": {"density": 1.0}, "magnitude_prune": {"density": 1.0}, "dare_linear": {"drop": 0.0},
+    "dare_ties": {"drop": 0.0}, "knots": {"merge": "task_arithmetic"}, "uniform_delta": {}, "uniform_factors": {},
+}
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), rank=st.integers(1, 5))
+def test_one_adapter_with_weight_one_merges_to_itself(seed, rank):
+    (mod,) = random_modules(seed, ranks=(rank,))
+    for method, params in IDENTITY_CASES.items():
+        close(run(method, [mod], [1.0], **params), dense([mod])[0], tol=1e-9)
+
+
+SYMMETRIC = ["linear", "task_arithmetic", "cat", "svd", "ties", "magnitude_prune", "knots"]
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 10_000), perm=st.permutations([0, 1, 2]))
+def test_symmetric_methods_ignore_input_order(seed, perm):
+    mods = random_modules(seed)
+    for method in SYMMETRIC:
+        params = {"rank": 9} if method == "svd" else {}
+        a = run(method, mods, W, **params)
+        b = run(method, [mods[i] for i in perm], [W[i] for i in perm], **params)
+        close(b, a.numpy(), tol=1e-8)
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 10_000))
+def test_cat_equals_untruncated_svd(seed):
+    mods = random_modules(seed)
+    close(run("svd", mods, W, rank=sum(m.rank for m in mods)), run("cat", mods, W).numpy(), tol=1e-9)
