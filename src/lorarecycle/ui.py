@@ -12,8 +12,9 @@ console = Console(stderr=True)
 
 
 @contextmanager
-def progress_bar(description: str, total: int) -> Iterator[Callable[..., None]]:
-    """Yields `advance(n=1, info="")`; `info` is shown beside the bar (e.g. the loss)."""
+def progress_bar(description: str, total: int | None) -> Iterator[Callable[..., None]]:
+    """Yields `advance(n=1, info="", total=None)`; `info` is shown beside the bar (e.g. the
+    loss); `total` sets the length once it is known."""
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -25,7 +26,7 @@ def progress_bar(description: str, total: int) -> Iterator[Callable[..., None]]:
     with Progress(*columns, console=console, transient=False) as progress:
         task = progress.add_task(description, total=total, info="")
 
-        def advance(n: int = 1, info: str = "") -> None:
-            progress.update(task, advance=n, info=info)
+        def advance(n: int = 1, info: str = "", total: int | None = None) -> None:
+            progress.update(task, advance=n, info=info, **({"total": total} if total is not None else {}))
 
         yield advance

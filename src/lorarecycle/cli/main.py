@@ -10,6 +10,7 @@ import typer
 
 from ..errors import UserError
 from .data import data
+from .merge import merge
 from .methods import methods
 from .run import run
 
@@ -18,6 +19,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 app.command()(run)
 app.command()(data)
 app.command()(methods)
+app.command()(merge)
 
 
 def main() -> None:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import typer
 
+from ..recycle.merge.registry import MERGE_METHODS
 from ..recycle.registry import RECYCLERS
 
 
 def methods() -> None:
-    """List recycling methods with their data requirement."""
+    """List recycling methods, their data requirement and parameters (with defaults)."""
     for name in RECYCLERS:
         r = RECYCLERS.get(name)
-        typer.echo(f"{name:18s} {r.data_requirement:12s} {r.summary}")
+        params = ""
+        if name in MERGE_METHODS:
+            params = ", ".join(f"{k}={v}" for k, v in MERGE_METHODS.get(name).params.items())
+        typer.echo(f"{name:16s} {r.data_requirement:10s} {r.summary}" + (f"  [{params}]" if params else ""))

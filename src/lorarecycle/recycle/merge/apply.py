@@ -66,7 +66,7 @@ def check_compatible(adapters: list[LoraAdapter]) -> list[str]:
 
 
 def merge_adapters(adapters: list[LoraAdapter], method: str, weights: list[float], params: dict,
-                   options: MergeOptions, on_module: Callable[[str], None] | None = None) -> tuple[dict, dict]:
+                   options: MergeOptions, on_module: Callable[[str, int], None] | None = None) -> tuple[dict, dict]:
     """Per-module merged (A, B) and per-module truncation errors. A module an adapter lacks
     contributes zero."""
     spec = MERGE_METHODS.get(method)
@@ -74,7 +74,8 @@ def merge_adapters(adapters: list[LoraAdapter], method: str, weights: list[float
     if len(weights) != len(adapters):
         raise UserError(f"{len(weights)} weights for {len(adapters)} adapters")
     factors, errors = {}, {}
-    for name in check_compatible(adapters):
+    names = check_compatible(adapters)
+    for name in names:
         like = next(a.modules[name] for a in adapters if name in a.modules)
         # a missing module is a zero update of the same rank: it counts in normalisations
         zero = LoraModule(torch.zeros_like(like.A), torch.zeros_like(like.B), 1.0)
@@ -82,21 +83,26 @@ def merge_adapters(adapters: list[LoraAdapter], method: str, weights: list[float
         pair, errors[name] = merge_module(spec, name, modules, weights, params, options)
         factors[name] = (pair.A.to(torch.float32), pair.B.to(torch.float32))
         if on_module:
-            on_module(name)
+            on_module(name, len(names))
     return factors, errors
 
 
 def merge_adapter_dirs(paths: list[Path], method: str, out: Path, weights: list[float] | None = None,
                        params: dict | None = None, options: MergeOptions = MergeOptions(),
-                       on_module: Callable[[str], None] | None = None) -> dict:
+                       on_module: Callable[[str, int], None] | None = None) -> dict:
     """Merge PEFT adapter directories into a new PEFT adapter at `out`; returns a summary."""
-    adapters = [read_adapter(p) for p in paths]
+    return write_merge([read_adapter(p) for p in paths], method, out, weights, params, options, on_module)
+
+
+def write_merge(adapters: list[LoraAdapter], method: str, out: Path, weights: list[float] | None = None,
+                params: dict | None = None, options: MergeOptions = MergeOptions(),
+                on_module: Callable[[str, int], None] | None = None) -> dict:
     weights = weights if weights is not None else [1.0 / len(adapters)] * len(adapters)
     start = time.perf_counter()
     factors, errors = merge_adapters(adapters, method, weights, params or {}, options, on_module)
     ranks = sorted({A.shape[0] for A, _ in factors.values()})
     summary = {
-        "method": method, "inputs": [str(p) for p in paths], "weights": weights, "params": params or {},
+        "method": method, "inputs": [str(a.path) for a in adapters], "weights": weights, "params": params or {},
         "rank": options.rank, "tolerance": options.tolerance, "seed": options.seed,
         "output_ranks": ranks, "worst_error": max(errors.values()), "median_error": statistics.median(errors.values()),
         "modules": len(factors), "seconds": round(time.perf_counter() - start, 4), "module_errors": errors,

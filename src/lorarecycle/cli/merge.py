@@ -1,0 +1,78 @@
+"""`lorarecycle merge`: exact LoRA-to-LoRA merges of PEFT adapters, written as a PEFT adapter."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import torch
+import typer
+
+from ..errors import UserError
+from ..adapters.lora_io import read_adapter
+from ..recycle.merge.apply import MergeOptions, check_compatible, write_merge
+from ..recycle.merge.registry import MERGE_METHODS
+from ..recycle.merge.config import AdapterEntry, MergeConfig, load_merge_config
+from ..ui import console, progress_bar
+
+
+def _parse_value(text: str):
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return {"true": True, "false": False}.get(text.lower(), text)
+
+
+def merge(
+    inputs: Annotated[list[Path], typer.Argument(help="CONFIG.yaml, or two or more PEFT adapter directories")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="output adapter directory (must not exist)")],
+    method: Annotated[Optional[str], typer.Option(help="merge method (one-line form)")] = None,
+    weights: Annotated[Optional[str], typer.Option(help="comma-separated weights; default uniform 1/n")] = None,
+    density: Annotated[Optional[float], typer.Option(help="ties / magnitude_prune / knots density")] = None,
+    drop: Annotated[Optional[float], typer.Option(help="DARE drop probability")] = None,
+    sign: Annotated[Optional[str], typer.Option(help="TIES sign election: total | frequency")] = None,
+    param: Annotated[Optional[list[str]], typer.Option(help="other method parameter as KEY=VALUE (repeatable)")] = None,
+    rank: Annotated[Optional[int], typer.Option(help="fixed output rank")] = None,
+    tolerance: Annotated[Optional[float], typer.Option(help="smallest rank with relative error <= tolerance")] = None,
+    seed: Annotated[int, typer.Option(help="seed for DARE's drops")] = 0,
+) -> None:
+    """Merge LoRA adapters exactly in delta-W space (see `lorarecycle methods`).
+
+    Examples: `lorarecycle merge merge.yaml -o merged/` or
+    `lorarecycle merge --method ties --density 0.2 A B -o merged/`."""
+    if len(inputs) == 1 and inputs[0].suffix in (".yaml", ".yml"):
+        cfg = load_merge_config(inputs[0])
+    else:
+        if method is None:
+            raise UserError("give --method (or a CONFIG.yaml as the only input)")
+        params = {k: v for k, v in (("density", density), ("drop", drop), ("sign", sign)) if v is not None}
+        for item in param or []:
+            if "=" not in item:
+                raise UserError(f"--param {item!r}: expected KEY=VALUE")
+            key, value = item.split("=", 1)
+            params[key] = _parse_value(value)
+        ws = [float(w) for w in weights.split(",")] if weights else [1.0 / len(inputs)] * len(inputs)
+        if len(ws) != len(inputs):
+            raise UserError(f"--weights has {len(ws)} values for {len(inputs)} adapters")
+        cfg = MergeConfig(method=method, adapters=[AdapterEntry(path=str(p), weight=w) for p, w in zip(inputs, ws)],
+                          parameters=params, rank=rank, tolerance=tolerance, seed=seed)
+    for entry in cfg.adapters:
+        if not Path(entry.path).is_dir():
+            raise UserError(f"{entry.path}: no such adapter directory")
+    if out.exists():
+        raise UserError(f"{out} already exists; choose a new output directory")
+    options = MergeOptions(rank=cfg.rank, tolerance=cfg.tolerance, seed=cfg.seed, dtype=getattr(torch, cfg.dtype))
+    # validate everything before the progress bar starts, so an error is one line
+    MERGE_METHODS.get(cfg.method).check_params(cfg.parameters)
+    adapters = [read_adapter(Path(a.path)) for a in cfg.adapters]
+    check_compatible(adapters)
+    with progress_bar(f"merging ({cfg.method})", None) as advance:
+        summary = write_merge(adapters, cfg.method, out, [a.weight for a in cfg.adapters], cfg.parameters, options,
+                              on_module=lambda name, total: advance(info=name, total=total))
+    console.print(
+        f"wrote {out}: {summary['modules']} modules, output rank {'/'.join(map(str, summary['output_ranks']))}, "
+        f"truncation error worst {summary['worst_error']:.2e} median {summary['median_error']:.2e}, "
+        f"{summary['seconds']:.2f} s"
+    )

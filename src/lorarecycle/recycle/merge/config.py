@@ -1,0 +1,60 @@
+"""The `lorarecycle merge` YAML (mergekit-like), validated with unknown fields forbidden.
+
+    method: ties
+    adapters:
+      - {path: experts/a, weight: 0.5}
+      - {path: experts/b, weight: 0.5}
+    parameters: {density: 0.2, sign: total}
+    rank: 16            # or `tolerance: 0.01`; neither: exact where the method allows
+    seed: 0
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import Field, ValidationError, model_validator
+
+from ...config import StrictModel
+from ...errors import UserError
+
+
+class AdapterEntry(StrictModel):
+    path: str
+    weight: float = 1.0
+
+
+class MergeConfig(StrictModel):
+    method: str
+    adapters: list[AdapterEntry] = Field(min_length=1)
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    rank: int | None = Field(None, ge=1)
+    tolerance: float | None = Field(None, ge=0, lt=1)
+    seed: int = 0
+    dtype: Literal["float32", "float64"] = "float32"
+
+    @model_validator(mode="after")
+    def _one_rank_rule(self) -> "MergeConfig":
+        if self.rank is not None and self.tolerance is not None:
+            raise ValueError("give rank or tolerance, not both")
+        return self
+
+
+def load_merge_config(path: Path) -> MergeConfig:
+    try:
+        data = yaml.safe_load(Path(path).read_text())
+    except OSError as err:
+        raise UserError(f"{path}: cannot read ({err.strerror})") from None
+    except yaml.YAMLError as err:
+        raise UserError(f"{path}: malformed YAML ({getattr(err, 'problem', err)})") from None
+    try:
+        cfg = MergeConfig.model_validate(data)
+    except ValidationError as err:
+        first = err.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        raise UserError(f"{path}: field {loc}: {first['msg']}") from None
+    base = Path(path).parent  # adapter paths are relative to the YAML file
+    adapters = [a.model_copy(update={"path": str(base / a.path)}) for a in cfg.adapters]
+    return cfg.model_copy(update={"adapters": adapters})
