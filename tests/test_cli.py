@@ -39,7 +39,7 @@ def test_smoke_experiment_end_to_end(smoke_run):
     acc = accuracies(out)
     models = {(m, lib) for m, lib, _ in acc}
     expected = {("base", None), ("expert:hop1", None), ("expert:hop2", None), ("expert:skill", None), ("union", None)}
-    expected |= {(m, lib) for m in ("uniform_factors", "uniform_delta", "arrow") for lib in ("two", "three")}
+    expected |= {(m, lib) for m in ("uniform_factors", "uniform_delta", "arrow", "ties", "knots") for lib in ("two", "three")}
     assert models == expected
     assert len(acc) == len(expected) * len(TEST_SPLITS)  # no duplicate rows
     row = json.loads((out / "results.jsonl").read_text().splitlines()[0])
@@ -130,4 +130,4 @@ def test_base_model_flag_runs_smoke_on_a_local_hf_directory(tiny_base, tmp_path)
     assert not (tmp_path / "cache" / "base").exists()  # nothing pretrained: the given model is the base
     config = (tmp_path / "run" / "config.yaml").read_text()
     assert str(tiny_base) in config
-    assert len(accuracies(tmp_path / "run")) == 11 * len(TEST_SPLITS)
+    assert len(accuracies(tmp_path / "run")) == 15 * len(TEST_SPLITS)

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lorarecycle.adapters.lora_io import LoraModule
-from lorarecycle.recycle.merge.ops import LowRank, rank_for_tolerance
+from lorarecycle.recycle.merge.ops import LowRank, gram_svd, rank_for_tolerance, truncate
 from lorarecycle.recycle.merge.registry import MERGE_METHODS
 
 D_OUT, D_IN = 9, 7
@@ -174,3 +174,14 @@ def test_symmetric_methods_ignore_input_order(seed, perm):
 def test_cat_equals_untruncated_svd(seed):
     mods = random_modules(seed)
     close(run("svd", mods, W, rank=sum(m.rank for m in mods)), run("cat", mods, W).numpy(), tol=1e-9)
+
+
+@pytest.mark.parametrize("shape", [(30, 12), (12, 30)])
+@pytest.mark.parametrize("rank", [1, 4, 12])
+def test_gram_svd_truncation_matches_numpy_best_rank_k(shape, rank):
+    g = torch.Generator().manual_seed(rank)
+    M = torch.randn(*shape, generator=g, dtype=torch.float64) @ torch.diag(torch.logspace(0, -3, shape[1], dtype=torch.float64))
+    pair, err = truncate(*gram_svd(M), rank)
+    u, s, vh = np.linalg.svd(M.numpy(), full_matrices=False)
+    close(pair.B @ pair.A, (u[:, :rank] * s[:rank]) @ vh[:rank], tol=1e-9)
+    assert err == pytest.approx(np.sqrt((s[rank:] ** 2).sum() / (s**2).sum()), rel=1e-9, abs=1e-12)

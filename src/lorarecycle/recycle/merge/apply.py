@@ -17,7 +17,7 @@ from ...adapters.lora_io import LoraAdapter, LoraModule, read_adapter, write_ada
 from ...errors import UserError
 from ...seeding import derive_seed
 from .methods import MergeMethod
-from .ops import LowRank, lowrank_svd, rank_for_tolerance, truncate
+from .ops import LowRank, gram_svd, lowrank_svd, rank_for_tolerance, truncate
 from .registry import MERGE_METHODS
 
 
@@ -43,7 +43,7 @@ def merge_module(method: MergeMethod, name: str, modules: list[LoraModule], weig
             return result, 0.0
         U, S, Vh = lowrank_svd(result)
     else:  # dense: an entrywise method; default output rank is the sum of the input ranks
-        U, S, Vh = torch.linalg.svd(result, full_matrices=False)
+        U, S, Vh = gram_svd(result)
     if options.rank is not None:
         k = options.rank
     elif options.tolerance is not None:
