@@ -123,7 +123,8 @@ def write_adapter(factors: dict[str, tuple[torch.Tensor, torch.Tensor]], templat
     config = dict(template)
     config.update(
         r=r, lora_alpha=r, use_rslora=False, rank_pattern=odd, alpha_pattern=dict(odd),
-        target_modules=sorted({name.rsplit(".", 1)[-1] for name in factors}), lora_dropout=0.0,
+        # exact module names: a merge that covers only some layers adapts only those
+        target_modules=sorted(factors), lora_dropout=0.0,
     )
     state = {}
     for name, (A, B) in factors.items():
