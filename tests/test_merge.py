@@ -61,7 +61,8 @@ def test_merged_adapter_loads_in_peft_and_matches_dense_delta(tiny_base, tmp_pat
     summary = merge_adapter_dirs([tmp_path / "e0", tmp_path / "e1"], method, out, options=options)
     merged = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_base), out).merge_and_unload()
     reference = AutoModelForCausalLM.from_pretrained(tiny_base)
-    factors, errors = merge_adapters(adapters, method, [0.5, 0.5], {}, options)
+    factors, errors = merge_adapters(adapters, method, MERGE_METHODS.get(method).default_weights(2), {}, options)
+    assert summary["weights"] == ([0.5, 0.5] if MERGE_METHODS.get(method).averages else [1.0, 1.0])
     assert summary["worst_error"] == pytest.approx(max(errors.values()))
     with torch.no_grad():
         for name, (A, B) in factors.items():

@@ -29,7 +29,7 @@ def merge(
     inputs: Annotated[list[Path], typer.Argument(help="CONFIG.yaml, or two or more PEFT adapter directories")],
     out: Annotated[Path, typer.Option("--out", "-o", help="output adapter directory (must not exist)")],
     method: Annotated[Optional[str], typer.Option(help="merge method (one-line form)")] = None,
-    weights: Annotated[Optional[str], typer.Option(help="comma-separated weights; default uniform 1/n")] = None,
+    weights: Annotated[Optional[str], typer.Option(help="comma-separated weights; default 1/n for averaging methods, 1 for the others")] = None,
     density: Annotated[Optional[float], typer.Option(help="ties / magnitude_prune / knots density")] = None,
     drop: Annotated[Optional[float], typer.Option(help="DARE drop probability")] = None,
     sign: Annotated[Optional[str], typer.Option(help="TIES sign election: total | frequency")] = None,
@@ -53,7 +53,8 @@ def merge(
                 raise UserError(f"--param {item!r}: expected KEY=VALUE")
             key, value = item.split("=", 1)
             params[key] = _parse_value(value)
-        ws = [float(w) for w in weights.split(",")] if weights else [1.0 / len(inputs)] * len(inputs)
+        default = MERGE_METHODS.get(method).default_weights(len(inputs))
+        ws = [float(w) for w in weights.split(",")] if weights else default
         if len(ws) != len(inputs):
             raise UserError(f"--weights has {len(ws)} values for {len(inputs)} adapters")
         cfg = MergeConfig(method=method, adapters=[AdapterEntry(path=str(p), weight=w) for p, w in zip(inputs, ws)],

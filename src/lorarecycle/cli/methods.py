@@ -14,5 +14,6 @@ def methods() -> None:
         r = RECYCLERS.get(name)
         params = ""
         if name in MERGE_METHODS:
-            params = ", ".join(f"{k}={v}" for k, v in MERGE_METHODS.get(name).params.items())
+            spec = MERGE_METHODS.get(name)
+            params = ", ".join([f"weights={'1/n' if spec.averages else '1'}"] + [f"{k}={v}" for k, v in spec.params.items()])
         typer.echo(f"{name:16s} {r.data_requirement:10s} {r.summary}" + (f"  [{params}]" if params else ""))

@@ -97,7 +97,7 @@ def merge_adapter_dirs(paths: list[Path], method: str, out: Path, weights: list[
 def write_merge(adapters: list[LoraAdapter], method: str, out: Path, weights: list[float] | None = None,
                 params: dict | None = None, options: MergeOptions = MergeOptions(),
                 on_module: Callable[[str, int], None] | None = None) -> dict:
-    weights = weights if weights is not None else [1.0 / len(adapters)] * len(adapters)
+    weights = weights if weights is not None else MERGE_METHODS.get(method).default_weights(len(adapters))
     start = time.perf_counter()
     factors, errors = merge_adapters(adapters, method, weights, params or {}, options, on_module)
     ranks = sorted({A.shape[0] for A, _ in factors.values()})

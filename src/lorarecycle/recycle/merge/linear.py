@@ -8,7 +8,7 @@ from .methods import merge_method
 from .ops import LowRank, lowrank_svd, stack_factors, truncate
 
 
-@merge_method("linear", space="delta", summary="weighted average of delta W (exact; rank sum r_i)")
+@merge_method("linear", space="delta", summary="weighted average of delta W (exact; rank sum r_i)", averages=True)
 def linear(modules, weights, *, generator, normalize: bool = True) -> LowRank:
     """sum_i w_i delta W_i, divided by sum_i w_i when `normalize`."""
     total = sum(weights) if normalize else 1.0
@@ -27,7 +27,8 @@ def cat(modules, weights, *, generator) -> LowRank:
     return stack_factors(modules, weights)
 
 
-@merge_method("svd", space="delta", summary="truncated SVD of sum_i w_i delta W_i via QR of the factors")
+@merge_method("svd", space="delta", summary="truncated SVD of sum_i w_i delta W_i via QR of the factors",
+              averages=True)
 def svd(modules, weights, *, generator, rank: int = 0) -> LowRank:
     """Best rank-`rank` approximation (0: the largest input rank) of sum_i w_i delta W_i,
     computed from the stacked factors; never forms the dense matrix."""
@@ -35,7 +36,8 @@ def svd(modules, weights, *, generator, rank: int = 0) -> LowRank:
     return truncate(*lowrank_svd(stack_factors(modules, weights)), k)[0]
 
 
-@merge_method("factor_linear", space="factors", summary="average A and B separately (PEFT linear / mttl uniform)")
+@merge_method("factor_linear", space="factors", summary="average A and B separately (PEFT linear / mttl uniform)",
+              averages=True)
 def factor_linear(modules, weights, *, generator, sqrt_weights: bool = False) -> LowRank:
     """B A = (sum_i c_i s_i B_i)(sum_i c_i A_i) with c_i = w_i (mttl) or sqrt(w_i) (PEFT's
     `linear`). Not a sum of the delta Ws: it carries cross terms B_j A_i. Needs equal ranks."""

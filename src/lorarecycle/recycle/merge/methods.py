@@ -21,6 +21,10 @@ class MergeMethod:
     fn: Callable
     space: str  # "delta": exact low-rank in delta W | "dense": entrywise | "factors": A, B separately
     summary: str
+    averages: bool = False  # default weights 1/n (an average) rather than 1 each (a sum, lambda = 1)
+
+    def default_weights(self, n: int) -> list[float]:
+        return [1.0 / n] * n if self.averages else [1.0] * n
 
     @property
     def params(self) -> dict[str, object]:
@@ -48,9 +52,9 @@ class MergeMethod:
 MERGE_METHODS: Registry[MergeMethod] = Registry("merge method")
 
 
-def merge_method(name: str, space: str, summary: str) -> Callable[[Callable], Callable]:
+def merge_method(name: str, space: str, summary: str, averages: bool = False) -> Callable[[Callable], Callable]:
     def decorator(fn: Callable) -> Callable:
-        MERGE_METHODS.register(name)(MergeMethod(name, fn, space, summary))
+        MERGE_METHODS.register(name)(MergeMethod(name, fn, space, summary, averages))
         return fn
 
     return decorator
