@@ -10,6 +10,7 @@ import typer
 
 from ..errors import UserError
 from .data import data
+from .diagnose import diagnose
 from .merge import merge
 from .methods import methods
 from .run import run
@@ -20,6 +21,7 @@ app.command()(run)
 app.command()(data)
 app.command()(methods)
 app.command()(merge)
+app.command()(diagnose)
 
 
 def main() -> None:

@@ -1,0 +1,1 @@
+"""Adapter diagnostics: how a practitioner's LoRAs relate before recycling them."""

@@ -1,0 +1,89 @@
+"""Diagnostics against dense computations, and `lorarecycle diagnose` end to end."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from lorarecycle.adapters.lora_io import LoraModule
+from lorarecycle.diagnostics.ops import (delta_cosine, delta_norm, effective_rank, principal_angle_cosines,
+                                         sign_conflict_rate)
+
+from .test_cli import cli
+from .test_cli_merge import experts  # noqa: F401  (fixture)
+
+
+def module(seed, rank=3, d_out=10, d_in=8, scale=1.5):
+    g = torch.Generator().manual_seed(seed)
+    return LoraModule(torch.randn(rank, d_in, generator=g, dtype=torch.float64),
+                      torch.randn(d_out, rank, generator=g, dtype=torch.float64), scale)
+
+
+def test_principal_angles_match_singular_values_of_the_stacked_bases():
+    """For orthonormal Qx, Qy: the singular values of [Qx Qy] are sqrt(1 +- cos theta_i)."""
+    g = torch.Generator().manual_seed(0)
+    shared = torch.randn(12, 2, generator=g, dtype=torch.float64)
+    X = torch.cat([shared, torch.randn(12, 2, generator=g, dtype=torch.float64)], 1)
+    Y = torch.cat([shared @ torch.randn(2, 2, generator=g, dtype=torch.float64),
+                   torch.randn(12, 3, generator=g, dtype=torch.float64)], 1)
+    cos = principal_angle_cosines(X, Y).numpy()
+    qx, _ = np.linalg.qr(X.numpy())
+    qy, _ = np.linalg.qr(Y.numpy())
+    s = np.linalg.svd(np.hstack([qx, qy]), compute_uv=False)
+    from_stack = np.sort(s**2 - 1)[::-1][: len(cos)]
+    np.testing.assert_allclose(cos, from_stack, atol=1e-10)
+    assert cos[0] == pytest.approx(1.0) and cos[1] == pytest.approx(1.0)  # a 2-d shared subspace
+
+
+def test_cosine_norm_and_effective_rank_match_dense():
+    m1, m2 = module(1), module(2, rank=5)
+    d1, d2 = m1.delta().numpy(), m2.delta().numpy()
+    assert delta_cosine(m1, m2) == pytest.approx((d1 * d2).sum() / np.linalg.norm(d1) / np.linalg.norm(d2), rel=1e-10)
+    assert delta_norm(m2) == pytest.approx(np.linalg.norm(d2), rel=1e-10)
+    s = np.linalg.svd(d2, compute_uv=False)
+    p = s[s > 1e-12] / s[s > 1e-12].sum()
+    assert effective_rank(m2) == pytest.approx(np.exp(-(p * np.log(p)).sum()), rel=1e-8)
+    assert delta_cosine(m1, m1) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("density", [1.0, 0.3])
+def test_sign_conflict_rate_matches_a_direct_count(density):
+    m1, m2 = module(3), module(4)
+    d1, d2 = m1.delta().numpy(), m2.delta().numpy()
+    k = int(np.ceil(density * d1.size))
+    keep1 = np.abs(d1) >= np.sort(np.abs(d1).ravel())[::-1][k - 1]
+    keep2 = np.abs(d2) >= np.sort(np.abs(d2).ravel())[::-1][k - 1]
+    conflicts = total = 0
+    for idx in np.ndindex(d1.shape):
+        if keep1[idx] and keep2[idx]:
+            total += 1
+            conflicts += np.sign(d1[idx]) != np.sign(d2[idx])
+    assert sign_conflict_rate(m1, m2, density) == pytest.approx(conflicts / total)
+    assert sign_conflict_rate(m1, LoraModule(m1.A, -m1.B, m1.scale), density) == 1.0
+
+
+def test_diagnose_on_peft_adapters_writes_json(experts, tmp_path):  # noqa: F811
+    result = cli("diagnose", str(experts / "e0"), str(experts / "e1"), "--json", str(tmp_path / "d.json"), cache=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "e0 ~ e1" in result.stdout and "sign conflict" in result.stdout
+    data = json.loads((tmp_path / "d.json").read_text())
+    assert len(data["pairs"]) == 6 and {r["module"] for r in data["pairs"]} == {r["module"] for r in data["adapters"]}
+
+
+def test_diagnose_refuses_mixed_bases_and_single_adapter(experts, tmp_path):  # noqa: F811
+    g = torch.Generator().manual_seed(0)
+    other = tmp_path / "other"
+    other.mkdir()
+    from safetensors.torch import save_file
+
+    save_file({"base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight": torch.randn(2, 5, generator=g),
+               "base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight": torch.randn(7, 2, generator=g)},
+              other / "adapter_model.safetensors")
+    (other / "adapter_config.json").write_text('{"peft_type": "LORA", "r": 2, "lora_alpha": 2}')
+    result = cli("diagnose", str(experts / "e0"), str(other), cache=tmp_path)
+    assert result.returncode == 2 and "different base models" in result.stderr and "Traceback" not in result.stderr
+    result = cli("diagnose", str(experts / "e0"), cache=tmp_path)
+    assert result.returncode == 2 and "at least two adapters" in result.stderr
