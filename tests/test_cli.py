@@ -47,7 +47,8 @@ def test_smoke_experiment_end_to_end(smoke_run):
     for name in ("hop1", "hop2", "skill", "union"):
         assert (out / "adapters" / name / "adapter_model.safetensors").is_file()
     assert (out / "recycled" / "uniform_delta-two" / "uniform_delta" / "adapter_config.json").is_file()
-    assert "two-hop errors" in (out / "report.md").read_text().lower()
+    report = (out / "report.md").read_text()
+    assert "two-hop errors" in report.lower() and "| two | hop1 ~ hop2 |" in report
     assert "twohop_cot" in result.stdout  # the results table
     assert (out / "data" / "twohop_cot.jsonl").is_file() and (out / "config.yaml").is_file()
 

@@ -20,8 +20,10 @@ from peft import PeftModel
 
 from . import __version__
 from .adapters.experts import expert_meta, train_expert
+from .adapters.lora_io import read_adapter
 from .artifacts import append_jsonl, atomic_write_text, read_jsonl, write_json, write_jsonl
 from .config import ExperimentConfig, stable_hash
+from .diagnostics.report import pair_rows, summarize_pairs
 from .errors import UserError
 from .evaluate.evaluator import evaluate_split
 from .model.load import base_meta, check_model_dir, load_base, load_tokenizer, prepare_base
@@ -102,6 +104,16 @@ def ensure_experts(cfg: ExperimentConfig, base_path: Path, datasets: dict, out: 
     return paths
 
 
+def library_diagnostics(cfg: ExperimentConfig, experts: dict[str, Path]) -> dict[str, list[dict]]:
+    """Data-free pair diagnostics (medians over modules) of each library's experts."""
+    out = {}
+    for library in cfg.libraries:
+        names = list(LIBRARIES[library])
+        adapters = [read_adapter(experts[n]) for n in names]
+        out[library] = summarize_pairs(pair_rows(adapters, names, density=1.0))
+    return out
+
+
 def plan_rows(cfg: ExperimentConfig, base_path: Path, experts: dict[str, Path], out: Path) -> list[Row]:
     def with_adapter(path: Path) -> Callable[[], torch.nn.Module]:
         return lambda: PeftModel.from_pretrained(load_base(base_path), path).merge_and_unload().eval()
@@ -157,11 +169,13 @@ def run_experiment(cfg: ExperimentConfig, out: Path) -> list[dict]:
                 results.append(result)
                 advance(info=f"{row.model} {row.library or ''} {split}")
             del model
+    diagnostics = library_diagnostics(cfg, experts)
     manifest = {
         "name": cfg.name, "config_hash": cfg.config_hash(), "seed": cfg.seed,
         "familiarity": cfg.world.familiarity, "exposure": cfg.world.exposure, "versions": versions(),
         "base": {"path": str(base_path), "pretrain": base_meta(base_path).get("pretrain")},
         "experts": {name: expert_meta(p) for name, p in experts.items()},
+        "diagnostics": diagnostics,
         "seconds_this_invocation": round(time.perf_counter() - started, 1),
     }
     write_json(out / "run.json", manifest)

@@ -14,6 +14,11 @@ def render_report(manifest: dict, rows: Sequence[dict]) -> str:
         f"| {name} | {m['train']['examples']} | {m['train']['steps']} | {m['train']['final_loss']:.4f} | {m['train']['seconds']} |"
         for name, m in experts.items()
     )
+    diag_lines = "\n".join(
+        f"| {lib} | {r['a']} ~ {r['b']} | {r['column_overlap']:.3f} | {r['row_overlap']:.3f} | {r['delta_cosine']:+.3f} | "
+        f"{r['sign_conflict']:.3f} | {r['norm_ratio']:.2f} |"
+        for lib, pairs in manifest.get("diagnostics", {}).items() for r in pairs
+    )
     return f"""# lorarecycle experiment `{manifest['name']}`
 
 - config hash `{manifest['config_hash']}`, seed {manifest['seed']}, familiarity {manifest['familiarity']}, exposure {manifest['exposure']}
@@ -31,6 +36,15 @@ over familiar chains whose facts the base model read in pretraining (can it comp
 ## Two-hop errors
 
 {markdown_errors(rows)}
+
+## Adapter diagnostics (data-free, median over modules)
+
+Overlap: mean squared cosine of the principal angles between the experts' column (B) and
+row (A) spaces; sign conflict: share of delta-W entries whose signs differ (0.5 = unrelated).
+
+| library | pair | column overlap | row overlap | delta-W cosine | sign conflict | norm ratio |
+|---|---|---:|---:|---:|---:|---:|
+{diag_lines}
 
 ## Experts
 
