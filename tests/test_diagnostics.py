@@ -87,3 +87,48 @@ def test_diagnose_refuses_mixed_bases_and_single_adapter(experts, tmp_path):  # 
     assert result.returncode == 2 and "different base models" in result.stderr and "Traceback" not in result.stderr
     result = cli("diagnose", str(experts / "e0"), cache=tmp_path)
     assert result.returncode == 2 and "at least two adapters" in result.stderr
+
+
+def write_probe(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def test_verdict_and_summary_follow_the_numbers():
+    from lorarecycle.diagnostics.probe import ProbeRow, ProbeSet, summarize_probe, verdict
+
+    assert verdict(0.9, 0.03, "ties").endswith("does not compose this knowledge")
+    assert verdict(0.9, 0.5, "ties").endswith("only partly")
+    assert verdict(0.9, 0.85, "ties").endswith("composes this knowledge")
+    rows = [ProbeRow(prompt="p", answer="a", adapters=a) for a in (["x"], ["y"], ["x", "y"], ["x", "y"])]
+    correct = {"x": [True, False, False, False], "y": [False, True, False, False],
+               "linear": [True, False, True, False], "arrow": [False, False, False, False], "base": [False] * 4}
+    summary = summarize_probe(correct, ProbeSet(rows), ["x", "y"], ["linear", "arrow"])
+    assert summary["single_with_own_adapter"] == 1.0
+    assert summary["models"]["linear"] == {"single": 0.5, "cross": 0.5}
+    assert "cross-adapter rows: 50% (best recycled method: linear) vs 100%" in summary["verdict"]
+
+
+def test_diagnose_with_probe_prints_a_verdict(experts, tiny_base, tmp_path):  # noqa: F811
+    rows = [{"prompt": "The mentor of Kato is", "answer": "Rimu", "adapters": ["e0"]},
+            {"prompt": "The employer of Rimu is", "answer": "Sobe", "adapters": ["e1"]},
+            {"prompt": "Question: Who is the employer of the mentor of Kato? Reasoning:", "answer": "Sobe",
+             "adapters": ["e0", "e1"], "kind": "cot"}]
+    probe = write_probe(tmp_path / "probe.jsonl", rows)
+    result = cli("diagnose", str(experts / "e0"), str(experts / "e1"), "--probe", str(probe), "--base-model",
+                 str(tiny_base), "--methods", "linear,arrow", "--max-new-tokens", "8", "--json", str(tmp_path / "d.json"),
+                 cache=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "verdict:" in result.stdout
+    summary = json.loads((tmp_path / "d.json").read_text())["probe"]
+    assert (summary["n_single"], summary["n_cross"]) == (2, 1)
+    assert set(summary["models"]) == {"base", "e0", "e1", "linear", "arrow"}
+
+
+def test_probe_naming_an_unknown_adapter_is_refused(experts, tiny_base, tmp_path):  # noqa: F811
+    probe = write_probe(tmp_path / "probe.jsonl", [{"prompt": "p", "answer": "a", "adapters": ["e0"]},
+                                                   {"prompt": "p", "answer": "a", "adapters": ["e0", "nope"]}])
+    result = cli("diagnose", str(experts / "e0"), str(experts / "e1"), "--probe", str(probe), "--base-model",
+                 str(tiny_base), cache=tmp_path)
+    assert result.returncode == 2 and "probe.jsonl:2: adapter 'nope' was not given" in result.stderr
+    assert "Traceback" not in result.stderr and result.stderr.strip().count("\n") == 0

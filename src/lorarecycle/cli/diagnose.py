@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import tempfile
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -12,6 +13,7 @@ from rich.table import Table
 
 from ..adapters.lora_io import read_adapter
 from ..artifacts import write_json
+from ..diagnostics.probe import evaluate_probe, load_probe, summarize_probe
 from ..diagnostics.report import adapter_rows, pair_rows, summarize_adapters, summarize_pairs
 from ..errors import UserError
 from ..recycle.merge.apply import check_compatible
@@ -21,6 +23,10 @@ def diagnose(
     adapters: Annotated[list[Path], typer.Argument(help="two or more PEFT adapter directories")],
     density: Annotated[float, typer.Option(help="TIES trim density for the sign-conflict rate")] = 1.0,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="write every per-module number here")] = None,
+    probe: Annotated[Optional[Path], typer.Option(help="JSONL rows {prompt, answer, adapters[, kind]} to evaluate")] = None,
+    base_model: Annotated[Optional[Path], typer.Option("--base-model", help="the adapters' base model (for --probe)")] = None,
+    methods: Annotated[str, typer.Option(help="recycling methods to probe, comma-separated")] = "uniform_delta,uniform_factors,ties,arrow",
+    max_new_tokens: Annotated[int, typer.Option(help="generation budget per probe row")] = 48,
 ) -> None:
     """Subspace overlap (principal angles of column and row spaces), delta-W cosine, TIES sign
     conflicts, effective rank, norms and module coverage, per module and pair of adapters."""
@@ -32,6 +38,12 @@ def diagnose(
     check_compatible(loaded)
     labels = [p.name or str(p) for p in adapters]
     labels = [f"{lab}#{i}" if labels.count(lab) > 1 else lab for i, lab in enumerate(labels)]
+    probe_set = None
+    if probe is not None:  # validate the probe before any work
+        if base_model is None or not (base_model / "config.json").is_file():
+            raise UserError("--probe needs --base-model pointing to a Hugging Face model directory")
+        probe_set = load_probe(probe, labels)
+        method_list = [m for m in methods.split(",") if m]
     pairs, singles = pair_rows(loaded, labels, density), adapter_rows(loaded, labels)
     console = Console(width=None if sys.stdout.isatty() else 160)
     table = Table(title="adapters")
@@ -51,5 +63,18 @@ def diagnose(
     console.print("overlap: mean squared cosine of the principal angles (1 = same subspace; random rank-r "
                   "subspaces of dimension d give about r/d). sign conflict: share of entries kept by both "
                   "whose signs differ (0.5 = unrelated).")
+    report = {"adapters": singles, "pairs": pairs}
+    if probe_set is not None:
+        with tempfile.TemporaryDirectory() as work:
+            correct = evaluate_probe(base_model, list(adapters), labels, probe_set, method_list, Path(work), max_new_tokens)
+        summary = summarize_probe(correct, probe_set, labels, method_list)
+        table = Table(title=f"probe: {summary['n_single']} single-adapter rows, {summary['n_cross']} cross-adapter rows")
+        for col in ("model", "single-adapter rows", "cross-adapter rows"):
+            table.add_column(col, justify="right" if col != "model" else "left")
+        for name, acc in summary["models"].items():
+            table.add_row(name, *("-" if acc[k] is None else f"{acc[k]:.2f}" for k in ("single", "cross")))
+        console.print(table)
+        console.print(f"verdict: {summary['verdict']}")
+        report["probe"] = summary
     if json_out is not None:
-        write_json(json_out, {"adapters": singles, "pairs": pairs})
+        write_json(json_out, report)
