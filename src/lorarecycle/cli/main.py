@@ -14,6 +14,7 @@ from .diagnose import diagnose
 from .merge import merge
 from .methods import methods
 from .run import run
+from .theory import theory
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Do recycled LoRA adapters compose new abilities? Experiments, merges, diagnostics.")
@@ -22,6 +23,7 @@ app.command()(data)
 app.command()(methods)
 app.command()(merge)
 app.command()(diagnose)
+app.command()(theory)
 
 
 def main() -> None:

@@ -1,0 +1,1 @@
+"""The paper's key-value view of an MLP, verified numerically (`lorarecycle theory`)."""
