@@ -156,3 +156,14 @@ def test_bad_weights_shapes_and_ranks_are_refused(tmp_path):
         merge_adapter_dirs([tmp_path / "a", tmp_path / "a"], "tie", tmp_path / "out")
     assert not (tmp_path / "out").exists()
     assert not list(tmp_path.glob(".out*"))  # no half-written scratch directory either
+
+
+def test_svd_reports_its_own_truncation_error(tmp_path):
+    g = torch.Generator().manual_seed(5)
+    paths = [write_raw_adapter(tmp_path / f"a{i}", random_lora_state(g, {"m.q": (20, 16)}, rank=4), {"r": 4, "lora_alpha": 4})
+             for i in range(3)]
+    adapters = [read_adapter(p) for p in paths]
+    merged, errors = merge_adapters(adapters, "svd", [1 / 3] * 3, {"rank": 5}, MergeOptions())
+    A, B = merged["m.q"]
+    dense = sum(a.modules["m.q"].delta() for a in adapters) / 3
+    assert errors["m.q"] == pytest.approx(rel_err(B @ A, dense), rel=1e-3) and errors["m.q"] > 0.05

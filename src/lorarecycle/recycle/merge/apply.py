@@ -17,7 +17,7 @@ from ...adapters.lora_io import LoraAdapter, LoraModule, read_adapter, write_ada
 from ...errors import UserError
 from ...seeding import derive_seed
 from .methods import MergeMethod
-from .ops import LowRank, gram_svd, lowrank_svd, rank_for_tolerance, truncate
+from .ops import LowRank, gram_svd, lowrank_svd, rank_for_tolerance, stack_factors, truncate
 from .registry import MERGE_METHODS
 
 
@@ -39,6 +39,8 @@ def merge_module(method: MergeMethod, name: str, modules: list[LoraModule], weig
         raise UserError(f"{method.name}: module {name}: {err}") from None
     fixed = options.rank is None and options.tolerance is None
     if isinstance(result, LowRank):
+        if method.name == "svd" and fixed:  # it truncated itself: report how much it dropped
+            return result, truncation_error(result, stack_factors(modules, weights))
         if fixed or method.space == "factors" or method.name == "cat":
             return result, 0.0
         U, S, Vh = lowrank_svd(result)
@@ -51,6 +53,16 @@ def merge_module(method: MergeMethod, name: str, modules: list[LoraModule], weig
     else:
         k = sum(m.rank for m in modules)
     return truncate(U, S, Vh, k)
+
+
+def truncation_error(kept: LowRank, full: LowRank) -> float:
+    """|full - kept| / |full| when `kept` is an optimal truncation of `full` (orthogonal
+    projection: |full - kept|^2 = |full|^2 - |kept|^2), from the factors only."""
+    def sq_norm(p: LowRank) -> float:
+        return float(((p.B.T @ p.B) * (p.A @ p.A.T)).sum())
+
+    total = sq_norm(full)
+    return (max(total - sq_norm(kept), 0.0) / total) ** 0.5 if total > 0 else 0.0
 
 
 def check_compatible(adapters: list[LoraAdapter]) -> list[str]:
