@@ -36,3 +36,6 @@ test-slow: $(STAMP)
 
 clean-runs:
 	rm -rf runs
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/merge.py $(ARGS)
