@@ -56,14 +56,20 @@ def _world(d: int, n_chains: int, n_background: int, g: torch.Generator, tied: b
     return model, chains, keys(model, model.E[bg], model.R[bg_rel]), bg_target
 
 
-def one_layer_two_hop(d: int, n_chains: int, g: torch.Generator) -> dict:
-    """Closed-form edits, each pair summed, evaluated on the two-hop key of its chain."""
+def _one_layer_setup(d: int, n_chains: int, g: torch.Generator):
+    """Memory of background facts, chains (A, B, C), and keys of "A r1", "B r2" and the
+    two-hop prompt "r2 of r1 of A" (relation vector e_r1 + e_r2)."""
     model, chains, K_bg, t_bg = _world(d, n_chains, 200, g)
-    W = store(model, K_bg, t_bg)
     A, B, C = chains.T
     k1 = keys(model, model.E[A], model.R[[0]].expand(len(A), -1))
     k2 = keys(model, model.E[B], model.R[[1]].expand(len(B), -1))
     k2hop = keys(model, model.E[A], (model.R[0] + model.R[1]).expand(len(A), -1))
+    return model, store(model, K_bg, t_bg), K_bg, (A, B, C), (k1, k2, k2hop)
+
+
+def one_layer_two_hop(d: int, n_chains: int, g: torch.Generator) -> dict:
+    """Closed-form edits, each pair summed, evaluated on the two-hop key of its chain."""
+    model, W, K_bg, (A, B, C), (k1, k2, k2hop) = _one_layer_setup(d, n_chains, g)
     unedited = readout(model, k2hop @ W.T)
     answers, single = [], 0
     for j in range(n_chains):
@@ -98,12 +104,7 @@ def train_lora(model: KVModel, W: torch.Tensor, k: torch.Tensor, targets: torch.
 
 
 def one_layer_two_hop_lora(d: int, n_chains: int, rank: int, g: torch.Generator) -> dict:
-    model, chains, K_bg, t_bg = _world(d, n_chains, 200, g)
-    W = store(model, K_bg, t_bg)
-    A, B, C = chains.T
-    k1 = keys(model, model.E[A], model.R[[0]].expand(len(A), -1))
-    k2 = keys(model, model.E[B], model.R[[1]].expand(len(B), -1))
-    k2hop = keys(model, model.E[A], (model.R[0] + model.R[1]).expand(len(A), -1))
+    model, W, K_bg, (A, B, C), (k1, k2, k2hop) = _one_layer_setup(d, n_chains, g)
     dW = train_lora(model, W, k1, B, K_bg, rank, g) + train_lora(model, W, k2, C, K_bg, rank, g)
     answer = readout(model, k2hop @ W.T + torch.einsum("ndm,nm->nd", dW, k2hop))
     hop1 = readout(model, k1 @ W.T + torch.einsum("ndm,nm->nd", dW, k1))
