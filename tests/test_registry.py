@@ -42,5 +42,5 @@ def test_recycler_rejects_unknown_params_and_bad_top_k():
     arrow.check({"top_k": 2, "temperature": 0.5}, library_size=2)
     with pytest.raises(UserError, match="unknown parameter 'topk'"):
         arrow.check({"topk": 1}, library_size=2)
-    with pytest.raises(UserError, match="top_k=3 must be between 1 and the library size 2"):
+    with pytest.raises(UserError, match="top_k=3 must be an integer between 1 and the library size 2"):
         arrow.check({"top_k": 3}, library_size=2)

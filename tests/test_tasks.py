@@ -4,7 +4,8 @@ import pytest
 
 from lorarecycle.config import WorldSpec
 from lorarecycle.model.tokenizer import build_tokenizer
-from lorarecycle.tasks.datasets import EXPERT_DATA, TEST_SPLITS, TRAIN_SETS, build_datasets
+from lorarecycle.tasks.catalog import EXPERT_DATA
+from lorarecycle.tasks.datasets import TEST_SPLITS, TRAIN_SETS, build_datasets
 from lorarecycle.tasks.names import SYLLABLES
 from lorarecycle.tasks.world import build_world
 
@@ -93,3 +94,25 @@ def test_tokenizer_covers_every_dataset_and_splits_names_into_syllables():
     pieces = tok.tokenize(name)
     assert len(pieces) == 4 and all(p.removeprefix("##") in SYLLABLES for p in pieces)
     assert tok.decode(tok(name, add_special_tokens=False)["input_ids"]) == name.lower()
+
+
+def test_fewshot_chains_are_learned_by_the_experts_but_never_tested():
+    world = build_world(SPEC, 0)
+    data = build_datasets(world)
+    fewshot, test = world.group("fewshot"), world.group("test")
+    assert len(fewshot) == SPEC.n_fewshot_chains
+    assert not {e for c in fewshot for e in (c.a, c.b, c.c)} & {e for c in test for e in (c.a, c.b, c.c)}
+    test_chains = {c.id for c in test}
+    assert {ex.chain for ex in data["fewshot_twohop"]} == {c.id for c in fewshot}
+    assert not {ex.chain for ex in data["fewshot_twohop"]} & test_chains
+    # the experts know the few-shot chains' facts, so their two-hop questions are answerable
+    assert texts(data["fewshot_hop1"]) <= texts(data["hop1_facts"])
+    assert texts(data["fewshot_hop2"]) <= texts(data["hop2_facts"])
+    # the test splits hold only test chains
+    assert {ex.chain for ex in data["twohop_cot"]} == test_chains
+    assert [ex.kind for ex in data["fewshot_twohop"][:2]] == ["direct", "cot"]
+
+
+def test_general_sample_is_pretraining_data():
+    data = build_datasets(build_world(SPEC, 0))
+    assert data["general"] and texts(data["general"]) <= texts(data["pretrain"])

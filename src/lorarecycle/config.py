@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import UserError
+from .tasks.catalog import LIBRARIES, LIBRARY_EXPERTS, REFERENCES
 
 ALL_LINEAR = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
@@ -29,6 +30,7 @@ class WorldSpec(StrictModel):
     exposure: float = Field(0.0, ge=0.0, le=1.0, description="fraction of test chains whose facts are in pretraining")
     n_test_chains: int = Field(150, ge=1, description="the experts' chains (hop-1/hop-2 facts, two-hop tests)")
     n_skill_chains: int = Field(60, ge=1, description="other chains for the two-hop-skill expert")
+    n_fewshot_chains: int = Field(20, ge=1, description="chains the experts learn but never tested: few-shot material")
     n_familiar: int = Field(200, ge=2, description="entities of the pretraining knowledge graph")
     facts_per_entity: int = Field(2, ge=1, description="facts (distinct relations) per familiar entity")
     n_pretrain_paths: int = Field(400, ge=1, description="two-hop paths asked in pretraining (direct and CoT)")
@@ -108,9 +110,39 @@ class ExperimentConfig(StrictModel):
     pretrain: TrainSpec = TrainSpec(epochs=30, lr=1e-3, batch_size=32)
     experts: TrainSpec = TrainSpec(epochs=40, lr=2e-3, batch_size=16)
     lora: LoraSpec = LoraSpec()
-    libraries: list[Literal["two", "three"]] = Field(default_factory=lambda: ["two", "three"], min_length=1)
+    libraries: dict[str, list[str]] = Field(
+        default_factory=lambda: {k: list(v) for k, v in LIBRARIES.items()}, min_length=1,
+        description="library name -> experts; a list of built-in names (two, three) also works")
     methods: list[MethodSpec] = Field(default_factory=list)
+    references: list[Literal[REFERENCES]] = Field(  # type: ignore[valid-type]
+        default_factory=lambda: ["union"], description=f"data-access references: {', '.join(REFERENCES)}")
+    full_ft: TrainSpec | None = Field(None, description="full fine-tuning reference; None = the experts' settings")
     eval: EvalSpec = EvalSpec()
+
+    @field_validator("libraries", mode="before")
+    @classmethod
+    def _builtin_libraries(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            unknown = [v for v in value if v not in LIBRARIES]
+            if unknown:
+                raise ValueError(f"unknown library {unknown[0]!r}; built-in: {', '.join(LIBRARIES)} "
+                                 "(or give a mapping name: [experts])")
+            return {v: list(LIBRARIES[v]) for v in value}
+        return value
+
+    @field_validator("libraries")
+    @classmethod
+    def _libraries_valid(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for name, experts in value.items():
+            if not experts:
+                raise ValueError(f"library {name!r} is empty")
+            for expert in experts:
+                if expert not in LIBRARY_EXPERTS:
+                    raise ValueError(f"library {name!r} names expert {expert!r}, which does not exist; "
+                                     f"experts: {', '.join(LIBRARY_EXPERTS)}")
+            if len(set(experts)) != len(experts):
+                raise ValueError(f"library {name!r} lists an expert twice")
+        return value
 
     @model_validator(mode="after")
     def _labels_unique(self) -> "ExperimentConfig":
@@ -172,10 +204,14 @@ def _validate(data: Any, source: str) -> ExperimentConfig:
         raise UserError(f"{source}: field {loc}: {first['msg']}") from None
 
 
+# Mappings an override replaces as a whole (a user's libraries do not add to the preset's).
+REPLACED_KEYS = ("libraries",)
+
+
 def _deep_merge(base: dict, override: dict) -> dict:
     out = dict(base)
     for key, value in override.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and key not in REPLACED_KEYS:
             out[key] = _deep_merge(out[key], value)
         else:
             out[key] = value

@@ -21,7 +21,7 @@ from peft import PeftModel
 from . import __version__
 from .adapters.experts import expert_meta, train_expert
 from .adapters.lora_io import read_adapter
-from .artifacts import append_jsonl, atomic_write_text, read_jsonl, write_json, write_jsonl
+from .artifacts import append_jsonl, atomic_write_text, read_json, read_jsonl, write_json, write_jsonl
 from .config import ExperimentConfig, stable_hash
 from .diagnostics.report import pair_rows, summarize_pairs
 from .errors import UserError
@@ -30,7 +30,13 @@ from .model.load import base_meta, check_model_dir, load_base, load_tokenizer, p
 from .recycle.registry import RECYCLERS, LibraryInputs
 from .report.markdown import render_report
 from .seeding import derive_seed
-from .tasks.datasets import EXPERT_DATA, LIBRARIES, TEST_SPLITS, build_datasets
+from .evaluate.oracle import oracle_rows
+from .evaluate.trace import trace_examples
+from .recycle.routing.model import RoutedModel
+from .report.figures import plot_routing_trace
+from .tasks.catalog import EXPERT_DATA, FEWSHOT_SOURCES, FULL_FT_DATA
+from .tasks.datasets import TEST_SPLITS, build_datasets
+from .train.full import full_ft_meta, train_full
 from .tasks.templates import normalize
 from .tasks.world import build_world
 from .ui import console, progress_bar
@@ -38,6 +44,7 @@ from .ui import console, progress_bar
 CONFIG_FILE = "config.yaml"
 RESULTS_FILE = "results.jsonl"
 SAMPLES_FILE = "samples.jsonl"
+TRACE_EXAMPLES = 2  # chain-of-thought prompts traced per routed model (plus one direct)
 
 
 @dataclass(frozen=True)
@@ -52,13 +59,38 @@ class Row:
 
 
 def validate(cfg: ExperimentConfig) -> None:
-    """Reject bad method names/parameters and base-model paths before anything is written."""
+    """Reject bad method names/parameters, references and base-model paths before anything is written."""
     if cfg.model.base_model is not None:
         check_model_dir(Path(cfg.model.base_model))
+        if "full_ft" in cfg.references:
+            raise UserError("references: full_ft fine-tunes every weight and is only offered for the built-in "
+                            "tiny model (model.base_model is set)")
     for spec in cfg.methods:
         recycler = RECYCLERS.get(spec.name)
-        for library in cfg.libraries:
-            recycler.check(spec.params, len(LIBRARIES[library]))
+        for experts in cfg.libraries.values():
+            recycler.check(spec.params, len(experts))
+
+
+def check_fewshot(cfg: ExperimentConfig, datasets: dict) -> None:
+    """Few-shot material must exist, be large enough, and share no chain with the test splits."""
+    test_chains = {ex.chain for split in TEST_SPLITS for ex in datasets[split]} - {""}
+    for spec in cfg.methods:
+        recycler = RECYCLERS.get(spec.name)
+        sources = list(recycler.example_sets(spec.params))
+        if spec.name == "select_retriever":
+            sources += [FEWSHOT_SOURCES[e] for experts in cfg.libraries.values() for e in experts]
+        for source in dict.fromkeys(sources):
+            if source not in datasets:
+                raise UserError(f"method {spec.row_name!r}: unknown example set {source!r}; "
+                                f"known: {', '.join(sorted(datasets))}")
+            shared = sorted({ex.chain for ex in datasets[source]} & test_chains)
+            if shared:
+                raise UserError(f"method {spec.row_name!r}: few-shot examples from {source!r} overlap the test "
+                                f"chains ({len(shared)} shared, e.g. {shared[0]})")
+            shots = spec.params.get("shots")
+            if shots is not None and shots > len(datasets[source]):
+                raise UserError(f"method {spec.row_name!r}: shots={shots} but {source!r} has only "
+                                f"{len(datasets[source])} examples (world.n_fewshot_chains)")
 
 
 def prepare_run_dir(out: Path, cfg: ExperimentConfig) -> None:
@@ -90,10 +122,16 @@ def write_data(out: Path, datasets: dict) -> None:
         write_jsonl(out / f"{name}.jsonl", (ex.to_dict() for ex in examples))
 
 
+def needed_experts(cfg: ExperimentConfig) -> list[str]:
+    names = {e for experts in cfg.libraries.values() for e in experts}
+    names |= {e for spec in cfg.methods for e in RECYCLERS.get(spec.name).extra_experts(spec.params)}
+    names |= {r for r in cfg.references if r in EXPERT_DATA}
+    return sorted(names, key=list(EXPERT_DATA).index)
+
+
 def ensure_experts(cfg: ExperimentConfig, base_path: Path, datasets: dict, out: Path) -> dict[str, Path]:
-    names = sorted({e for lib in cfg.libraries for e in LIBRARIES[lib]} | {"union"}, key=list(EXPERT_DATA).index)
     paths = {}
-    for name in names:
+    for name in needed_experts(cfg):
         path = out / "adapters" / name
         key = stable_hash({"config": cfg.config_hash(), "expert": name, "base": str(base_path)})
         meta = expert_meta(path)
@@ -104,34 +142,68 @@ def ensure_experts(cfg: ExperimentConfig, base_path: Path, datasets: dict, out: 
     return paths
 
 
+def ensure_full_ft(cfg: ExperimentConfig, base_path: Path, datasets: dict, out: Path) -> Path | None:
+    if "full_ft" not in cfg.references:
+        return None
+    path = out / "adapters" / "full_ft"
+    key = stable_hash({"config": cfg.config_hash(), "expert": "full_ft", "base": str(base_path)})
+    meta = full_ft_meta(path)
+    if meta is None or meta.get("key") != key:
+        examples = [ex for ds in FULL_FT_DATA for ex in datasets[ds]]
+        train_full(base_path, examples, cfg.full_ft or cfg.experts, derive_seed(cfg.seed, "full_ft"), path, key)
+    return path
+
+
 def library_diagnostics(cfg: ExperimentConfig, experts: dict[str, Path]) -> dict[str, list[dict]]:
     """Data-free pair diagnostics (medians over modules) of each library's experts."""
     out = {}
-    for library in cfg.libraries:
-        names = list(LIBRARIES[library])
-        adapters = [read_adapter(experts[n]) for n in names]
-        out[library] = summarize_pairs(pair_rows(adapters, names, density=1.0))
+    for library, names in cfg.libraries.items():
+        if len(names) > 1:
+            adapters = [read_adapter(experts[n]) for n in names]
+            out[library] = summarize_pairs(pair_rows(adapters, names, density=1.0))
     return out
 
 
-def plan_rows(cfg: ExperimentConfig, base_path: Path, experts: dict[str, Path], out: Path) -> list[Row]:
+REFERENCE_ROWS = {"union": "data-access (pooled expert data)",
+                  "union_demos": "data-access (pooled + two-hop demos)",
+                  "target_expert": "data-access (test questions)"}
+
+
+def plan_rows(cfg: ExperimentConfig, base_path: Path, experts: dict[str, Path], full_ft: Path | None,
+              datasets: dict, out: Path) -> list[Row]:
     def with_adapter(path: Path) -> Callable[[], torch.nn.Module]:
         return lambda: PeftModel.from_pretrained(load_base(base_path), path).merge_and_unload().eval()
 
     rows = [Row("base", None, "base", "none", lambda: load_base(base_path))]
     for name, path in experts.items():
-        if name == "union":
-            rows.append(Row("union", None, "union_lora", "data-access", with_adapter(path)))
+        if name in REFERENCE_ROWS:
+            rows.append(Row(name, None, name, REFERENCE_ROWS[name], with_adapter(path)))
         else:
             rows.append(Row(f"expert:{name}", None, "single_expert", "single expert", with_adapter(path)))
-    for library in cfg.libraries:
-        lib_paths = [experts[e] for e in LIBRARIES[library]]
+    if full_ft is not None:
+        rows.append(Row("full_ft", None, "full_ft", "data-access (pooled expert data, all weights)",
+                        lambda: load_base(full_ft)))
+    general = [experts[n] for n in ("general",) if n in experts]
+    for library, names in cfg.libraries.items():
         for spec in cfg.methods:
             recycler = RECYCLERS.get(spec.name)
-            inputs = LibraryInputs(base_path, lib_paths, out / "recycled" / f"{spec.row_name}-{library}", derive_seed(cfg.seed, "recycle"))
+            inputs = LibraryInputs(base_path, [experts[e] for e in names], list(names),
+                                   out / "recycled" / f"{spec.row_name}-{library}", derive_seed(cfg.seed, "recycle"),
+                                   datasets, general)
             build = (lambda r=recycler, i=inputs, p=spec.params: r.build(i, **p))
-            rows.append(Row(spec.row_name, library, spec.name, recycler.data_requirement, build))
+            rows.append(Row(spec.row_name, library, spec.name, recycler.requirement(spec.params), build))
     return rows
+
+
+def trace_routing(model: RoutedModel, tokenizer, datasets: dict, row: Row, out: Path) -> dict:
+    """Routing trace of a routed model on the first test chains (CoT and direct), with its figure."""
+    examples = datasets["twohop_cot"][:TRACE_EXAMPLES] + datasets["twohop_direct"][:1]
+    trace = trace_examples(model, tokenizer, examples, model.expert_names)
+    name = f"{row.model}-{row.library}"
+    plot_routing_trace(trace, f"routing trace: {row.model} [{row.library}] (teacher-forced gold text)",
+                       out / "figures" / f"routing-{name}.png")
+    write_json(out / "routing" / f"{name}.json", trace)
+    return trace
 
 
 def run_experiment(cfg: ExperimentConfig, out: Path) -> list[dict]:
@@ -142,26 +214,33 @@ def run_experiment(cfg: ExperimentConfig, out: Path) -> list[dict]:
     world = build_world(cfg.world, cfg.seed)
     datasets = build_datasets(world)
     write_data(out / "data", datasets)
+    check_fewshot(cfg, datasets)
     base_path = prepare_base(cfg, datasets["pretrain"])
     experts = ensure_experts(cfg, base_path, datasets, out)
+    full_ft = ensure_full_ft(cfg, base_path, datasets, out)
     tokenizer = load_tokenizer(base_path)
     entities = {normalize(e) for e in world.entities}
     results = read_jsonl(out / RESULTS_FILE)
     done = {(r["model"], r["library"], r["split"]) for r in results}
-    rows = plan_rows(cfg, base_path, experts, out)
+    rows = plan_rows(cfg, base_path, experts, full_ft, datasets, out)
     todo = [(row, s) for row in rows for s in TEST_SPLITS if (row.model, row.library, s) not in done]
     common = {"config_hash": cfg.config_hash(), "seed": cfg.seed, "experiment": cfg.name,
               "familiarity": cfg.world.familiarity, "exposure": cfg.world.exposure}
     with progress_bar("evaluating", len(todo)) as advance:
         for row in rows:
             splits = [s for r, s in todo if r is row]
-            if not splits:
+            trace_path = out / "routing" / f"{row.model}-{row.library}.json"
+            if not splits and (row.library is None or trace_path.is_file() or not RECYCLERS.get(row.method).routes):
                 continue
             # The whole model in bf16 rather than autocast: same rounding of the weights,
             # and PEFT's Arrow layer mixes dtypes under autocast.
             model = row.build().to(torch.bfloat16 if cfg.eval.bf16 else torch.float32)
+            if isinstance(model, RoutedModel) and not trace_path.is_file():
+                trace_routing(model, tokenizer, datasets, row, out)
             for split in splits:
                 summary, samples = evaluate_split(model, tokenizer, datasets[split], cfg.eval, entities)
+                if isinstance(model, RoutedModel) and model.selector is not None:
+                    summary["selected"] = model.pop_choices()
                 ident = {"model": row.model, "library": row.library, "split": split}
                 append_jsonl(out / SAMPLES_FILE, ({**ident, **s} for s in samples))
                 result = {**common, **ident, "method": row.method, "data_requirement": row.data_requirement, **summary}
@@ -170,17 +249,19 @@ def run_experiment(cfg: ExperimentConfig, out: Path) -> list[dict]:
                 advance(info=f"{row.model} {row.library or ''} {split}")
             del model
     diagnostics = library_diagnostics(cfg, experts)
+    routing = {p.stem: read_json(p)["segment_means"] for p in sorted((out / "routing").glob("*.json"))}
     manifest = {
         "name": cfg.name, "config_hash": cfg.config_hash(), "seed": cfg.seed,
         "familiarity": cfg.world.familiarity, "exposure": cfg.world.exposure, "versions": versions(),
         "base": {"path": str(base_path), "pretrain": base_meta(base_path).get("pretrain")},
-        "experts": {name: expert_meta(p) for name, p in experts.items()},
+        "experts": {name: expert_meta(p) for name, p in experts.items()} | ({"full_ft": full_ft_meta(full_ft)} if full_ft else {}),
         "diagnostics": diagnostics,
+        "routing": routing,
         "seconds_this_invocation": round(time.perf_counter() - started, 1),
     }
     write_json(out / "run.json", manifest)
     order = {(r.model, r.library): i for i, r in enumerate(rows)}
     results.sort(key=lambda r: (order.get((r["model"], r["library"]), len(order)), TEST_SPLITS.index(r["split"])))
-    atomic_write_text(out / "report.md", render_report(manifest, results))
+    atomic_write_text(out / "report.md", render_report(manifest, results + oracle_rows(results, cfg.libraries)))
     console.print(f"results: {out / RESULTS_FILE}; report: {out / 'report.md'}")
     return results

@@ -16,4 +16,4 @@ def methods() -> None:
         if name in MERGE_METHODS:
             spec = MERGE_METHODS.get(name)
             params = ", ".join([f"weights={'1/n' if spec.averages else '1'}"] + [f"{k}={v}" for k, v in spec.params.items()])
-        typer.echo(f"{name:16s} {r.data_requirement:10s} {r.summary}" + (f"  [{params}]" if params else ""))
+        typer.echo(f"{name:16s} {r.requirement({}):18s} {r.summary}" + (f"  [{params}]" if params else ""))

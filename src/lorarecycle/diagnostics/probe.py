@@ -96,7 +96,11 @@ def evaluate_probe(base_path: Path, adapter_paths: list[Path], labels: list[str]
     from ..ui import progress_bar
 
     for method in methods:
-        RECYCLERS.get(method).check({}, len(adapter_paths))
+        recycler = RECYCLERS.get(method)
+        recycler.check({}, len(adapter_paths))
+        if recycler.requirement({}) != "data-free" or recycler.extra_experts({}):
+            raise UserError(f"method {method!r} needs data beyond the adapters ({recycler.requirement({})}); "
+                            "the probe runs data-free methods only")
     tokenizer = load_tokenizer(base_path)
     prompts = [r.prompt for r in probe.rows]
 
@@ -108,7 +112,7 @@ def evaluate_probe(base_path: Path, adapter_paths: list[Path], labels: list[str]
     for label, path in zip(labels, adapter_paths):
         builders[label] = lambda p=path: PeftModel.from_pretrained(load_base(base_path), p).merge_and_unload()
     for method in methods:
-        inputs = LibraryInputs(base_path, adapter_paths, work_dir / method, seed=0)
+        inputs = LibraryInputs(base_path, adapter_paths, labels, work_dir / method, seed=0)
         builders[method] = lambda m=method, i=inputs: RECYCLERS.get(m).build(i)
     correct = {}
     with progress_bar("probing", len(builders)) as advance:

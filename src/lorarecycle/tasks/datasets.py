@@ -7,21 +7,15 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from ..seeding import make_rng
 from . import templates as T
 from .world import Chain, Fact, World
 
-TRAIN_SETS = ("pretrain", "hop1_facts", "hop2_facts", "skill")
+TRAIN_SETS = ("pretrain", "hop1_facts", "hop2_facts", "skill", "general", "fewshot_twohop")
 TEST_SPLITS = ("hop1", "hop2", "twohop_direct", "twohop_cot", "control_direct", "control_cot")
 TWO_HOP_SPLITS = ("twohop_direct", "twohop_cot", "control_direct", "control_cot")
 
-# Which training sets each adapter learns from. `union` is the data-access reference.
-EXPERT_DATA = {
-    "hop1": ("hop1_facts",),
-    "hop2": ("hop2_facts",),
-    "skill": ("skill",),
-    "union": ("hop1_facts", "hop2_facts"),
-}
-LIBRARIES = {"two": ("hop1", "hop2"), "three": ("hop1", "hop2", "skill")}
+GENERAL_SAMPLE = 300
 
 
 @dataclass(frozen=True)
@@ -64,18 +58,26 @@ def cot_example(c: Chain) -> Example:
 
 def build_datasets(world: World) -> dict[str, list[Example]]:
     """All training sets and test splits, keyed by name (see TRAIN_SETS, TEST_SPLITS)."""
-    test, skill, pre, control = (world.group(g) for g in ("test", "skill", "pretrain", "control"))
+    test, skill, pre, control, fewshot = (world.group(g) for g in ("test", "skill", "pretrain", "control", "fewshot"))
     hop1 = [fact_example(c.facts()[0], c.id) for c in test]
     hop2 = [fact_example(c.facts()[1], c.id) for c in test]
+    fewshot_hop1 = [fact_example(c.facts()[0], c.id) for c in fewshot]
+    fewshot_hop2 = [fact_example(c.facts()[1], c.id) for c in fewshot]
     pretrain = [fact_example(f) for f in world.pretraining_facts()]
     pretrain += [direct_example(c) for c in pre] + [cot_example(c) for c in pre]
     skill_set = [fact_example(f, c.id) for c in skill for f in c.facts()]
     skill_set += [direct_example(c) for c in skill] + [cot_example(c) for c in skill]
+    general = make_rng(world.seed, "general").sample(pretrain, min(GENERAL_SAMPLE, len(pretrain)))
     return {
         "pretrain": pretrain,
-        "hop1_facts": hop1,
-        "hop2_facts": hop2,
+        "hop1_facts": hop1 + fewshot_hop1,
+        "hop2_facts": hop2 + fewshot_hop2,
         "skill": skill_set,
+        "general": general,
+        "fewshot_hop1": fewshot_hop1,
+        "fewshot_hop2": fewshot_hop2,
+        # interleaved, so the first n shots hold both question forms
+        "fewshot_twohop": [ex for c in fewshot for ex in (direct_example(c), cot_example(c))],
         "hop1": hop1,
         "hop2": hop2,
         "twohop_direct": [direct_example(c) for c in test],

@@ -8,6 +8,8 @@ facts r(X) = Y with distinct relations. Its two-hop paths A -r1-> B -r2-> C are 
 New knowledge lives on disjoint chains of other entities, all with (hop1, hop2) relations:
   test      the experts' chains: r1 facts -> hop-1 expert, r2 facts -> hop-2 expert
   skill     other chains for the two-hop-skill expert (its facts and two-hop questions)
+  fewshot   chains whose facts the experts also learn, but whose two-hop questions are
+            never tested: the few-shot material of LoraHub/retrievers and demonstrations
 Familiarity decides which test/skill entities the base model sees in pretraining (one
 background fact each, with another relation): F none, H only A, R all of A, B, C.
 Exposure puts that fraction of the test chains' own facts into pretraining.
@@ -75,7 +77,7 @@ class World:
 
 def build_world(spec: WorldSpec, seed: int) -> World:
     rng = make_rng(seed, "world")
-    n_new = 3 * (spec.n_test_chains + spec.n_skill_chains)
+    n_new = 3 * (spec.n_test_chains + spec.n_skill_chains + spec.n_fewshot_chains)
     names = unique_names(rng, spec.n_familiar + n_new, set(TEMPLATE_WORDS) | set(spec.relations), spec.name_words)
     familiar, new = names[: spec.n_familiar], iter(names[spec.n_familiar :])
     graph = _knowledge_graph(familiar, spec, rng)
@@ -85,7 +87,7 @@ def build_world(spec: WorldSpec, seed: int) -> World:
     chains += [Chain(f"pretrain-{i}", "pretrain", *p)
                for i, p in enumerate(paths[spec.n_control_paths : spec.n_control_paths + spec.n_pretrain_paths])]
     exposed = set(rng.sample(range(spec.n_test_chains), round(spec.exposure * spec.n_test_chains)))
-    for group, n in (("test", spec.n_test_chains), ("skill", spec.n_skill_chains)):
+    for group, n in (("test", spec.n_test_chains), ("skill", spec.n_skill_chains), ("fewshot", spec.n_fewshot_chains)):
         for i in range(n):
             a, b, c = next(new), next(new), next(new)
             chains.append(Chain(f"{group}-{i}", group, a, b, c, spec.hop1_relation, spec.hop2_relation,
@@ -113,11 +115,11 @@ def _two_hop_paths(graph: list[Fact]) -> list[tuple[str, str, str, str, str]]:
 
 
 def _background_facts(world: World, familiar: list[str], rng) -> list[Fact]:
-    """One fact, with a relation other than r1/r2, about each familiar test/skill entity."""
+    """One fact, with a relation other than r1/r2, about each familiar test/skill/few-shot entity."""
     spec = world.spec
     others = [r for r in spec.relations if r not in (spec.hop1_relation, spec.hop2_relation)]
     facts = []
-    for chain in world.group("test") + world.group("skill"):
+    for chain in world.group("test") + world.group("skill") + world.group("fewshot"):
         for role in FAMILIAR_ROLES[spec.familiarity]:
             facts.append(Fact(getattr(chain, role), rng.choice(others), rng.choice(familiar)))
     return facts

@@ -1,0 +1,97 @@
+"""LoraHub: few-shot, gradient-free search of the library's merge weights (nevergrad).
+
+The loss is the answer-token cross-entropy on a few target-task examples plus an L1
+penalty on the weights, as in LoraHub. The candidate merge is either LoraHub's own (A and
+B combined separately, "factors") or the exact sum of weighted delta Ws ("delta"); each
+candidate is written straight into a copy of the base weights, so a step costs one merge
+and one forward pass.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import nevergrad as ng
+import numpy as np
+import torch
+from peft import PeftModel
+
+from ..adapters.lora_io import LoraAdapter, read_adapter
+from ..artifacts import write_json
+from ..model.load import load_base, load_tokenizer
+from ..tasks.datasets import Example
+from ..train.trainer import collate, encode_example
+from ..ui import progress_bar
+from .merge.apply import MergeOptions, merge_adapters, write_merge
+from .recycler import RECYCLERS, LibraryInputs, Recycler, check_params, is_int, is_number, one_of
+
+SPACE_METHOD = {"factors": "factor_linear", "delta": "task_arithmetic"}
+DEFAULT_EXAMPLES = "fewshot_twohop"
+
+
+@torch.no_grad()
+def lorahub_search(base_path: Path, adapters: Sequence[LoraAdapter], examples: Sequence[Example], space: str,
+                   budget: int, l1: float, bound: float, seed: int) -> dict:
+    """Returns {"weights", "loss", "history"}; the same inputs and seed give the same weights."""
+    method = SPACE_METHOD[space]
+    tokenizer, model = load_tokenizer(base_path), load_base(base_path)
+    batch = collate([encode_example(tokenizer, ex, loss_on_prompt=False) for ex in examples], tokenizer.pad_token_id)
+    names = sorted({n for a in adapters for n in a.modules})
+    original = {n: model.get_submodule(n).weight.detach().clone() for n in names}
+
+    def objective(weights: np.ndarray) -> float:
+        factors, _ = merge_adapters(list(adapters), method, [float(w) for w in weights], {}, MergeOptions())
+        for name, (A, B) in factors.items():
+            model.get_submodule(name).weight.copy_(original[name] + B @ A)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            loss = float(model(**batch).loss)
+        return loss + l1 * float(np.abs(weights).mean())
+
+    parametrization = ng.p.Array(init=np.zeros(len(adapters))).set_bounds(-bound, bound)
+    parametrization.random_state = np.random.RandomState(seed)
+    optimizer = ng.optimizers.NGOpt(parametrization=parametrization, budget=budget, num_workers=1)
+    history = []
+    with progress_bar("LoraHub search", budget) as advance, warnings.catch_warnings():
+        # scipy's COBYLA (one of NGOpt's choices) warns about its own default settings
+        warnings.filterwarnings("ignore", message=".*COBYLA.*")
+        for _ in range(budget):
+            candidate = optimizer.ask()
+            value = objective(candidate.value)
+            optimizer.tell(candidate, value)
+            history.append({"weights": [round(float(w), 6) for w in candidate.value], "loss": value})
+            advance(info=f"loss {value:.3f}")
+    best = optimizer.provide_recommendation().value
+    return {"weights": [float(w) for w in best], "loss": objective(best), "history": history}
+
+
+def _examples(inputs: LibraryInputs, source: str, shots: int) -> list[Example]:
+    return list(inputs.datasets[source][:shots])
+
+
+def _lorahub(inputs: LibraryInputs, space: str = "factors", shots: int = 10, budget: int = 40, l1: float = 0.05,
+             bound: float = 1.5, examples: str = DEFAULT_EXAMPLES) -> torch.nn.Module:
+    adapters = [read_adapter(p) for p in inputs.expert_paths]
+    found = lorahub_search(inputs.base_path, adapters, _examples(inputs, examples, shots), space, budget, l1, bound,
+                           inputs.seed)
+    out = inputs.work_dir / "lorahub"
+    write_merge(adapters, SPACE_METHOD[space], out, weights=found["weights"])
+    write_json(out / "lorahub_search.json", {"experts": inputs.expert_names, "space": space, "shots": shots, **found})
+    return PeftModel.from_pretrained(load_base(inputs.base_path), out).merge_and_unload().eval()
+
+
+def _check(params: dict, library_size: int) -> None:
+    check_params("lorahub", params, {
+        "space": (one_of(*SPACE_METHOD), f"one of {', '.join(SPACE_METHOD)}"),
+        "shots": (is_int(1), "an integer >= 1"), "budget": (is_int(1), "an integer >= 1"),
+        "l1": (is_number(0), "a number >= 0"), "bound": (is_number(0, open_low=True), "a number > 0"),
+        "examples": (lambda v: isinstance(v, str), "a dataset name"),
+    })
+
+
+RECYCLERS.register("lorahub")(Recycler(
+    "lorahub", _lorahub, _check,
+    "few-shot gradient-free search (nevergrad NGOpt) of merge weights in [-bound, bound] with an L1 penalty",
+    requirement=lambda params: f"few-shot ({params.get('shots', 10)})",
+    example_sets=lambda params: (params.get("examples", DEFAULT_EXAMPLES),)))

@@ -1,0 +1,1 @@
+"""Routing between LoRA experts at inference time (Arrow, mixtures, selection)."""
