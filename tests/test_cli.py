@@ -38,8 +38,11 @@ def test_smoke_experiment_end_to_end(smoke_run):
     out = root / "run"
     acc = accuracies(out)
     models = {(m, lib) for m, lib, _ in acc}
-    expected = {("base", None), ("expert:hop1", None), ("expert:hop2", None), ("expert:skill", None), ("union", None)}
-    expected |= {(m, lib) for m in ("uniform_factors", "uniform_delta", "arrow", "ties", "knots") for lib in ("two", "three")}
+    expected = {(m, None) for m in ("base", "expert:hop1", "expert:hop2", "expert:skill", "expert:general", "union",
+                                    "union_demos", "target_expert", "full_ft")}
+    methods = ("uniform_factors", "uniform_delta", "arrow", "arrow_cos_gks", "mixture", "select_arrow",
+               "select_retriever", "lorahub", "ties", "knots")
+    expected |= {(m, lib) for m in methods for lib in ("two", "three")}
     assert models == expected
     assert len(acc) == len(expected) * len(TEST_SPLITS)  # no duplicate rows
     row = json.loads((out / "results.jsonl").read_text().splitlines()[0])
@@ -50,6 +53,11 @@ def test_smoke_experiment_end_to_end(smoke_run):
     report = (out / "report.md").read_text()
     assert "two-hop errors" in report.lower() and "| two | hop1 ~ hop2 |" in report
     assert "twohop_cot" in result.stdout  # the results table
+    for name in ("arrow-two", "select_retriever-three", "mixture-two"):  # routing traces, linked from the report
+        assert (out / "figures" / f"routing-{name}.png").is_file() and f"figures/routing-{name}.png" in report
+    assert "oracle_expert [three]" in report and "few-shot (4)" in report
+    search = json.loads((out / "recycled" / "lorahub-two" / "lorahub" / "lorahub_search.json").read_text())
+    assert len(search["history"]) == 6 and all(abs(w) <= 1.5 for w in search["weights"])
     assert (out / "data" / "twohop_cot.jsonl").is_file() and (out / "config.yaml").is_file()
 
 
@@ -89,6 +97,11 @@ def test_rerun_resumes_without_duplicate_rows(smoke_run):
         (["run", "{extra_field}"], "field world.familarity: Extra inputs are not permitted"),
         (["run", "--preset", "smoke", "--base-model", "{missing}"], "no such directory"),
         (["run", "--preset", "smoke", "--base-model", "{not_a_model}"], "not a Hugging Face model directory"),
+        (["run", "{empty_library}"], "library 'mine' is empty"),
+        (["run", "{unknown_expert}"], "library 'mine' names expert 'hop3', which does not exist"),
+        (["run", "{top_k}"], "top_k=3 must be an integer between 1 and the library size 2"),
+        (["run", "{overlap}"], "few-shot examples from 'twohop_cot' overlap the test chains (12 shared"),
+        (["run", "{too_many_shots}"], "shots=99 but 'fewshot_twohop' has only 8 examples"),
     ],
 )
 def test_bad_input_one_line_nonzero_no_traceback(tmp_path, args, message):
@@ -96,8 +109,17 @@ def test_bad_input_one_line_nonzero_no_traceback(tmp_path, args, message):
     (tmp_path / "bad.yaml").write_text("seed: [1\n")
     (tmp_path / "extra.yaml").write_text("preset: smoke\nworld: {familarity: F}\n")
     (tmp_path / "empty_dir").mkdir()
+    configs = {
+        "empty_library": "libraries: {mine: []}",
+        "unknown_expert": "libraries: {mine: [hop1, hop3]}",
+        "top_k": "libraries: [two]\nmethods: [{name: arrow, params: {top_k: 3}}]",
+        "overlap": "methods: [{name: lorahub, params: {examples: twohop_cot}}]",
+        "too_many_shots": "methods: [{name: lorahub, params: {shots: 99}}]",
+    }
+    for name, text in configs.items():
+        (tmp_path / f"{name}.yaml").write_text(f"preset: smoke\n{text}\n")
     subs = {"{cfg}": "cfg.yaml", "{bad_yaml}": "bad.yaml", "{extra_field}": "extra.yaml",
-            "{missing}": "no/such/dir", "{not_a_model}": "empty_dir"}
+            "{missing}": "no/such/dir", "{not_a_model}": "empty_dir", **{f"{{{n}}}": f"{n}.yaml" for n in configs}}
     args = [str(tmp_path / subs[a]) if a in subs else a for a in args]
     result = cli(*args, "--out", str(tmp_path / "out"), cache=tmp_path / "cache")
     assert result.returncode == 2
@@ -131,4 +153,4 @@ def test_base_model_flag_runs_smoke_on_a_local_hf_directory(tiny_base, tmp_path)
     assert not (tmp_path / "cache" / "base").exists()  # nothing pretrained: the given model is the base
     config = (tmp_path / "run" / "config.yaml").read_text()
     assert str(tiny_base) in config
-    assert len(accuracies(tmp_path / "run")) == 15 * len(TEST_SPLITS)
+    assert len(accuracies(tmp_path / "run")) == 29 * len(TEST_SPLITS)

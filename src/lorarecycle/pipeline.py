@@ -62,9 +62,6 @@ def validate(cfg: ExperimentConfig) -> None:
     """Reject bad method names/parameters, references and base-model paths before anything is written."""
     if cfg.model.base_model is not None:
         check_model_dir(Path(cfg.model.base_model))
-        if "full_ft" in cfg.references:
-            raise UserError("references: full_ft fine-tunes every weight and is only offered for the built-in "
-                            "tiny model (model.base_model is set)")
     for spec in cfg.methods:
         recycler = RECYCLERS.get(spec.name)
         for experts in cfg.libraries.values():
@@ -209,12 +206,12 @@ def trace_routing(model: RoutedModel, tokenizer, datasets: dict, row: Row, out: 
 def run_experiment(cfg: ExperimentConfig, out: Path) -> list[dict]:
     validate(cfg)
     out = Path(out)
-    prepare_run_dir(out, cfg)
     started = time.perf_counter()
     world = build_world(cfg.world, cfg.seed)
     datasets = build_datasets(world)
-    write_data(out / "data", datasets)
     check_fewshot(cfg, datasets)
+    prepare_run_dir(out, cfg)
+    write_data(out / "data", datasets)
     base_path = prepare_base(cfg, datasets["pretrain"])
     experts = ensure_experts(cfg, base_path, datasets, out)
     full_ft = ensure_full_ft(cfg, base_path, datasets, out)

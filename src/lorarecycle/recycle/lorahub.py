@@ -49,13 +49,14 @@ def lorahub_search(base_path: Path, adapters: Sequence[LoraAdapter], examples: S
             loss = float(model(**batch).loss)
         return loss + l1 * float(np.abs(weights).mean())
 
-    parametrization = ng.p.Array(init=np.zeros(len(adapters))).set_bounds(-bound, bound)
-    parametrization.random_state = np.random.RandomState(seed)
-    optimizer = ng.optimizers.NGOpt(parametrization=parametrization, budget=budget, num_workers=1)
     history = []
     with progress_bar("LoraHub search", budget) as advance, warnings.catch_warnings():
-        # scipy's COBYLA (one of NGOpt's choices) warns about its own default settings
-        warnings.filterwarnings("ignore", message=".*COBYLA.*")
+        # LoraHub's bounds with nevergrad's default step, and scipy's COBYLA (one of NGOpt's
+        # choices) with its defaults, both warn; neither is a problem here.
+        warnings.filterwarnings("ignore", message=".*(COBYLA|sigma away).*")
+        parametrization = ng.p.Array(init=np.zeros(len(adapters))).set_bounds(-bound, bound)
+        parametrization.random_state = np.random.RandomState(seed)
+        optimizer = ng.optimizers.NGOpt(parametrization=parametrization, budget=budget, num_workers=1)
         for _ in range(budget):
             candidate = optimizer.ask()
             value = objective(candidate.value)

@@ -4,7 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .tables import markdown_accuracy, markdown_errors
+from .tables import markdown_accuracy, markdown_errors, markdown_selection
+
+
+def routing_section(routing: dict) -> str:
+    """Mean gate per expert on each segment of the traced two-hop texts, and the figures."""
+    if not routing:
+        return "No routed method in this run."
+    parts = []
+    for name, means in routing.items():
+        experts = list(next(iter(means.values())))
+        lines = [f"### {name}", "", f"![routing trace {name}](figures/routing-{name}.png)", "",
+                 "| segment | " + " | ".join(experts) + " |", "|---|" + "---:|" * len(experts)]
+        order = ["cot/question", "cot/hop1", "cot/hop2", "cot/answer", "direct/question", "direct/answer"]
+        for seg in sorted(means, key=lambda k: order.index(k) if k in order else len(order)):
+            lines.append(f"| {seg} | " + " | ".join(f"{means[seg][e]:.2f}" for e in experts) + " |")
+        parts.append("\n".join(lines))
+    return "\n\n".join(parts)
 
 
 def render_report(manifest: dict, rows: Sequence[dict]) -> str:
@@ -33,9 +49,28 @@ over familiar chains whose facts the base model read in pretraining (can it comp
 
 {markdown_accuracy(rows)}
 
+Rows are grouped by what they need: nothing beyond the library (`data-free`), a few
+examples (`few-shot (n)`), the test labels (`oracle`), or the experts' training data or
+more (`data-access`). `oracle_expert` is the best single library expert per split, picked
+with the test labels: the ceiling of any one-expert selection.
+
+## Per-query selection
+
+Share of test questions each selector sent to each expert.
+
+{markdown_selection(rows)}
+
 ## Two-hop errors
 
 {markdown_errors(rows)}
+
+## Routing traces
+
+Teacher-forced on the gold text of the first test chains: the mean gate of each expert
+(over layers and tokens) on each segment. A router that composes would weight the hop-1
+expert on `cot/hop1` and the hop-2 expert on `cot/hop2`.
+
+{routing_section(manifest.get("routing", {}))}
 
 ## Adapter diagnostics (data-free, median over modules)
 

@@ -14,9 +14,19 @@ def row_label(row: dict) -> str:
     return f"{row['model']} [{row['library']}]" if row.get("library") else row["model"]
 
 
+# Report order of the data requirements (prefix match: "few-shot (5)" is a few-shot row).
+REQUIREMENT_ORDER = ("none", "single expert", "data-free", "few-shot", "oracle", "data-access")
+
+
+def requirement_rank(requirement: str) -> int:
+    return next((i for i, p in enumerate(REQUIREMENT_ORDER) if requirement.startswith(p)), len(REQUIREMENT_ORDER))
+
+
 def _grid(rows: Sequence[dict]) -> tuple[list[str], dict[tuple[str, str], dict]]:
+    """Row labels grouped by data requirement (stable within a group), and cells by (label, split)."""
     labels = list(dict.fromkeys(row_label(r) for r in rows))
-    return labels, {(row_label(r), r["split"]): r for r in rows}
+    rank = {row_label(r): requirement_rank(r["data_requirement"]) for r in rows}
+    return sorted(labels, key=lambda label: rank[label]), {(row_label(r), r["split"]): r for r in rows}
 
 
 def _requirement(rows: Sequence[dict], label: str) -> str:
@@ -64,3 +74,12 @@ def markdown_errors(rows: Sequence[dict]) -> str:
             lines.append(f"| {row_label(r)} | {r['split']} | {r['n']} | {r['correct']} | {e['bridge']} | "
                          f"{e['other_entity']} | {e['other']} | {hop} |")
     return "\n".join(lines)
+
+
+def markdown_selection(rows: Sequence[dict]) -> str:
+    lines = ["| model [library] | split | share of questions per expert |", "|---|---|---|"]
+    for r in rows:
+        if r.get("selected"):
+            shares = ", ".join(f"{e} {v:.2f}" for e, v in r["selected"].items())
+            lines.append(f"| {row_label(r)} | {r['split']} | {shares} |")
+    return "\n".join(lines) if len(lines) > 2 else "No per-query selector in this run."
