@@ -39,3 +39,4 @@ clean-runs:
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/merge.py $(ARGS)
+	$(BIN)/python benchmarks/decode.py

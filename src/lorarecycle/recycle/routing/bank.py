@@ -78,10 +78,13 @@ def arrow_logits(x: torch.Tensor, prototypes: torch.Tensor, kind: str = "raw") -
 
 
 def top_k_softmax(logits: torch.Tensor, top_k: int, temperature: float) -> torch.Tensor:
-    """Softmax over each row's top-k logits (others get weight 0); rows sum to 1."""
+    """Softmax over each row's top-k logits (others get weight 0); rows sum to 1.
+    Few ops on purpose: at decode time this runs per token in every adapted layer."""
     values, index = logits.topk(top_k, dim=-1)
-    weights = torch.softmax(values.float() / temperature, dim=-1).to(logits.dtype)
-    return torch.zeros_like(logits).scatter(-1, index, weights)
+    if top_k == 1:
+        return torch.zeros_like(logits).scatter_(-1, index, 1.0)
+    weights = torch.softmax(values if temperature == 1.0 else values / temperature, dim=-1)
+    return torch.zeros_like(logits).scatter_(-1, index, weights)
 
 
 def routed_delta(x: torch.Tensor, A: torch.Tensor, B: torch.Tensor, owner: torch.Tensor, gates: torch.Tensor) -> torch.Tensor:
