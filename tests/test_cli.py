@@ -48,7 +48,8 @@ def test_smoke_experiment_end_to_end(smoke_run):
     row = json.loads((out / "results.jsonl").read_text().splitlines()[0])
     assert {"seed", "config_hash", "n", "ci_low", "ci_high", "data_requirement"} <= set(row)
     for name in ("hop1", "hop2", "skill", "union"):
-        assert (out / "adapters" / name / "adapter_model.safetensors").is_file()
+        (adapter,) = (out / "adapters").glob(f"{name}-*")  # named by content hash
+        assert (adapter / "adapter_model.safetensors").is_file()
     assert (out / "recycled" / "uniform_delta-two" / "uniform_delta" / "adapter_config.json").is_file()
     report = (out / "report.md").read_text()
     assert "two-hop errors" in report.lower() and "| two | hop1 ~ hop2 |" in report

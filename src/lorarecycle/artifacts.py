@@ -75,3 +75,20 @@ def read_json(path: Path) -> dict[str, Any]:
 
 def write_json(path: Path, obj: dict[str, Any]) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+@contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """Exclusive inter-process lock on a sibling `.<name>.lock` file: cells of a sweep that
+    need the same shared stage (a base model, an expert) wait for one another instead of
+    building it twice. fcntl locks are released by the OS if the holder dies."""
+    import fcntl
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.parent / f".{path.name}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -166,14 +166,19 @@ def preset_names() -> list[str]:
     return sorted(p.name[:-5] for p in resources.files("lorarecycle.presets").iterdir() if p.name.endswith(".yaml"))
 
 
-def load_preset(name: str) -> ExperimentConfig:
+def preset_mapping(name: str) -> dict:
+    """A preset's raw YAML mapping (an experiment, or a grid when it has `axes`)."""
     if name not in preset_names():
         raise UserError(f"unknown preset {name!r}. Available: {', '.join(preset_names())}")
-    text = resources.files("lorarecycle.presets").joinpath(f"{name}.yaml").read_text()
-    return _validate(yaml.safe_load(text), f"preset {name}")
+    return yaml.safe_load(resources.files("lorarecycle.presets").joinpath(f"{name}.yaml").read_text()) or {}
 
 
-def load_config(path: Path) -> ExperimentConfig:
+def load_preset(name: str) -> ExperimentConfig:
+    return validate_experiment(preset_mapping(name), f"preset {name}")
+
+
+def read_mapping(path: Path) -> dict:
+    """A YAML file's top-level mapping, with one-line errors naming the file."""
     try:
         text = Path(path).read_text()
     except OSError as err:
@@ -184,14 +189,23 @@ def load_config(path: Path) -> ExperimentConfig:
         mark = getattr(err, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
         raise UserError(f"{path}:{where} malformed YAML ({getattr(err, 'problem', err)})") from None
-    return _validate(data, str(path))
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: the config must be a YAML mapping")
+    return data
 
 
-def _validate(data: Any, source: str) -> ExperimentConfig:
+def load_config(path: Path) -> ExperimentConfig:
+    return validate_experiment(read_mapping(path), str(path))
+
+
+def validate_experiment(data: Any, source: str) -> ExperimentConfig:
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise UserError(f"{source}: the config must be a YAML mapping")
+    data = dict(data)
     preset = data.pop("preset", None)
     if preset is not None:
         base = load_preset(preset).model_dump(mode="json")
@@ -216,3 +230,10 @@ def _deep_merge(base: dict, override: dict) -> dict:
         else:
             out[key] = value
     return out
+
+
+def set_base_model(mapping: dict, base_model: Path) -> dict:
+    """A config mapping with model.base_model set (the --base-model flag)."""
+    model = dict(mapping.get("model") or {})
+    model["base_model"] = str(Path(base_model).resolve())
+    return {**mapping, "model": model}

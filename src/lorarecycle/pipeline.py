@@ -21,8 +21,8 @@ from peft import PeftModel
 from . import __version__
 from .adapters.experts import expert_meta, train_expert
 from .adapters.lora_io import read_adapter
-from .artifacts import append_jsonl, atomic_write_text, read_json, read_jsonl, write_json, write_jsonl
-from .config import ExperimentConfig, stable_hash
+from .artifacts import append_jsonl, atomic_write_text, file_lock, read_json, read_jsonl, write_json, write_jsonl
+from .config import ExperimentConfig, TrainSpec, stable_hash
 from .diagnostics.report import pair_rows, summarize_pairs
 from .errors import UserError
 from .evaluate.evaluator import evaluate_split
@@ -126,28 +126,41 @@ def needed_experts(cfg: ExperimentConfig) -> list[str]:
     return sorted(names, key=list(EXPERT_DATA).index)
 
 
-def ensure_experts(cfg: ExperimentConfig, base_path: Path, datasets: dict, out: Path) -> dict[str, Path]:
+def stage_key(cfg: ExperimentConfig, base_path: Path, name: str, examples: list, train: TrainSpec) -> str:
+    """Content hash of everything a trained adapter (or fine-tune) depends on, so cells of a
+    sweep that differ only in methods or libraries share it."""
+    return stable_hash({"base": str(base_path), "name": name, "data": stable_hash([ex.to_dict() for ex in examples]),
+                        "lora": cfg.lora.model_dump(mode="json"), "train": train.model_dump(mode="json"),
+                        "seed": derive_seed(cfg.seed, "expert", name)})
+
+
+def ensure_experts(cfg: ExperimentConfig, base_path: Path, datasets: dict, store: Path) -> dict[str, Path]:
+    """Train (or reuse from `store`) every adapter the config needs."""
     paths = {}
     for name in needed_experts(cfg):
-        path = out / "adapters" / name
-        key = stable_hash({"config": cfg.config_hash(), "expert": name, "base": str(base_path)})
-        meta = expert_meta(path)
-        if meta is None or meta.get("key") != key:
-            examples = [ex for ds in EXPERT_DATA[name] for ex in datasets[ds]]
-            train_expert(base_path, examples, cfg.lora, cfg.experts, derive_seed(cfg.seed, "expert", name), path, name, key)
+        examples = [ex for ds in EXPERT_DATA[name] for ex in datasets[ds]]
+        key = stage_key(cfg, base_path, name, examples, cfg.experts)
+        path = store / f"{name}-{key}"
+        with file_lock(path):
+            meta = expert_meta(path)
+            if meta is None or meta.get("key") != key:
+                train_expert(base_path, examples, cfg.lora, cfg.experts, derive_seed(cfg.seed, "expert", name),
+                             path, name, key)
         paths[name] = path
     return paths
 
 
-def ensure_full_ft(cfg: ExperimentConfig, base_path: Path, datasets: dict, out: Path) -> Path | None:
+def ensure_full_ft(cfg: ExperimentConfig, base_path: Path, datasets: dict, store: Path) -> Path | None:
     if "full_ft" not in cfg.references:
         return None
-    path = out / "adapters" / "full_ft"
-    key = stable_hash({"config": cfg.config_hash(), "expert": "full_ft", "base": str(base_path)})
-    meta = full_ft_meta(path)
-    if meta is None or meta.get("key") != key:
-        examples = [ex for ds in FULL_FT_DATA for ex in datasets[ds]]
-        train_full(base_path, examples, cfg.full_ft or cfg.experts, derive_seed(cfg.seed, "full_ft"), path, key)
+    examples = [ex for ds in FULL_FT_DATA for ex in datasets[ds]]
+    spec = cfg.full_ft or cfg.experts
+    key = stage_key(cfg, base_path, "full_ft", examples, spec)
+    path = store / f"full_ft-{key}"
+    with file_lock(path):
+        meta = full_ft_meta(path)
+        if meta is None or meta.get("key") != key:
+            train_full(base_path, examples, spec, derive_seed(cfg.seed, "full_ft"), path, key)
     return path
 
 
@@ -164,6 +177,14 @@ def library_diagnostics(cfg: ExperimentConfig, experts: dict[str, Path]) -> dict
 REFERENCE_ROWS = {"union": "data-access (pooled expert data)",
                   "union_demos": "data-access (pooled + two-hop demos)",
                   "target_expert": "data-access (test questions)"}
+
+
+def row_keys(cfg: ExperimentConfig) -> list[tuple[str, str | None]]:
+    """(model, library) of every row an experiment evaluates, in report order."""
+    keys: list[tuple[str, str | None]] = [("base", None)]
+    keys += [(n if n in REFERENCE_ROWS else f"expert:{n}", None) for n in needed_experts(cfg)]
+    keys += [("full_ft", None)] if "full_ft" in cfg.references else []
+    return keys + [(spec.row_name, library) for library in cfg.libraries for spec in cfg.methods]
 
 
 def plan_rows(cfg: ExperimentConfig, base_path: Path, experts: dict[str, Path], full_ft: Path | None,
@@ -189,6 +210,7 @@ def plan_rows(cfg: ExperimentConfig, base_path: Path, experts: dict[str, Path], 
                                    datasets, general)
             build = (lambda r=recycler, i=inputs, p=spec.params: r.build(i, **p))
             rows.append(Row(spec.row_name, library, spec.name, recycler.requirement(spec.params), build))
+    assert [(r.model, r.library) for r in rows] == row_keys(cfg)
     return rows
 
 
@@ -203,7 +225,9 @@ def trace_routing(model: RoutedModel, tokenizer, datasets: dict, row: Row, out: 
     return trace
 
 
-def run_experiment(cfg: ExperimentConfig, out: Path) -> list[dict]:
+def run_experiment(cfg: ExperimentConfig, out: Path, store: Path | None = None, extra: dict | None = None) -> list[dict]:
+    """Run (or resume) one experiment into `out`. `store` holds trained adapters (default
+    `out/adapters`; a sweep shares one across cells); `extra` fields go into every row."""
     validate(cfg)
     out = Path(out)
     started = time.perf_counter()
@@ -213,8 +237,9 @@ def run_experiment(cfg: ExperimentConfig, out: Path) -> list[dict]:
     prepare_run_dir(out, cfg)
     write_data(out / "data", datasets)
     base_path = prepare_base(cfg, datasets["pretrain"])
-    experts = ensure_experts(cfg, base_path, datasets, out)
-    full_ft = ensure_full_ft(cfg, base_path, datasets, out)
+    store = Path(store) if store is not None else out / "adapters"
+    experts = ensure_experts(cfg, base_path, datasets, store)
+    full_ft = ensure_full_ft(cfg, base_path, datasets, store)
     tokenizer = load_tokenizer(base_path)
     entities = {normalize(e) for e in world.entities}
     results = read_jsonl(out / RESULTS_FILE)
@@ -222,7 +247,7 @@ def run_experiment(cfg: ExperimentConfig, out: Path) -> list[dict]:
     rows = plan_rows(cfg, base_path, experts, full_ft, datasets, out)
     todo = [(row, s) for row in rows for s in TEST_SPLITS if (row.model, row.library, s) not in done]
     common = {"config_hash": cfg.config_hash(), "seed": cfg.seed, "experiment": cfg.name,
-              "familiarity": cfg.world.familiarity, "exposure": cfg.world.exposure}
+              "familiarity": cfg.world.familiarity, "exposure": cfg.world.exposure, **(extra or {})}
     with progress_bar("evaluating", len(todo)) as advance:
         for row in rows:
             splits = [s for r, s in todo if r is row]

@@ -14,6 +14,7 @@ from .diagnose import diagnose
 from .merge import merge
 from .methods import methods
 from .run import run
+from .status import report, status
 from .theory import theory
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -24,6 +25,8 @@ app.command()(methods)
 app.command()(merge)
 app.command()(diagnose)
 app.command()(theory)
+app.command()(status)
+app.command()(report)
 
 
 def main() -> None:

@@ -1,22 +1,43 @@
-"""Turn CLI arguments into a validated ExperimentConfig."""
+"""Turn CLI arguments into a validated ExperimentConfig or GridSpec."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from ..config import ExperimentConfig, load_config, load_preset
+from ..config import ExperimentConfig, preset_mapping, read_mapping, set_base_model, validate_experiment
 from ..errors import UserError
+from ..sweep.grid import GridSpec, validate_grid
 
 
-def resolve_config(config: Path | None, preset: str | None, base_model: Path | None, seed: int | None) -> ExperimentConfig:
+def resolve(config: Path | None, preset: str | None, base_model: Path | None,
+            seed: int | None) -> ExperimentConfig | GridSpec:
+    """An experiment, or a grid when the mapping has `axes`."""
     if config is not None and preset is not None:
         raise UserError("give either a CONFIG file or --preset (a config may name its preset with `preset:`)")
-    cfg = load_config(config) if config is not None else load_preset(preset or "default")
+    if config is not None:
+        mapping, source = read_mapping(config), str(config)
+    else:
+        mapping, source = preset_mapping(preset or "default"), f"preset {preset or 'default'}"
+    if base_model is not None and not base_model.is_dir():
+        raise UserError(f"--base-model {base_model}: no such directory")
+    if "axes" in mapping:
+        if seed is not None:
+            raise UserError("--seed does not apply to a grid: seeds are a grid axis (`axes: {seed: [...]}`)")
+        grid = validate_grid(mapping, source)
+        if base_model is not None:
+            grid = grid.model_copy(update={"experiment": set_base_model(grid.experiment, base_model)})
+        return grid
+    cfg = validate_experiment(mapping, source)
     updates: dict = {}
     if base_model is not None:
-        if not base_model.is_dir():
-            raise UserError(f"--base-model {base_model}: no such directory")
         updates["model"] = cfg.model.model_copy(update={"base_model": str(base_model.resolve())})
     if seed is not None:
         updates["seed"] = seed
     return cfg.model_copy(update=updates) if updates else cfg
+
+
+def resolve_config(config: Path | None, preset: str | None, base_model: Path | None, seed: int | None) -> ExperimentConfig:
+    resolved = resolve(config, preset, base_model, seed)
+    if isinstance(resolved, GridSpec):
+        raise UserError(f"{config or preset} is a grid; this command takes one experiment")
+    return resolved

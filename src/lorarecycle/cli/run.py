@@ -1,25 +1,45 @@
-"""`lorarecycle run`: one experiment end to end."""
+"""`lorarecycle run`: one experiment, or a grid of them, end to end."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
 
 from ..pipeline import run_experiment
+from ..report.grid import write_grid_report
 from ..report.tables import rich_table
 from ..runtime import configure_runtime
+from ..sweep.grid import Cell, GridSpec
+from ..sweep.run import run_grid
 from .options import BaseModelOpt, ConfigArg, OutOpt, PresetOpt, SeedOpt
-from .resolve import resolve_config
+from .resolve import resolve
+
+ExecutorOpt = Annotated[Optional[str], typer.Option("--executor", help="grids: local (default) or ray")]
+AddressOpt = Annotated[Optional[str], typer.Option("--address", help="grids on Ray: cluster address (default: start a local Ray)")]
 
 
-def run(config: ConfigArg = None, preset: PresetOpt = None, out: OutOpt = None,
-        base_model: BaseModelOpt = None, seed: SeedOpt = None) -> None:
-    """Generate data, pretrain (or load) the base, train experts, recycle, evaluate, report."""
+def run(config: ConfigArg = None, preset: PresetOpt = None, out: OutOpt = None, base_model: BaseModelOpt = None,
+        seed: SeedOpt = None, executor: ExecutorOpt = None, address: AddressOpt = None) -> None:
+    """Generate data, pretrain (or load) the base, train experts, recycle, evaluate, report.
+    A config with `axes` is a grid: every cell runs (resuming finished ones) and one report
+    covers them all."""
     from rich.console import Console
 
-    cfg = resolve_config(config, preset, base_model, seed)
+    resolved = resolve(config, preset, base_model, seed)
     configure_runtime()
+    if isinstance(resolved, GridSpec):
+        updates = {k: v for k, v in {"name": executor, "address": address}.items() if v is not None}
+        grid = resolved.model_copy(update={"executor": resolved.executor.model_copy(update=updates)})
+        out = out or Path("runs") / f"{grid.name}-{grid.grid_hash()}"
+        run_grid(grid, out)
+        print(f"grid results: {out / 'results.jsonl'}; report: {out / 'report.html'}")
+        return
+    cfg = resolved
     out = out or Path("runs") / f"{cfg.name}-{cfg.config_hash()}"
     rows = run_experiment(cfg, out)
+    write_grid_report(out, cfg.name, [], [Cell("", {}, cfg)], rows, markdown=False)
     # wide when piped, so no split name or row label is cut
     Console(width=None if sys.stdout.isatty() else 200).print(rich_table(rows, f"{cfg.name} (seed {cfg.seed}, familiarity {cfg.world.familiarity}) accuracy"))

@@ -41,7 +41,9 @@ def evaluate_split(
         samples.append(row)
     n, correct = len(samples), sum(s["correct"] for s in samples)
     low, high = wilson_interval(correct, n)
-    summary = {"n": n, "correct": correct, "accuracy": correct / n, "ci_low": low, "ci_high": high}
+    # chance: guessing uniformly among the split's distinct answers
+    chance = 1 / len({normalize(ex.answer) for ex in examples})
+    summary = {"n": n, "correct": correct, "accuracy": correct / n, "ci_low": low, "ci_high": high, "chance": chance}
     if examples[0].bridge:
         summary["errors"] = {k: errors[k] for k in ERROR_KINDS}
         if kind == "cot":

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
-from ..artifacts import atomic_dir, read_json, write_json
+from ..artifacts import atomic_dir, file_lock, read_json, write_json
 from ..config import ExperimentConfig, stable_hash
 from ..errors import UserError
 from ..runtime import cache_root
@@ -36,8 +36,13 @@ def prepare_base(cfg: ExperimentConfig, pretrain_corpus: list[Example]) -> Path:
     if cfg.model.base_model is not None:
         return check_model_dir(Path(cfg.model.base_model))
     path = Path(cache_root()) / "base" / base_model_key(cfg)
-    if (path / BASE_META).is_file():
-        return path
+    with file_lock(path):
+        if not (path / BASE_META).is_file():
+            _pretrain(cfg, pretrain_corpus, path)
+    return path
+
+
+def _pretrain(cfg: ExperimentConfig, pretrain_corpus: list[Example], path: Path) -> None:
     tokenizer = build_tokenizer(cfg.world.relations)
     model = build_tiny_llama(cfg.model, tokenizer, derive_seed(cfg.seed, "init"))
     stats = train_causal_lm(
@@ -48,7 +53,6 @@ def prepare_base(cfg: ExperimentConfig, pretrain_corpus: list[Example]) -> Path:
         model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
         write_json(tmp / BASE_META, {"key": path.name, "pretrain": stats, "config": cfg.model_dump(mode="json")})
-    return path
 
 
 def check_model_dir(path: Path) -> Path:

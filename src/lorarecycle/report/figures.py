@@ -51,3 +51,136 @@ def plot_routing_trace(trace: dict, title: str, path: Path, max_examples: int = 
     fig.suptitle(title, fontsize=9)
     _save(fig, path)
     plt.close(fig)
+
+
+FIGURE_SPLITS = ("hop1", "hop2", "twohop_direct", "twohop_cot", "control_cot")
+ERROR_COLORS = {"correct": "tab:green", "bridge": "tab:orange", "other_entity": "tab:blue", "other": "tab:gray"}
+
+
+def _compared(aggs) -> list[str]:
+    """Labels a comparison figure shows: the expert ceiling, recycled libraries, references."""
+    labels = [a.label for a in aggs if a.library is not None or a.data_requirement.startswith("data-access")]
+    return list(dict.fromkeys(labels))
+
+
+def plot_library_vs_expert(aggs, path: Path) -> None:
+    """Per condition, bars per split: each recycled library row, the best single expert of the
+    library (oracle_expert), the data-access references; 95% interval whiskers, chance dashed."""
+    plt = _pyplot()
+    conditions = list(dict.fromkeys(a.condition for a in aggs))
+    labels = _compared(aggs)
+    cols = min(3, len(conditions))
+    rows = -(-len(conditions) // cols)
+    fig, axes = plt.subplots(rows, cols, squeeze=False, figsize=(5.5 * cols, 3.6 * rows), sharey=True)
+    width = 0.8 / max(1, len(labels))
+    cmap = plt.get_cmap("tab20")
+    for i, condition in enumerate(conditions):
+        ax = axes[i // cols][i % cols]
+        cells = {(a.label, a.split): a for a in aggs if a.condition == condition}
+        for j, label in enumerate(labels):
+            xs, ys, lo, hi = [], [], [], []
+            for k, split in enumerate(FIGURE_SPLITS):
+                a = cells.get((label, split))
+                if a is not None:
+                    low, high = a.interval
+                    xs.append(k + (j - len(labels) / 2 + 0.5) * width)
+                    ys.append(a.mean)
+                    lo.append(a.mean - low)
+                    hi.append(high - a.mean)
+            if xs:
+                ax.bar(xs, ys, width, yerr=[lo, hi], label=label, color=cmap(j % 20), capsize=1.5,
+                       error_kw={"linewidth": 0.6})
+        for k, split in enumerate(FIGURE_SPLITS):
+            chance = next((a.chance for (lab, s), a in cells.items() if s == split and a.chance), None)
+            if chance:
+                ax.hlines(chance, k - 0.45, k + 0.45, colors="k", linestyles="dashed", linewidth=0.7)
+        ax.set_xticks(range(len(FIGURE_SPLITS)))
+        ax.set_xticklabels(FIGURE_SPLITS, fontsize=7, rotation=20)
+        ax.set_ylim(0, 1.05)
+        ax.set_title(", ".join(f"{k}={v}" for k, v in condition) or "all cells", fontsize=8)
+    for i in range(len(conditions), rows * cols):
+        axes[i // cols][i % cols].axis("off")
+    axes[0][0].set_ylabel("accuracy")
+    handles, names = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="lower center", ncol=min(4, len(names)), fontsize=7, bbox_to_anchor=(0.5, -0.02 - 0.03 * (len(names) // 4)))
+    fig.tight_layout(rect=(0, 0.06 + 0.03 * (len(names) // 4), 1, 1))
+    _save(fig, path)
+    plt.close(fig)
+
+
+def plot_axis_curves(aggs, axis: str, path: Path) -> None:
+    """Accuracy against one axis (e.g. familiarity F/H/R, exposure) per model [library], one
+    panel per split; other non-seed axes become separate lines."""
+    plt = _pyplot()
+    values = list(dict.fromkeys(dict(a.condition).get(axis) for a in aggs if axis in dict(a.condition)))
+    try:
+        values.sort(key=float)
+    except ValueError:
+        pass
+    labels = _compared(aggs)
+    splits = ("hop1", "hop2", "twohop_direct", "twohop_cot")
+    fig, axes = plt.subplots(1, len(splits), figsize=(4.2 * len(splits), 3.4), sharey=True)
+    cmap = plt.get_cmap("tab20")
+    for ax, split in zip(axes, splits):
+        lines: dict[tuple, dict] = {}
+        chance = {}
+        for a in aggs:
+            cond = dict(a.condition)
+            if a.split != split or axis not in cond or a.label not in labels:
+                continue
+            rest = tuple((k, v) for k, v in a.condition if k != axis)
+            lines.setdefault((a.label, rest), {})[cond[axis]] = a
+            if a.chance:
+                chance[cond[axis]] = a.chance
+        for n, ((label, rest), points) in enumerate(sorted(lines.items())):
+            xs = [i for i, v in enumerate(values) if v in points]
+            ys = [points[values[i]].mean for i in xs]
+            err = [[points[values[i]].mean - points[values[i]].interval[0] for i in xs],
+                   [points[values[i]].interval[1] - points[values[i]].mean for i in xs]]
+            name = label + (" " + ",".join(f"{k}={v}" for k, v in rest) if rest else "")
+            ax.errorbar(xs, ys, yerr=err, marker="o", markersize=3, capsize=2, linewidth=1, label=name,
+                        color=cmap(n % 20))
+        if chance:
+            ax.plot(range(len(values)), [chance.get(v, float("nan")) for v in values], "k--", linewidth=0.7)
+        ax.set_xticks(range(len(values)))
+        ax.set_xticklabels(values)
+        ax.set_xlabel(axis)
+        ax.set_title(split, fontsize=9)
+        ax.set_ylim(0, 1.05)
+    axes[0].set_ylabel("accuracy")
+    handles, names = axes[0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="lower center", ncol=min(4, max(1, len(names))), fontsize=7)
+    fig.tight_layout(rect=(0, 0.08 + 0.04 * (len(names) // 4), 1, 1))
+    _save(fig, path)
+    plt.close(fig)
+
+
+def plot_error_bars(aggs, path: Path) -> None:
+    """Share of two-hop questions answered correctly / with the bridge entity B / another
+    known entity / anything else, per model [library], pooled over all cells."""
+    plt = _pyplot()
+    splits = ("twohop_direct", "twohop_cot")
+    fig, axes = plt.subplots(1, len(splits), figsize=(7 * len(splits), 4.5), sharey=True)
+    for ax, split in zip(axes, splits):
+        pooled: dict[str, list[dict]] = {}
+        for a in aggs:
+            if a.split == split and a.error_shares() is not None:
+                pooled.setdefault(a.label, []).extend(a.rows)
+        labels = list(pooled)
+        bottom = [0.0] * len(labels)
+        for kind, color in ERROR_COLORS.items():
+            shares = []
+            for label in labels:
+                rows = pooled[label]
+                n = sum(r["n"] for r in rows)
+                count = sum(r["correct"] for r in rows) if kind == "correct" else sum(r["errors"][kind] for r in rows)
+                shares.append(count / n)
+            ax.barh(labels, shares, left=bottom, color=color, label=kind)
+            bottom = [b + s for b, s in zip(bottom, shares)]
+        ax.set_title(split, fontsize=9)
+        ax.tick_params(labelsize=6)
+        ax.set_xlim(0, 1)
+    axes[0].legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    _save(fig, path)
+    plt.close(fig)

@@ -1,0 +1,116 @@
+"""A grid's report: report.md (tables, linked figures) and a self-contained report.html
+(the same content, figures embedded), from every cell's rows."""
+
+from __future__ import annotations
+
+import base64
+import html
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..artifacts import atomic_write_text
+from ..evaluate.oracle import oracle_rows
+from ..tasks.datasets import TEST_SPLITS
+from .aggregate import Aggregate, aggregate
+from .figures import plot_axis_curves, plot_error_bars, plot_library_vs_expert
+from .tables import requirement_rank
+
+
+def _conditions(aggs: Sequence[Aggregate]) -> list[tuple]:
+    return list(dict.fromkeys(a.condition for a in aggs))
+
+
+def _cell_text(a: Aggregate | None) -> str:
+    if a is None:
+        return ""
+    low, high = a.interval
+    return f"{a.mean:.2f} [{low:.2f}, {high:.2f}] (n={len(a.accuracies)})"
+
+
+def _table(aggs: Sequence[Aggregate], condition: tuple) -> tuple[list[str], list[list[str]]]:
+    chosen = [a for a in aggs if a.condition == condition]
+    labels = sorted(dict.fromkeys(a.label for a in chosen),
+                    key=lambda label: requirement_rank(next(a.data_requirement for a in chosen if a.label == label)))
+    cells = {(a.label, a.split): a for a in chosen}
+    header = ["model [library]", "data", *TEST_SPLITS]
+    body = []
+    for label in labels:
+        req = next(a.data_requirement for a in chosen if a.label == label)
+        body.append([label, req, *(_cell_text(cells.get((label, s))) for s in TEST_SPLITS)])
+    chance = {s: next((a.chance for a in chosen if a.split == s and a.chance is not None), None) for s in TEST_SPLITS}
+    body.append(["chance (uniform over the split's answers)", "", *(f"{c:.3f}" if c else "" for c in chance.values())])
+    return header, body
+
+
+def _title(condition: tuple) -> str:
+    return ", ".join(f"{k}={v}" for k, v in condition) or "all cells"
+
+
+def make_figures(run_dir: Path, aggs: Sequence[Aggregate], axes: Sequence[str]) -> dict[str, str]:
+    """{file name: caption} of the figures written to run_dir/figures."""
+    figures = {}
+    out = run_dir / "figures"
+    plot_library_vs_expert(aggs, out / "library_vs_expert.png")
+    figures["library_vs_expert.png"] = ("Library-level (recycled) vs expert-level accuracy per split, per condition; "
+                                        "mean over seeds with 95% intervals; dashed: chance")
+    for axis, name in (("world.familiarity", "familiarity.png"), ("world.exposure", "exposure.png")):
+        if axis in axes:
+            plot_axis_curves(aggs, axis, out / name)
+            figures[name] = f"Accuracy against {axis} per method (mean over seeds, 95% intervals; dashed: chance)"
+    plot_error_bars(aggs, out / "errors.png")
+    figures["errors.png"] = "Two-hop error taxonomy (share of questions), pooled over cells"
+    return figures
+
+
+def render_markdown(title: str, aggs: Sequence[Aggregate], figures: dict[str, str], n_cells: int) -> str:
+    parts = [f"# {title}", "", f"{n_cells} cells. Cells: mean accuracy over seeds [95% interval] (n seeds); "
+             "with one seed, the Wilson interval of that run.", ""]
+    for name, caption in figures.items():
+        parts += [f"![{caption}](figures/{name})", "", f"*{caption}*", ""]
+    for condition in _conditions(aggs):
+        header, body = _table(aggs, condition)
+        parts += [f"## {_title(condition)}", "", "| " + " | ".join(header) + " |",
+                  "|---|---|" + "---:|" * (len(header) - 2)]
+        parts += ["| " + " | ".join(row) + " |" for row in body] + [""]
+    return "\n".join(parts)
+
+
+def render_html(title: str, aggs: Sequence[Aggregate], figures: dict[str, str], figure_dir: Path, n_cells: int) -> str:
+    esc = html.escape
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{esc(title)}</title>",
+             "<style>body{font-family:sans-serif;max-width:1200px;margin:auto}table{border-collapse:collapse;"
+             "font-size:12px}td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}"
+             "td:first-child,th:first-child{text-align:left}img{max-width:100%}</style></head><body>",
+             f"<h1>{esc(title)}</h1><p>{n_cells} cells. Cells: mean accuracy over seeds [95% interval] (n seeds).</p>"]
+    for name, caption in figures.items():
+        data = base64.b64encode((figure_dir / name).read_bytes()).decode()
+        parts.append(f"<figure><img alt='{esc(caption)}' src='data:image/png;base64,{data}'>"
+                     f"<figcaption>{esc(caption)}</figcaption></figure>")
+    for condition in _conditions(aggs):
+        header, body = _table(aggs, condition)
+        parts.append(f"<h2>{esc(_title(condition))}</h2><table><tr>" + "".join(f"<th>{esc(h)}</th>" for h in header)
+                     + "</tr>" + "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in body)
+                     + "</table>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def write_grid_report(run_dir: Path, name: str, axes: Sequence[str], cells, rows: Sequence[dict],
+                      markdown: bool = True) -> Path:
+    """Figures, report.html and (unless `markdown` is off: a single experiment keeps its own
+    detailed report.md) report.md of a run directory."""
+    by_cell: dict[str, list[dict]] = {}
+    for r in rows:
+        by_cell.setdefault(r.get("cell", ""), []).append(r)
+    derived = []
+    for cell in cells:
+        cell_rows = by_cell.get(cell.id, [])
+        extra = {"cell": cell.id, "axes": cell_rows[0].get("axes", {})} if cell_rows else {}
+        derived += [{**o, **extra} for o in oracle_rows(cell_rows, cell.config.libraries)]
+    aggs = aggregate(list(rows) + derived)
+    figures = make_figures(run_dir, aggs, list(axes))
+    title = f"lorarecycle {'grid' if axes else 'experiment'} {name}"
+    if markdown:
+        atomic_write_text(run_dir / "report.md", render_markdown(title, aggs, figures, len(cells)))
+    atomic_write_text(run_dir / "report.html", render_html(title, aggs, figures, run_dir / "figures", len(cells)))
+    return run_dir / "report.html"

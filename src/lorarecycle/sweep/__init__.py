@@ -1,0 +1,1 @@
+"""Experiment grids: cells, a resumable run directory, executors (local, Ray)."""

@@ -1,0 +1,77 @@
+"""Executors run a grid's pending cells: `local` one after another in this process, `ray`
+as Ray tasks with declared resources (so a GPU cluster runs the same grid unchanged)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from ..errors import UserError
+from ..registry import Registry
+from ..runtime import cache_root
+from ..ui import progress_bar
+from .grid import Cell, ExecutorSpec
+
+Executor = Callable[[list[Cell], Path, ExecutorSpec], None]
+EXECUTORS: Registry[Executor] = Registry("executor")
+
+
+@EXECUTORS.register("local")
+def run_local(cells: list[Cell], run_dir: Path, spec: ExecutorSpec) -> None:
+    from .run import run_cell
+
+    with progress_bar("grid cells", len(cells)) as advance:
+        for cell in cells:
+            advance(0, info=cell.label)
+            run_cell(cell, run_dir)
+            advance(info=cell.label)
+
+
+def _ray_cell(cell: Cell, run_dir: str, num_cpus: float) -> str:
+    """Body of one Ray task (runs in a worker process)."""
+    import torch
+
+    from ..runtime import configure_runtime
+    from .run import run_cell
+
+    configure_runtime()
+    torch.set_num_threads(max(1, int(num_cpus)))
+    run_cell(cell, Path(run_dir))
+    return cell.id
+
+
+@EXECUTORS.register("ray")
+def run_ray(cells: list[Cell], run_dir: Path, spec: ExecutorSpec) -> None:
+    try:
+        import ray
+    except ImportError:
+        raise UserError("executor 'ray' needs Ray: pip install 'lorarecycle[ray]'") from None
+    # Workers find the shared base-model cache through the environment.
+    runtime_env = {"env_vars": {"LORARECYCLE_CACHE": str(cache_root())}}
+    started_here = not ray.is_initialized()
+    if started_here:
+        try:
+            if spec.address:
+                ray.init(address=spec.address, runtime_env=runtime_env, log_to_driver=False)
+            else:
+                ray.init(runtime_env=runtime_env, include_dashboard=False, log_to_driver=False)
+        except ConnectionError as err:
+            raise UserError(f"executor 'ray': cannot connect to {spec.address} ({err})") from None
+    try:
+        task = ray.remote(num_cpus=spec.num_cpus, num_gpus=spec.num_gpus, max_retries=0)(_ray_cell)
+        pending = {task.remote(cell, str(Path(run_dir).resolve()), spec.num_cpus): cell for cell in cells}
+        with progress_bar("grid cells (ray)", len(cells)) as advance:
+            while pending:
+                done, _ = ray.wait(list(pending), num_returns=1)
+                cell = pending.pop(done[0])
+                try:
+                    ray.get(done[0])
+                except ray.exceptions.RayTaskError as err:
+                    cause = err.as_instanceof_cause()
+                    if isinstance(cause, UserError):
+                        raise UserError(str(cause)) from None
+                    raise
+                advance(info=cell.label)
+    finally:
+        if started_here:
+            ray.shutdown()

@@ -1,0 +1,55 @@
+"""Run (or resume) a grid: validate every cell, run the unfinished ones on an executor,
+then write the grid's results and report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..artifacts import write_jsonl
+from ..pipeline import check_fewshot, run_experiment, validate
+from ..tasks.datasets import build_datasets
+from ..tasks.world import build_world
+from ..ui import console
+from .executors import EXECUTORS
+from .grid import Cell, GridSpec, axis_label, expand
+from .store import cell_dir, cell_rows, cell_status, prepare_grid_dir, shared_store
+
+RESULTS_FILE = "results.jsonl"
+
+
+def check_cells(cells: list[Cell]) -> None:
+    """Everything that can be checked without training, for every cell, before any cell runs."""
+    worlds: dict[str, dict] = {}
+    for cell in cells:
+        validate(cell.config)
+        key = cell.config.world.model_dump_json() + str(cell.config.seed)
+        if key not in worlds:
+            worlds[key] = build_datasets(build_world(cell.config.world, cell.config.seed))
+        check_fewshot(cell.config, worlds[key])
+
+
+def run_cell(cell: Cell, run_dir: Path) -> int:
+    """Run one cell into its directory; every row carries the cell id and its axis values."""
+    extra = {"cell": cell.id, "axes": {path: axis_label(v) for path, v in cell.axes.items()}}
+    return len(run_experiment(cell.config, cell_dir(run_dir, cell), store=shared_store(run_dir), extra=extra))
+
+
+def collect(run_dir: Path, cells: list[Cell]) -> list[dict]:
+    return [row for cell in cells for row in cell_rows(run_dir, cell)]
+
+
+def run_grid(grid: GridSpec, run_dir: Path) -> list[dict]:
+    cells = expand(grid)
+    check_cells(cells)
+    prepare_grid_dir(run_dir, grid)
+    pending = [c for c in cells if (lambda s: s[0] < s[1])(cell_status(run_dir, c))]
+    console.print(f"grid {grid.name}: {len(cells)} cells, {len(cells) - len(pending)} done, "
+                  f"{len(pending)} to run on executor {grid.executor.name!r}")
+    if pending:
+        EXECUTORS.get(grid.executor.name)(pending, Path(run_dir), grid.executor)
+    rows = collect(run_dir, cells)
+    write_jsonl(Path(run_dir) / RESULTS_FILE, rows)
+    from ..report.grid import write_grid_report
+
+    write_grid_report(Path(run_dir), grid.name, list(grid.axes), cells, rows)
+    return rows

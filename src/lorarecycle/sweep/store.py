@@ -1,0 +1,67 @@
+"""A grid's run directory: the resolved grid, one experiment directory per cell, and the
+adapters they share. Every cell appends its rows atomically, so the directory itself is
+the resumable results store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from ..artifacts import atomic_write_text, read_jsonl
+from ..errors import UserError
+from ..pipeline import RESULTS_FILE, row_keys
+from ..tasks.datasets import TEST_SPLITS
+from .grid import Cell, GridSpec
+
+GRID_FILE = "grid.yaml"
+
+
+def cell_dir(run_dir: Path, cell: Cell) -> Path:
+    return Path(run_dir) / "cells" / cell.id
+
+
+def shared_store(run_dir: Path) -> Path:
+    return Path(run_dir) / "shared" / "adapters"
+
+
+def prepare_grid_dir(run_dir: Path, grid: GridSpec) -> None:
+    """Record the grid, or check that `run_dir` holds this same grid (a resume)."""
+    run_dir = Path(run_dir)
+    path = run_dir / GRID_FILE
+    if path.is_file():
+        previous = (yaml.safe_load(path.read_text()) or {}).get("grid_hash")
+        if previous != grid.grid_hash():
+            raise UserError(f"{run_dir} holds a different grid (hash {previous}, this one {grid.grid_hash()}); "
+                            "choose another --out")
+        return
+    if run_dir.exists() and any(run_dir.iterdir()):
+        raise UserError(f"{run_dir} is not empty and holds no {GRID_FILE}; choose another --out")
+    atomic_write_text(path, yaml.safe_dump({"grid_hash": grid.grid_hash(), **grid.model_dump(mode="json")},
+                                           sort_keys=False))
+
+
+def load_grid_dir(run_dir: Path) -> GridSpec:
+    from .grid import validate_grid
+
+    path = Path(run_dir) / GRID_FILE
+    if not path.is_file():
+        raise UserError(f"{run_dir}: no {GRID_FILE}; not a grid run directory")
+    data = yaml.safe_load(path.read_text()) or {}
+    data.pop("grid_hash", None)
+    return validate_grid(data, str(path))
+
+
+def expected_keys(cell: Cell) -> set[tuple]:
+    return {(model, library, split) for model, library in row_keys(cell.config) for split in TEST_SPLITS}
+
+
+def cell_rows(run_dir: Path, cell: Cell) -> list[dict]:
+    return read_jsonl(cell_dir(run_dir, cell) / RESULTS_FILE)
+
+
+def cell_status(run_dir: Path, cell: Cell) -> tuple[int, int]:
+    """(done, expected) result rows of one cell."""
+    expected = expected_keys(cell)
+    done = {(r["model"], r["library"], r["split"]) for r in cell_rows(run_dir, cell)} & expected
+    return len(done), len(expected)
