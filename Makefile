@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml Makefile
 	# torch first, pinned (CPU build by default); then freeze it so nothing upgrades it
 	$(BIN)/python -m pip install --quiet $(LORARECYCLE_TORCH)
 	$(BIN)/python -c "import torch; print('torch==' + torch.__version__)" > $(VENV)/torch-constraint.txt
-	$(BIN)/python -m pip install --quiet -c $(VENV)/torch-constraint.txt -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -c $(VENV)/torch-constraint.txt -e ".[dev,ray]"
 	touch $(STAMP)
 
 setup: $(STAMP)
