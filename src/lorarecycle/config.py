@@ -16,7 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import UserError
-from .tasks.catalog import LIBRARIES, LIBRARY_EXPERTS, REFERENCES
+from .tasks.catalog import CATALOGS, REFERENCES
 
 ALL_LINEAR = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
@@ -57,6 +57,20 @@ class WorldSpec(StrictModel):
         if self.n_pretrain_paths + self.n_control_paths > paths:
             raise ValueError(f"n_pretrain_paths + n_control_paths exceeds the {paths} two-hop paths of the graph")
         return self
+
+
+class MathSpec(StrictModel):
+    """Sizes of the math word-problem task (familiarity and exposure come from `world`)."""
+
+    n_test_items: int = Field(100, ge=1, description="items whose price only the knowledge expert learns")
+    n_fewshot_items: int = Field(10, ge=1, description="items the knowledge expert learns, never tested")
+    n_procedure_items: int = Field(60, ge=1, description="items of the procedure expert's problems")
+    n_familiar_items: int = Field(80, ge=2, description="items whose prices pretraining teaches")
+    problems_per_item: int = Field(3, ge=1, description="problems per procedure / pretraining item")
+    control_frac: float = Field(0.25, gt=0, lt=1, description="familiar items held out for the control split")
+    n_buyers: int = Field(20, ge=1, description="buyer names (familiar and test each)")
+    max_count: int = Field(9, ge=2, le=9)
+    max_price: int = Field(9, ge=2, le=9)
 
 
 class ModelSpec(StrictModel):
@@ -105,44 +119,52 @@ class EvalSpec(StrictModel):
 class ExperimentConfig(StrictModel):
     name: str = "default"
     seed: int = 0
+    task: Literal["two_hop", "math"] = "two_hop"
     world: WorldSpec = WorldSpec()
+    math: MathSpec = MathSpec()
     model: ModelSpec = ModelSpec()
     pretrain: TrainSpec = TrainSpec(epochs=30, lr=1e-3, batch_size=32)
     experts: TrainSpec = TrainSpec(epochs=40, lr=2e-3, batch_size=16)
     lora: LoraSpec = LoraSpec()
     libraries: dict[str, list[str]] = Field(
-        default_factory=lambda: {k: list(v) for k, v in LIBRARIES.items()}, min_length=1,
-        description="library name -> experts; a list of built-in names (two, three) also works")
+        default_factory=dict, description="library name -> experts; a list of the task's built-in names "
+        "(two_hop: two, three; math: two) also works; empty = the task's built-in libraries")
     methods: list[MethodSpec] = Field(default_factory=list)
     references: list[Literal[REFERENCES]] = Field(  # type: ignore[valid-type]
         default_factory=lambda: ["union"], description=f"data-access references: {', '.join(REFERENCES)}")
     full_ft: TrainSpec | None = Field(None, description="full fine-tuning reference; None = the experts' settings")
     eval: EvalSpec = EvalSpec()
 
-    @field_validator("libraries", mode="before")
+    @model_validator(mode="before")
     @classmethod
-    def _builtin_libraries(cls, value: Any) -> Any:
-        if isinstance(value, list):
-            unknown = [v for v in value if v not in LIBRARIES]
-            if unknown:
-                raise ValueError(f"unknown library {unknown[0]!r}; built-in: {', '.join(LIBRARIES)} "
-                                 "(or give a mapping name: [experts])")
-            return {v: list(LIBRARIES[v]) for v in value}
-        return value
+    def _builtin_libraries(cls, data: Any) -> Any:
+        """Libraries given by built-in name (or not at all) become the task's mappings."""
+        if not isinstance(data, dict):
+            return data
+        catalog = CATALOGS.get(data.get("task", "two_hop"))
+        value = data.get("libraries")
+        if catalog is None or not (value is None or isinstance(value, list) or value == {}):
+            return data
+        names = value or list(catalog.libraries)
+        unknown = [v for v in names if v not in catalog.libraries]
+        if unknown:
+            raise ValueError(f"libraries: unknown library {unknown[0]!r}; built-in: {', '.join(catalog.libraries)} "
+                             "(or give a mapping name: [experts])")
+        return {**data, "libraries": {v: list(catalog.libraries[v]) for v in names}}
 
-    @field_validator("libraries")
-    @classmethod
-    def _libraries_valid(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
-        for name, experts in value.items():
+    @model_validator(mode="after")
+    def _libraries_valid(self) -> "ExperimentConfig":
+        experts_known = CATALOGS[self.task].library_experts
+        for name, experts in self.libraries.items():
             if not experts:
-                raise ValueError(f"library {name!r} is empty")
+                raise ValueError(f"libraries: library {name!r} is empty")
             for expert in experts:
-                if expert not in LIBRARY_EXPERTS:
-                    raise ValueError(f"library {name!r} names expert {expert!r}, which does not exist; "
-                                     f"experts: {', '.join(LIBRARY_EXPERTS)}")
+                if expert not in experts_known:
+                    raise ValueError(f"libraries: library {name!r} names expert {expert!r}, which does not exist; "
+                                     f"experts of task {self.task}: {', '.join(experts_known)}")
             if len(set(experts)) != len(experts):
-                raise ValueError(f"library {name!r} lists an expert twice")
-        return value
+                raise ValueError(f"libraries: library {name!r} lists an expert twice")
+        return self
 
     @model_validator(mode="after")
     def _labels_unique(self) -> "ExperimentConfig":
@@ -215,7 +237,8 @@ def validate_experiment(data: Any, source: str) -> ExperimentConfig:
     except ValidationError as err:
         first = err.errors()[0]
         loc = ".".join(str(p) for p in first["loc"]) or "(top level)"
-        raise UserError(f"{source}: field {loc}: {first['msg']}") from None
+        msg = first["msg"].removeprefix("Value error, ")
+        raise UserError(f"{source}: field {loc}: {msg}" if first["loc"] else f"{source}: {msg}") from None
 
 
 # Mappings an override replaces as a whole (a user's libraries do not add to the preset's).

@@ -34,11 +34,9 @@ from .evaluate.oracle import oracle_rows
 from .evaluate.trace import trace_examples
 from .recycle.routing.model import RoutedModel
 from .report.figures import plot_routing_trace
-from .tasks.catalog import EXPERT_DATA, FEWSHOT_SOURCES, FULL_FT_DATA
-from .tasks.datasets import TEST_SPLITS, build_datasets
+from .tasks.registry import task_of
 from .train.full import full_ft_meta, train_full
 from .tasks.templates import normalize
-from .tasks.world import build_world
 from .ui import console, progress_bar
 
 CONFIG_FILE = "config.yaml"
@@ -70,12 +68,13 @@ def validate(cfg: ExperimentConfig) -> None:
 
 def check_fewshot(cfg: ExperimentConfig, datasets: dict) -> None:
     """Few-shot material must exist, be large enough, and share no chain with the test splits."""
-    test_chains = {ex.chain for split in TEST_SPLITS for ex in datasets[split]} - {""}
+    catalog = task_of(cfg).catalog
+    test_chains = {ex.chain for split in catalog.test_splits for ex in datasets[split]} - {""}
     for spec in cfg.methods:
         recycler = RECYCLERS.get(spec.name)
-        sources = list(recycler.example_sets(spec.params))
+        sources = [s or catalog.fewshot_examples for s in recycler.example_sets(spec.params)]
         if spec.name == "select_retriever":
-            sources += [FEWSHOT_SOURCES[e] for experts in cfg.libraries.values() for e in experts]
+            sources += [catalog.fewshot_sources[e] for experts in cfg.libraries.values() for e in experts]
         for source in dict.fromkeys(sources):
             if source not in datasets:
                 raise UserError(f"method {spec.row_name!r}: unknown example set {source!r}; "
@@ -122,8 +121,9 @@ def write_data(out: Path, datasets: dict) -> None:
 def needed_experts(cfg: ExperimentConfig) -> list[str]:
     names = {e for experts in cfg.libraries.values() for e in experts}
     names |= {e for spec in cfg.methods for e in RECYCLERS.get(spec.name).extra_experts(spec.params)}
-    names |= {r for r in cfg.references if r in EXPERT_DATA}
-    return sorted(names, key=list(EXPERT_DATA).index)
+    expert_data = task_of(cfg).catalog.expert_data
+    names |= {r for r in cfg.references if r in expert_data}
+    return sorted(names, key=list(expert_data).index)
 
 
 def stage_key(cfg: ExperimentConfig, base_path: Path, name: str, examples: list, train: TrainSpec) -> str:
@@ -138,7 +138,7 @@ def ensure_experts(cfg: ExperimentConfig, base_path: Path, datasets: dict, store
     """Train (or reuse from `store`) every adapter the config needs."""
     paths = {}
     for name in needed_experts(cfg):
-        examples = [ex for ds in EXPERT_DATA[name] for ex in datasets[ds]]
+        examples = [ex for ds in task_of(cfg).catalog.expert_data[name] for ex in datasets[ds]]
         key = stage_key(cfg, base_path, name, examples, cfg.experts)
         path = store / f"{name}-{key}"
         with file_lock(path):
@@ -153,7 +153,7 @@ def ensure_experts(cfg: ExperimentConfig, base_path: Path, datasets: dict, store
 def ensure_full_ft(cfg: ExperimentConfig, base_path: Path, datasets: dict, store: Path) -> Path | None:
     if "full_ft" not in cfg.references:
         return None
-    examples = [ex for ds in FULL_FT_DATA for ex in datasets[ds]]
+    examples = [ex for ds in task_of(cfg).catalog.full_ft_data for ex in datasets[ds]]
     spec = cfg.full_ft or cfg.experts
     key = stage_key(cfg, base_path, "full_ft", examples, spec)
     path = store / f"full_ft-{key}"
@@ -202,21 +202,23 @@ def plan_rows(cfg: ExperimentConfig, base_path: Path, experts: dict[str, Path], 
         rows.append(Row("full_ft", None, "full_ft", "data-access (pooled expert data, all weights)",
                         lambda: load_base(full_ft)))
     general = [experts[n] for n in ("general",) if n in experts]
+    catalog = task_of(cfg).catalog
     for library, names in cfg.libraries.items():
         for spec in cfg.methods:
             recycler = RECYCLERS.get(spec.name)
             inputs = LibraryInputs(base_path, [experts[e] for e in names], list(names),
                                    out / "recycled" / f"{spec.row_name}-{library}", derive_seed(cfg.seed, "recycle"),
-                                   datasets, general)
+                                   datasets, general, catalog.fewshot_sources, catalog.fewshot_examples)
             build = (lambda r=recycler, i=inputs, p=spec.params: r.build(i, **p))
             rows.append(Row(spec.row_name, library, spec.name, recycler.requirement(spec.params), build))
     assert [(r.model, r.library) for r in rows] == row_keys(cfg)
     return rows
 
 
-def trace_routing(model: RoutedModel, tokenizer, datasets: dict, row: Row, out: Path) -> dict:
-    """Routing trace of a routed model on the first test chains (CoT and direct), with its figure."""
-    examples = datasets["twohop_cot"][:TRACE_EXAMPLES] + datasets["twohop_direct"][:1]
+def trace_routing(model: RoutedModel, tokenizer, datasets: dict, row: Row, out: Path, composed: tuple[str, str]) -> dict:
+    """Routing trace of a routed model on the first test questions (CoT and direct), with its figure."""
+    direct, cot = composed
+    examples = datasets[cot][:TRACE_EXAMPLES] + datasets[direct][:1]
     trace = trace_examples(model, tokenizer, examples, model.expert_names)
     name = f"{row.model}-{row.library}"
     plot_routing_trace(trace, f"routing trace: {row.model} [{row.library}] (teacher-forced gold text)",
@@ -231,8 +233,9 @@ def run_experiment(cfg: ExperimentConfig, out: Path, store: Path | None = None, 
     validate(cfg)
     out = Path(out)
     started = time.perf_counter()
-    world = build_world(cfg.world, cfg.seed)
-    datasets = build_datasets(world)
+    task = task_of(cfg)
+    splits = task.catalog.test_splits
+    world, datasets = task.build(cfg)
     check_fewshot(cfg, datasets)
     prepare_run_dir(out, cfg)
     write_data(out / "data", datasets)
@@ -245,22 +248,22 @@ def run_experiment(cfg: ExperimentConfig, out: Path, store: Path | None = None, 
     results = read_jsonl(out / RESULTS_FILE)
     done = {(r["model"], r["library"], r["split"]) for r in results}
     rows = plan_rows(cfg, base_path, experts, full_ft, datasets, out)
-    todo = [(row, s) for row in rows for s in TEST_SPLITS if (row.model, row.library, s) not in done]
+    todo = [(row, s) for row in rows for s in splits if (row.model, row.library, s) not in done]
     common = {"config_hash": cfg.config_hash(), "seed": cfg.seed, "experiment": cfg.name,
               "familiarity": cfg.world.familiarity, "exposure": cfg.world.exposure, **(extra or {})}
     with progress_bar("evaluating", len(todo)) as advance:
         for row in rows:
-            splits = [s for r, s in todo if r is row]
+            row_splits = [s for r, s in todo if r is row]
             trace_path = out / "routing" / f"{row.model}-{row.library}.json"
-            if not splits and (row.library is None or trace_path.is_file() or not RECYCLERS.get(row.method).routes):
+            if not row_splits and (row.library is None or trace_path.is_file() or not RECYCLERS.get(row.method).routes):
                 continue
             # The whole model in bf16 rather than autocast: same rounding of the weights,
             # and PEFT's Arrow layer mixes dtypes under autocast.
             model = row.build().to(torch.bfloat16 if cfg.eval.bf16 else torch.float32)
             if isinstance(model, RoutedModel) and not trace_path.is_file():
-                trace_routing(model, tokenizer, datasets, row, out)
-            for split in splits:
-                summary, samples = evaluate_split(model, tokenizer, datasets[split], cfg.eval, entities)
+                trace_routing(model, tokenizer, datasets, row, out, task.catalog.composed)
+            for split in row_splits:
+                summary, samples = evaluate_split(model, tokenizer, datasets[split], cfg.eval, entities, task.first_step)
                 if isinstance(model, RoutedModel) and model.selector is not None:
                     summary["selected"] = model.pop_choices()
                 ident = {"model": row.model, "library": row.library, "split": split}
@@ -283,7 +286,7 @@ def run_experiment(cfg: ExperimentConfig, out: Path, store: Path | None = None, 
     }
     write_json(out / "run.json", manifest)
     order = {(r.model, r.library): i for i, r in enumerate(rows)}
-    results.sort(key=lambda r: (order.get((r["model"], r["library"]), len(order)), TEST_SPLITS.index(r["split"])))
+    results.sort(key=lambda r: (order.get((r["model"], r["library"]), len(order)), splits.index(r["split"])))
     atomic_write_text(out / "report.md", render_report(manifest, results + oracle_rows(results, cfg.libraries)))
     console.print(f"results: {out / RESULTS_FILE}; report: {out / 'report.md'}")
     return results

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
@@ -10,21 +11,24 @@ import typer
 
 from ..artifacts import write_json
 from ..pipeline import write_data
-from ..tasks.datasets import build_datasets
-from ..tasks.world import build_world
+from ..tasks.registry import task_of
 from .options import ConfigArg, PresetOpt, SeedOpt
 from .resolve import resolve_config
+
+
+def _plain(obj):
+    """JSON form of the world's dataclasses and sets."""
+    return asdict(obj) if hasattr(obj, "__dataclass_fields__") else sorted(obj)
 
 
 def data(out: Annotated[Path, typer.Option("--out", "-o", help="directory for the JSONL files")],
          config: ConfigArg = None, preset: PresetOpt = None, seed: SeedOpt = None) -> None:
     """Write world.json and one JSONL per training set and test split."""
     cfg = resolve_config(config, preset, None, seed)
-    world = build_world(cfg.world, cfg.seed)
-    datasets = build_datasets(world)
+    world, datasets = task_of(cfg).build(cfg)
     write_data(out, datasets)
-    write_json(out / "world.json", {"seed": cfg.seed, "spec": cfg.world.model_dump(mode="json"),
-                                    "chains": [asdict(c) for c in world.chains],
-                                    "background": [asdict(f) for f in world.background]})
+    fields = {k: v for k, v in vars(world).items() if k not in ("spec", "math", "seed")}
+    write_json(out / "world.json", {"seed": cfg.seed, "task": cfg.task, "spec": cfg.world.model_dump(mode="json"),
+                                    **json.loads(json.dumps(fields, default=_plain))})
     for name, examples in datasets.items():
         typer.echo(f"{out / (name + '.jsonl')}: {len(examples)} examples")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from transformers import PreTrainedTokenizerBase
@@ -21,6 +21,7 @@ def evaluate_split(
     examples: Sequence[Example],
     spec: EvalSpec,
     entities: set[str],
+    first_step: Callable[[str], str] = extract_first_hop,
 ) -> tuple[dict, list[dict]]:
     """Returns (summary, per-example rows). `entities` are normalised entity names.
     The model runs in its own dtype (the pipeline casts it to bf16 when `spec.bf16`)."""
@@ -37,7 +38,7 @@ def evaluate_split(
                 row["error"] = classify_error(pred, normalize(ex.bridge), entities)
                 errors[row["error"]] += 1
             if ex.kind == "cot":
-                row["first_hop_correct"] = extract_first_hop(gen) == normalize(ex.bridge)
+                row["first_hop_correct"] = first_step(gen) == normalize(ex.bridge)
         samples.append(row)
     n, correct = len(samples), sum(s["correct"] for s in samples)
     low, high = wilson_interval(correct, n)

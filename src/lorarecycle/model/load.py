@@ -26,7 +26,8 @@ def base_model_key(cfg: ExperimentConfig) -> str:
     """Everything the pretrained weights depend on."""
     spec = cfg.model.model_dump(mode="json", exclude={"base_model"})
     return stable_hash(
-        {"v": FORMAT_VERSION, "world": cfg.world.model_dump(mode="json"), "model": spec,
+        {"v": FORMAT_VERSION, "task": cfg.task, "world": cfg.world.model_dump(mode="json"),
+         **({"math": cfg.math.model_dump(mode="json")} if cfg.task == "math" else {}), "model": spec,
          "pretrain": cfg.pretrain.model_dump(mode="json"), "seed": cfg.seed}
     )
 
@@ -43,7 +44,9 @@ def prepare_base(cfg: ExperimentConfig, pretrain_corpus: list[Example]) -> Path:
 
 
 def _pretrain(cfg: ExperimentConfig, pretrain_corpus: list[Example], path: Path) -> None:
-    tokenizer = build_tokenizer(cfg.world.relations)
+    from ..tasks.registry import task_of  # the task registry imports the config, as this module does
+
+    tokenizer = build_tokenizer(task_of(cfg).vocabulary(cfg))
     model = build_tiny_llama(cfg.model, tokenizer, derive_seed(cfg.seed, "init"))
     stats = train_causal_lm(
         model, tokenizer, pretrain_corpus, cfg.pretrain, derive_seed(cfg.seed, "pretrain"),

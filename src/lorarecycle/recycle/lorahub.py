@@ -28,7 +28,6 @@ from .merge.apply import MergeOptions, merge_adapters, write_merge
 from .recycler import RECYCLERS, LibraryInputs, Recycler, check_params, is_int, is_number, one_of
 
 SPACE_METHOD = {"factors": "factor_linear", "delta": "task_arithmetic"}
-DEFAULT_EXAMPLES = "fewshot_twohop"
 
 
 @torch.no_grad()
@@ -72,9 +71,9 @@ def _examples(inputs: LibraryInputs, source: str, shots: int) -> list[Example]:
 
 
 def _lorahub(inputs: LibraryInputs, space: str = "factors", shots: int = 10, budget: int = 40, l1: float = 0.05,
-             bound: float = 1.5, examples: str = DEFAULT_EXAMPLES) -> torch.nn.Module:
+             bound: float = 1.5, examples: str | None = None) -> torch.nn.Module:
     adapters = [read_adapter(p) for p in inputs.expert_paths]
-    found = lorahub_search(inputs.base_path, adapters, _examples(inputs, examples, shots), space, budget, l1, bound,
+    found = lorahub_search(inputs.base_path, adapters, _examples(inputs, examples or inputs.fewshot_examples, shots), space, budget, l1, bound,
                            inputs.seed)
     out = inputs.work_dir / "lorahub"
     write_merge(adapters, SPACE_METHOD[space], out, weights=found["weights"])
@@ -95,4 +94,4 @@ RECYCLERS.register("lorahub")(Recycler(
     "lorahub", _lorahub, _check,
     "few-shot gradient-free search (nevergrad NGOpt) of merge weights in [-bound, bound] with an L1 penalty",
     requirement=lambda params: f"few-shot ({params.get('shots', 10)})",
-    example_sets=lambda params: (params.get("examples", DEFAULT_EXAMPLES),)))
+    example_sets=lambda params: (params.get("examples", ""),)))  # "" = the task's few-shot examples

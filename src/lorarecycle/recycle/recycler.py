@@ -24,6 +24,8 @@ class LibraryInputs:
     seed: int
     datasets: Mapping[str, list[Example]] = field(default_factory=dict)  # few-shot material
     general_paths: list[Path] = field(default_factory=list)  # general-knowledge experts (GenKnowSub)
+    fewshot_sources: Mapping[str, str] = field(default_factory=dict)  # expert -> its few-shot inputs
+    fewshot_examples: str = "fewshot_twohop"  # the task's few-shot examples (LoraHub's default)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,6 @@ from pathlib import Path
 
 from ..artifacts import atomic_write_text
 from ..evaluate.oracle import oracle_rows
-from ..tasks.datasets import TEST_SPLITS
 from .aggregate import Aggregate, aggregate
 from .figures import plot_axis_curves, plot_error_bars, plot_library_vs_expert
 from .tables import requirement_rank
@@ -32,12 +31,13 @@ def _table(aggs: Sequence[Aggregate], condition: tuple) -> tuple[list[str], list
     labels = sorted(dict.fromkeys(a.label for a in chosen),
                     key=lambda label: requirement_rank(next(a.data_requirement for a in chosen if a.label == label)))
     cells = {(a.label, a.split): a for a in chosen}
-    header = ["model [library]", "data", *TEST_SPLITS]
+    splits = list(dict.fromkeys(a.split for a in chosen))
+    header = ["model [library]", "data", *splits]
     body = []
     for label in labels:
         req = next(a.data_requirement for a in chosen if a.label == label)
-        body.append([label, req, *(_cell_text(cells.get((label, s))) for s in TEST_SPLITS)])
-    chance = {s: next((a.chance for a in chosen if a.split == s and a.chance is not None), None) for s in TEST_SPLITS}
+        body.append([label, req, *(_cell_text(cells.get((label, s))) for s in splits)])
+    chance = {s: next((a.chance for a in chosen if a.split == s and a.chance is not None), None) for s in splits}
     body.append(["chance (uniform over the split's answers)", "", *(f"{c:.3f}" if c else "" for c in chance.values())])
     return header, body
 

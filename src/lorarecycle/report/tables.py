@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from rich.markup import escape
 from rich.table import Table
 
-from ..tasks.datasets import TEST_SPLITS, TWO_HOP_SPLITS
 
 
 def row_label(row: dict) -> str:
@@ -20,6 +19,11 @@ REQUIREMENT_ORDER = ("none", "single expert", "data-free", "few-shot", "oracle",
 
 def requirement_rank(requirement: str) -> int:
     return next((i for i, p in enumerate(REQUIREMENT_ORDER) if requirement.startswith(p)), len(REQUIREMENT_ORDER))
+
+
+def splits_of(rows: Sequence[dict]) -> list[str]:
+    """The splits present, in the rows' order (each task has its own)."""
+    return list(dict.fromkeys(r["split"] for r in rows))
 
 
 def _grid(rows: Sequence[dict]) -> tuple[list[str], dict[tuple[str, str], dict]]:
@@ -42,20 +46,22 @@ def rich_table(rows: Sequence[dict], title: str) -> Table:
     table = Table(title=title)
     table.add_column("model [library]", no_wrap=True)
     table.add_column("data", no_wrap=True)
-    for split in TEST_SPLITS:
+    splits = splits_of(rows)
+    for split in splits:
         table.add_column(split, justify="right", overflow="fold")
     for label in labels:
-        table.add_row(escape(label), _requirement(rows, label), *(_cell(cells.get((label, s))) for s in TEST_SPLITS))
+        table.add_row(escape(label), _requirement(rows, label), *(_cell(cells.get((label, s))) for s in splits))
     return table
 
 
 def markdown_accuracy(rows: Sequence[dict]) -> str:
     """Accuracy per split, with the 95% interval, one line per model/method x library."""
     labels, cells = _grid(rows)
-    lines = ["| model [library] | data | " + " | ".join(TEST_SPLITS) + " |", "|---|---|" + "---:|" * len(TEST_SPLITS)]
+    splits = splits_of(rows)
+    lines = ["| model [library] | data | " + " | ".join(splits) + " |", "|---|---|" + "---:|" * len(splits)]
     for label in labels:
         parts = []
-        for split in TEST_SPLITS:
+        for split in splits:
             r = cells.get((label, split))
             parts.append("" if r is None else f"{r['accuracy']:.2f} ({r['ci_low']:.2f}-{r['ci_high']:.2f})")
         lines.append(f"| {label} | {_requirement(rows, label)} | " + " | ".join(parts) + " |")
@@ -68,7 +74,7 @@ def markdown_errors(rows: Sequence[dict]) -> str:
     lines = ["| model [library] | split | n | correct | bridge B | other entity | other | CoT first hop right |",
              "|---|---|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
-        if r["split"] in TWO_HOP_SPLITS and "errors" in r:
+        if "errors" in r:  # the splits that need both experts, and their controls
             e = r["errors"]
             hop = f"{r['first_hop_accuracy']:.2f}" if "first_hop_accuracy" in r else ""
             lines.append(f"| {row_label(r)} | {r['split']} | {r['n']} | {r['correct']} | {e['bridge']} | "

@@ -7,8 +7,7 @@ from pathlib import Path
 
 from ..artifacts import write_jsonl
 from ..pipeline import check_fewshot, run_experiment, validate
-from ..tasks.datasets import build_datasets
-from ..tasks.world import build_world
+from ..tasks.registry import task_of
 from ..ui import console
 from .executors import EXECUTORS
 from .grid import Cell, GridSpec, axis_label, expand
@@ -22,9 +21,10 @@ def check_cells(cells: list[Cell]) -> None:
     worlds: dict[str, dict] = {}
     for cell in cells:
         validate(cell.config)
-        key = cell.config.world.model_dump_json() + str(cell.config.seed)
+        cfg = cell.config
+        key = cfg.task + cfg.world.model_dump_json() + cfg.math.model_dump_json() + str(cfg.seed)
         if key not in worlds:
-            worlds[key] = build_datasets(build_world(cell.config.world, cell.config.seed))
+            worlds[key] = task_of(cfg).build(cfg)[1]
         check_fewshot(cell.config, worlds[key])
 
 
@@ -39,6 +39,7 @@ def collect(run_dir: Path, cells: list[Cell]) -> list[dict]:
 
 
 def run_grid(grid: GridSpec, run_dir: Path) -> list[dict]:
+    executor = EXECUTORS.get(grid.executor.name)
     cells = expand(grid)
     check_cells(cells)
     prepare_grid_dir(run_dir, grid)
@@ -46,7 +47,7 @@ def run_grid(grid: GridSpec, run_dir: Path) -> list[dict]:
     console.print(f"grid {grid.name}: {len(cells)} cells, {len(cells) - len(pending)} done, "
                   f"{len(pending)} to run on executor {grid.executor.name!r}")
     if pending:
-        EXECUTORS.get(grid.executor.name)(pending, Path(run_dir), grid.executor)
+        executor(pending, Path(run_dir), grid.executor)
     rows = collect(run_dir, cells)
     write_jsonl(Path(run_dir) / RESULTS_FILE, rows)
     from ..report.grid import write_grid_report

@@ -11,7 +11,7 @@ import yaml
 from ..artifacts import atomic_write_text, read_jsonl
 from ..errors import UserError
 from ..pipeline import RESULTS_FILE, row_keys
-from ..tasks.datasets import TEST_SPLITS
+from ..tasks.catalog import CATALOGS
 from .grid import Cell, GridSpec
 
 GRID_FILE = "grid.yaml"
@@ -53,7 +53,7 @@ def load_grid_dir(run_dir: Path) -> GridSpec:
 
 
 def expected_keys(cell: Cell) -> set[tuple]:
-    return {(model, library, split) for model, library in row_keys(cell.config) for split in TEST_SPLITS}
+    return {(model, library, split) for model, library in row_keys(cell.config) for split in CATALOGS[cell.config.task].test_splits}
 
 
 def cell_rows(run_dir: Path, cell: Cell) -> list[dict]:

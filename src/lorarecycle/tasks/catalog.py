@@ -1,23 +1,81 @@
-"""The expert catalog: which training sets each adapter learns from, the built-in
-libraries, and the data-access references. Plain data, importable from the config."""
+"""The expert catalog of each task: which training sets each adapter learns from, the
+built-in libraries, the test splits and the few-shot material. Plain data, importable
+from the config."""
 
-# Which training sets each adapter learns from. `general` (a sample of what the base model
-# read in pretraining) is the general-knowledge expert of GenKnowSub; the last three are
-# data-access references: pooled expert data, plus two-hop demonstrations, and the test
-# questions themselves (a memorisation ceiling).
-EXPERT_DATA = {
-    "hop1": ("hop1_facts",),
-    "hop2": ("hop2_facts",),
-    "skill": ("skill",),
-    "general": ("general",),
-    "union": ("hop1_facts", "hop2_facts"),
-    "union_demos": ("hop1_facts", "hop2_facts", "fewshot_twohop"),
-    "target_expert": ("twohop_direct", "twohop_cot"),
-}
-LIBRARY_EXPERTS = ("hop1", "hop2", "skill", "general")
-LIBRARIES = {"two": ("hop1", "hop2"), "three": ("hop1", "hop2", "skill")}
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
 REFERENCES = ("union", "union_demos", "full_ft", "target_expert")
-# Full fine-tuning (all weights) on the union's pooled data: a reference, not an adapter.
-FULL_FT_DATA = EXPERT_DATA["union"]
-# Each expert's few-shot inputs (for retrievers): chains whose questions are never tested.
-FEWSHOT_SOURCES = {"hop1": "fewshot_hop1", "hop2": "fewshot_hop2", "skill": "skill", "general": "general"}
+
+
+@dataclass(frozen=True)
+class Catalog:
+    test_splits: tuple[str, ...]
+    composed: tuple[str, str]  # (direct, chain-of-thought) splits that need both experts
+    controls: tuple[str, ...]  # the same questions over knowledge the base model already has
+    train_sets: tuple[str, ...]  # every set any model trains on (never a test question)
+    # adapter name -> training sets. `general` (a sample of the pretraining corpus) is
+    # GenKnowSub's general-knowledge expert; union* and target_expert are data-access
+    # references: pooled expert data, plus demonstrations, and the test questions themselves.
+    expert_data: dict[str, tuple[str, ...]]
+    library_experts: tuple[str, ...]
+    libraries: dict[str, tuple[str, ...]]
+    fewshot_sources: dict[str, str]  # each expert's few-shot inputs (retrievers)
+    fewshot_examples: str  # target-task few-shot examples (LoraHub), never from test chains
+    full_ft_data: tuple[str, ...] = field(default=())
+
+    @property
+    def scored_with_bridge(self) -> tuple[str, ...]:
+        return (*self.composed, *self.controls)
+
+
+TWO_HOP = Catalog(
+    test_splits=("hop1", "hop2", "twohop_direct", "twohop_cot", "control_direct", "control_cot"),
+    composed=("twohop_direct", "twohop_cot"),
+    controls=("control_direct", "control_cot"),
+    train_sets=("pretrain", "hop1_facts", "hop2_facts", "skill", "general", "fewshot_twohop"),
+    expert_data={
+        "hop1": ("hop1_facts",),
+        "hop2": ("hop2_facts",),
+        "skill": ("skill",),
+        "general": ("general",),
+        "union": ("hop1_facts", "hop2_facts"),
+        "union_demos": ("hop1_facts", "hop2_facts", "fewshot_twohop"),
+        "target_expert": ("twohop_direct", "twohop_cot"),
+    },
+    library_experts=("hop1", "hop2", "skill", "general"),
+    libraries={"two": ("hop1", "hop2"), "three": ("hop1", "hop2", "skill")},
+    fewshot_sources={"hop1": "fewshot_hop1", "hop2": "fewshot_hop2", "skill": "skill", "general": "general"},
+    fewshot_examples="fewshot_twohop",
+    full_ft_data=("hop1_facts", "hop2_facts"),
+)
+
+MATH = Catalog(
+    test_splits=("knowledge", "procedure", "math_direct", "math_cot", "control_direct", "control_cot", "arithmetic"),
+    composed=("math_direct", "math_cot"),
+    controls=("control_direct", "control_cot"),
+    train_sets=("pretrain", "knowledge_facts", "procedure_set", "general", "fewshot_math"),
+    expert_data={
+        "knowledge": ("knowledge_facts",),
+        "procedure": ("procedure_set",),
+        "general": ("general",),
+        "union": ("knowledge_facts", "procedure_set"),
+        "union_demos": ("knowledge_facts", "procedure_set", "fewshot_math"),
+        "target_expert": ("math_direct", "math_cot"),
+    },
+    library_experts=("knowledge", "procedure", "general"),
+    libraries={"two": ("knowledge", "procedure")},
+    fewshot_sources={"knowledge": "fewshot_knowledge", "procedure": "fewshot_procedure", "general": "general"},
+    fewshot_examples="fewshot_math",
+    full_ft_data=("knowledge_facts", "procedure_set"),
+)
+
+CATALOGS = {"two_hop": TWO_HOP, "math": MATH}
+
+# The two-hop task's names, kept for the code and tests written against them.
+EXPERT_DATA = TWO_HOP.expert_data
+LIBRARY_EXPERTS = TWO_HOP.library_experts
+LIBRARIES = TWO_HOP.libraries
+FEWSHOT_SOURCES = TWO_HOP.fewshot_sources
+FULL_FT_DATA = TWO_HOP.full_ft_data

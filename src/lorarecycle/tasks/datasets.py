@@ -9,11 +9,12 @@ from dataclasses import asdict, dataclass
 
 from ..seeding import make_rng
 from . import templates as T
+from .catalog import TWO_HOP
 from .world import Chain, Fact, World
 
-TRAIN_SETS = ("pretrain", "hop1_facts", "hop2_facts", "skill", "general", "fewshot_twohop")
-TEST_SPLITS = ("hop1", "hop2", "twohop_direct", "twohop_cot", "control_direct", "control_cot")
-TWO_HOP_SPLITS = ("twohop_direct", "twohop_cot", "control_direct", "control_cot")
+TRAIN_SETS = TWO_HOP.train_sets
+TEST_SPLITS = TWO_HOP.test_splits
+TWO_HOP_SPLITS = TWO_HOP.scored_with_bridge
 
 GENERAL_SAMPLE = 300
 

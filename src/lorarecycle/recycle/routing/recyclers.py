@@ -6,7 +6,6 @@ import torch
 from peft import ArrowConfig, create_arrow_model
 
 from ...model.load import load_base, load_tokenizer
-from ...tasks.catalog import FEWSHOT_SOURCES
 from ..recycler import RECYCLERS, LibraryInputs, Recycler, check_params, is_int, is_number, one_of
 from .bank import LOGIT_KINDS
 from .layer import Router
@@ -101,7 +100,7 @@ RECYCLERS.register("select_arrow")(Recycler(
 def retriever_examples(inputs: LibraryInputs, shots: int) -> list[tuple[int, str]]:
     """(expert index, prompt) pairs: the first `shots` inputs of each expert's few-shot set."""
     return [(e, ex.prompt) for e, name in enumerate(inputs.expert_names)
-            for ex in inputs.datasets[FEWSHOT_SOURCES[name]][:shots]]
+            for ex in inputs.datasets[inputs.fewshot_sources[name]][:shots]]
 
 
 def _select_retriever(inputs: LibraryInputs, shots: int = 5) -> RoutedModel:

@@ -1,0 +1,149 @@
+"""Math word problems, deterministic from (spec, seed): knowledge and procedure in
+different experts.
+
+  knowledge expert   "A bag of <item> costs <p> coins." for the test (and few-shot) items
+  procedure expert   "<buyer> buys <n> bags of <item> at <p> coins each. How many coins?"
+                     solved (direct and CoT) on other items, price given in the question
+  test               "<buyer> buys <n> bags of <item>. How many coins?" for test items: the
+                     price is only in the knowledge expert, the procedure only in the other
+
+Pretraining holds the multiplication table ("<n> times <p> is <np>."), prices of familiar
+items, and no-price problems over them (so the base knows the procedure on what it knows);
+`control_*` are held-out no-price problems over familiar items, `arithmetic` the table.
+Familiarity: F test items and buyers unseen in pretraining, H the items appear (a
+background sentence, not the price), R items and buyers appear. Exposure puts that
+fraction of the test items' prices into pretraining.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..config import MathSpec, WorldSpec
+from ..seeding import make_rng
+from . import math_templates as M
+from .datasets import Example
+from .names import unique_names
+
+
+@dataclass(frozen=True)
+class Problem:
+    id: str
+    group: str  # test | fewshot | procedure | pretrain | control
+    buyer: str
+    item: str
+    count: int
+    price: int
+
+    @property
+    def answer(self) -> int:
+        return self.count * self.price
+
+
+@dataclass
+class MathWorld:
+    spec: WorldSpec
+    math: MathSpec
+    seed: int
+    prices: dict[str, int]  # every item's price
+    item_group: dict[str, str]
+    problems: list[Problem]
+    exposed: set[str] = field(default_factory=set)  # test items whose price is in pretraining
+    familiar_buyers: list[str] = field(default_factory=list)
+    test_buyers: list[str] = field(default_factory=list)
+
+    def items(self, group: str) -> list[str]:
+        return [i for i, g in self.item_group.items() if g == group]
+
+    def group(self, name: str) -> list[Problem]:
+        return [p for p in self.problems if p.group == name]
+
+    @property
+    def entities(self) -> set[str]:
+        return set(self.prices) | set(self.familiar_buyers) | set(self.test_buyers) | {str(n) for n in range(100)}
+
+
+def build_math_world(spec: WorldSpec, math: MathSpec, seed: int) -> MathWorld:
+    rng = make_rng(seed, "math-world")
+    groups = {"test": math.n_test_items, "fewshot": math.n_fewshot_items, "procedure": math.n_procedure_items,
+              "pretrain": math.n_familiar_items}
+    reserved = set(M.MATH_WORDS)
+    items = unique_names(rng, sum(groups.values()), reserved, words=1)
+    buyers = unique_names(rng, 2 * math.n_buyers, reserved | {i.lower() for i in items}, words=spec.name_words)
+    familiar_buyers, test_buyers = buyers[: math.n_buyers], buyers[math.n_buyers :]
+    it = iter(items)
+    item_group = {next(it): g for g, n in groups.items() for _ in range(n)}
+    prices = {item: rng.randint(2, math.max_price) for item in item_group}
+    world = MathWorld(spec, math, seed, prices, item_group, [], familiar_buyers=familiar_buyers,
+                      test_buyers=test_buyers)
+    test_items = world.items("test")
+    world.exposed = set(rng.sample(test_items, round(spec.exposure * len(test_items))))
+
+    def problems(group: str, item_list: list[str], per_item: int, buyer_pool: list[str]) -> list[Problem]:
+        out = []
+        for item in item_list:
+            for k in range(per_item):
+                out.append(Problem(f"{group}-{item}-{k}", group, rng.choice(buyer_pool), item,
+                                   rng.randint(2, math.max_count), prices[item]))
+        return out
+
+    familiar = world.items("pretrain")
+    n_control = max(1, round(len(familiar) * math.control_frac))
+    world.problems = (problems("test", test_items, 1, test_buyers) + problems("fewshot", world.items("fewshot"), 1, test_buyers)
+                      + problems("procedure", world.items("procedure"), math.problems_per_item, familiar_buyers)
+                      + problems("pretrain", familiar[n_control:], math.problems_per_item, familiar_buyers)
+                      + problems("control", familiar[:n_control], 1, familiar_buyers))
+    return world
+
+
+def _fact(item: str, price: int) -> Example:
+    return Example(f"price:{item}", "fact", M.price_prompt(item), M.price_completion(price), f"{price} coins", item)
+
+
+def _direct(p: Problem, given: bool) -> Example:
+    price = p.price if given else None
+    return Example(f"direct{'-given' if given else ''}:{p.id}", "direct", M.direct_prompt(p.buyer, p.count, p.item, price),
+                   f" {p.answer}.", str(p.answer), p.item, "" if given else str(p.price))
+
+
+def _cot(p: Problem, given: bool) -> Example:
+    price = p.price if given else None
+    return Example(f"cot{'-given' if given else ''}:{p.id}", "cot", M.cot_prompt(p.buyer, p.count, p.item, price),
+                   M.cot_completion(p.count, p.item, p.price), str(p.answer), p.item, "" if given else str(p.price))
+
+
+def build_math_datasets(world: MathWorld) -> dict[str, list[Example]]:
+    spec, math = world.spec, world.math
+    test, fewshot = world.group("test"), world.group("fewshot")
+    procedure, pretrain, control = world.group("procedure"), world.group("pretrain"), world.group("control")
+    table = [Example(f"times:{n}x{p}", "direct", M.product_prompt(n, p), f" {n * p}.", str(n * p))
+             for n in range(2, math.max_count + 1) for p in range(2, math.max_price + 1)]
+    familiar_items = world.items("pretrain")
+    corpus = list(table) + [_fact(i, world.prices[i]) for i in familiar_items]
+    corpus += [_fact(i, world.prices[i]) for i in sorted(world.exposed)]
+    corpus += [ex for p in pretrain for ex in (_direct(p, False), _cot(p, False), _direct(p, True), _cot(p, True))]
+    background_items = world.items("test") + world.items("fewshot") if spec.familiarity in ("H", "R") else []
+    corpus += [Example(f"bg:{i}", "fact", M.background(i), "", "") for i in background_items]
+    if spec.familiarity == "R":  # test buyers appear too, buying familiar items with the price given
+        corpus += [_direct(p, True) for p in (
+            Problem(f"bg-{b}", "pretrain", b, familiar_items[k % len(familiar_items)], 2,
+                    world.prices[familiar_items[k % len(familiar_items)]]) for k, b in enumerate(world.test_buyers))]
+    knowledge = [_fact(i, world.prices[i]) for i in world.items("test")]
+    fewshot_knowledge = [_fact(i, world.prices[i]) for i in world.items("fewshot")]
+    proc = [ex for p in procedure for ex in (_direct(p, True), _cot(p, True))]
+    return {
+        "pretrain": corpus,
+        "knowledge_facts": knowledge + fewshot_knowledge,
+        "procedure_set": proc,
+        "general": make_rng(world.seed, "general").sample(corpus, min(300, len(corpus))),
+        "fewshot_knowledge": fewshot_knowledge,
+        "fewshot_procedure": proc[: 2 * math.n_fewshot_items],
+        "fewshot_math": [ex for p in fewshot for ex in (_direct(p, False), _cot(p, False))],
+        "knowledge": knowledge,
+        "procedure": [ex for p in test for ex in (_direct(p, True),)],
+        "math_direct": [_direct(p, False) for p in test],
+        "math_cot": [_cot(p, False) for p in test],
+        "control_direct": [_direct(p, False) for p in control],
+        "control_cot": [_cot(p, False) for p in control],
+        "arithmetic": table,
+    }

@@ -1,0 +1,110 @@
+"""The math word-problem task: determinism, disjoint splits, no leakage, the knobs."""
+
+from __future__ import annotations
+
+import pytest
+
+from lorarecycle.config import MathSpec, WorldSpec
+from lorarecycle.model.tokenizer import build_tokenizer
+from lorarecycle.tasks import math_templates as M
+from lorarecycle.tasks.catalog import MATH
+from lorarecycle.tasks.math import build_math_datasets, build_math_world
+from lorarecycle.tasks.templates import extract_answer, normalize
+
+SPEC = MathSpec(n_test_items=30, n_fewshot_items=5, n_procedure_items=20, n_familiar_items=24, n_buyers=6)
+
+
+def build(familiarity="F", exposure=0.0, seed=0):
+    world = build_math_world(WorldSpec(familiarity=familiarity, exposure=exposure), SPEC, seed)
+    return world, build_math_datasets(world)
+
+
+def texts(examples):
+    return {ex.text for ex in examples}
+
+
+def test_same_seed_same_data_other_seed_other_data():
+    a, b, c = build()[1], build()[1], build(seed=1)[1]
+    assert {k: [e.to_dict() for e in v] for k, v in a.items()} == {k: [e.to_dict() for e in v] for k, v in b.items()}
+    assert texts(a["math_cot"]) != texts(c["math_cot"])
+
+
+def test_item_groups_are_disjoint_and_test_items_only_in_the_knowledge_expert():
+    world, data = build()
+    groups = {g: set(world.items(g)) for g in ("test", "fewshot", "procedure", "pretrain")}
+    for x in groups:
+        for y in groups:
+            if x < y:
+                assert not groups[x] & groups[y]
+    test_items = groups["test"]
+    assert {ex.chain for ex in data["math_cot"]} == test_items
+    # the procedure expert never sees a test item; the knowledge expert never sees a question
+    assert not any(item in ex.text for ex in data["procedure_set"] for item in test_items)
+    assert all(ex.kind == "fact" for ex in data["knowledge_facts"])
+    assert texts(data["knowledge"]) <= texts(data["knowledge_facts"])
+    # few-shot questions are about few-shot items, never test items
+    assert {ex.chain for ex in data["fewshot_math"]} == groups["fewshot"]
+
+
+def test_no_test_question_is_trained_on_and_answers_are_right():
+    world, data = build(familiarity="R", exposure=1.0)
+    trained = {ex.prompt for name in MATH.train_sets for ex in data[name]}
+    for split in (*MATH.composed, *MATH.controls):
+        for ex in data[split]:
+            assert ex.prompt not in trained
+            p = next(q for q in world.problems if q.item == ex.chain and q.buyer in ex.prompt)
+            assert ex.answer == str(p.count * p.price) and ex.bridge == str(p.price)
+    for ex in data["math_cot"]:  # the gold CoT states the price, then the product, then the answer
+        assert extract_answer(ex.completion, "cot") == normalize(ex.answer)
+        assert M.extract_price(ex.completion) == ex.bridge
+
+
+def test_pretraining_has_the_arithmetic_and_familiar_prices_only():
+    world, data = build()
+    corpus = texts(data["pretrain"])
+    assert texts(data["arithmetic"]) <= corpus  # the control split: the base model can multiply
+    assert not any(item in t for t in corpus for item in world.items("test"))  # F: test items unseen
+
+
+@pytest.mark.parametrize(("familiarity", "items_seen", "buyers_seen"), [("F", False, False), ("H", True, False),
+                                                                         ("R", True, True)])
+def test_familiarity_controls_what_pretraining_mentions(familiarity, items_seen, buyers_seen):
+    world, data = build(familiarity=familiarity)
+    corpus = " ".join(ex.text for ex in data["pretrain"])
+    assert all((item in corpus) == items_seen for item in world.items("test"))
+    assert all((buyer in corpus) == buyers_seen for buyer in world.test_buyers)
+    # familiarity never leaks a test price
+    prices = texts(data["knowledge"])
+    assert not prices & texts(data["pretrain"])
+
+
+@pytest.mark.parametrize("exposure", [0.0, 0.5, 1.0])
+def test_exposure_puts_that_fraction_of_test_prices_in_pretraining(exposure):
+    _, data = build(exposure=exposure)
+    seen = sum(ex.text in texts(data["pretrain"]) for ex in data["knowledge"])
+    assert seen == round(exposure * SPEC.n_test_items)
+
+
+def test_tokenizer_covers_the_math_task():
+    _, data = build(familiarity="R")
+    tok = build_tokenizer([*M.MATH_WORDS, *M.NUMBERS])
+    for examples in data.values():
+        for ex in examples:
+            assert tok.unk_token_id not in tok(ex.text)["input_ids"], ex.text
+
+
+def test_smoke_math_runs_end_to_end(tmp_path):
+    import json
+
+    from .test_cli import cli
+
+    result = cli("run", "--preset", "smoke-math", "--out", str(tmp_path / "run"), cache=tmp_path / "cache")
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = [json.loads(x) for x in (tmp_path / "run" / "results.jsonl").read_text().splitlines()]
+    assert {r["split"] for r in rows} == set(MATH.test_splits)
+    models = {(r["model"], r["library"]) for r in rows}
+    assert ("expert:knowledge", None) in models and ("arrow", "two") in models and ("lorahub", "two") in models
+    cot = next(r for r in rows if r["model"] == "base" and r["split"] == "math_cot")
+    assert set(cot["errors"]) == {"bridge", "other_entity", "other"} and "first_hop_accuracy" in cot
+    assert (tmp_path / "run" / "figures" / "routing-arrow-two.png").is_file()
+    assert (tmp_path / "run" / "report.html").is_file()
