@@ -66,6 +66,9 @@ def validate(cfg: ExperimentConfig) -> None:
             recycler.check(spec.params, len(experts))
 
 
+DEFAULT_SHOTS = {"lorahub": 10, "select_retriever": 5}  # the methods' defaults, checked like explicit ones
+
+
 def check_fewshot(cfg: ExperimentConfig, datasets: dict) -> None:
     """Few-shot material must exist, be large enough, and share no chain with the test splits."""
     catalog = task_of(cfg).catalog
@@ -83,7 +86,7 @@ def check_fewshot(cfg: ExperimentConfig, datasets: dict) -> None:
             if shared:
                 raise UserError(f"method {spec.row_name!r}: few-shot examples from {source!r} overlap the test "
                                 f"chains ({len(shared)} shared, e.g. {shared[0]})")
-            shots = spec.params.get("shots")
+            shots = spec.params.get("shots", DEFAULT_SHOTS.get(spec.name))
             if shots is not None and shots > len(datasets[source]):
                 raise UserError(f"method {spec.row_name!r}: shots={shots} but {source!r} has only "
                                 f"{len(datasets[source])} examples (world.n_fewshot_chains)")
@@ -247,6 +250,12 @@ def run_experiment(cfg: ExperimentConfig, out: Path, store: Path | None = None, 
     entities = {normalize(e) for e in world.entities}
     results = read_jsonl(out / RESULTS_FILE)
     done = {(r["model"], r["library"], r["split"]) for r in results}
+    # Samples are written before their result row: after a crash, drop samples (and any
+    # partial line) whose result row never landed, so a resume does not duplicate them.
+    samples_path = out / SAMPLES_FILE
+    if samples_path.exists():
+        kept = [x for x in read_jsonl(samples_path) if (x["model"], x["library"], x["split"]) in done]
+        write_jsonl(samples_path, kept)
     rows = plan_rows(cfg, base_path, experts, full_ft, datasets, out)
     todo = [(row, s) for row in rows for s in splits if (row.model, row.library, s) not in done]
     common = {"config_hash": cfg.config_hash(), "seed": cfg.seed, "experiment": cfg.name,

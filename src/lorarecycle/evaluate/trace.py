@@ -49,7 +49,9 @@ def trace_examples(model, tokenizer: PreTrainedTokenizerBase, examples: Sequence
     for ex in examples:
         enc = tokenizer(ex.text, return_offsets_mapping=True, return_tensors="pt")
         offsets = enc.pop("offset_mapping")[0].tolist()
-        gates = layer_gates(model.trace(enc["input_ids"].to(device), enc["attention_mask"].to(device)))[:, 0]
+        prompt_length = len(tokenizer(ex.prompt)["input_ids"])
+        gates = layer_gates(model.trace(enc["input_ids"].to(device), enc["attention_mask"].to(device),
+                                        prompt_length))[:, 0]
         spans = segments(ex)
         token_segments = [next((name for name, s, e in spans if s <= a < e), "special") if b > a else "special"
                           for a, b in offsets]

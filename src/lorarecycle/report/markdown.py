@@ -52,7 +52,8 @@ over familiar chains whose facts the base model read in pretraining (can it comp
 Rows are grouped by what they need: nothing beyond the library (`data-free`), a few
 examples (`few-shot (n)`), the test labels (`oracle`), or the experts' training data or
 more (`data-access`). `oracle_expert` is the best single library expert per split, picked
-with the test labels: the ceiling of any one-expert selection.
+with the test labels: the ceiling of one-expert-per-split selection (per-query selectors
+can exceed it).
 
 ## Per-query selection
 

@@ -62,12 +62,15 @@ class RoutedModel(nn.Module):
         return shares
 
     @torch.no_grad()
-    def trace(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Gates per adapted layer for one teacher-forced pass: {layer name: (batch, seq, E)}."""
+    def trace(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+              prompt_length: int | None = None) -> dict[str, torch.Tensor]:
+        """Gates per adapted layer for one teacher-forced pass: {layer name: (batch, seq, E)}.
+        A selector sees only the first `prompt_length` tokens, as in `generate`."""
         self.router.record = []
         try:
             if self.selector is not None:
-                weights = self.selector(self, input_ids, attention_mask)
+                n = prompt_length or input_ids.shape[1]
+                weights = self.selector(self, input_ids[:, :n], attention_mask[:, :n])
                 with self.routing("fixed", weights=weights):
                     self.model(input_ids=input_ids, attention_mask=attention_mask)
             else:
