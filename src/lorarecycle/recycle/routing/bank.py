@@ -86,7 +86,3 @@ def top_k_softmax(logits: torch.Tensor, top_k: int, temperature: float) -> torch
     weights = torch.softmax(values if temperature == 1.0 else values / temperature, dim=-1)
     return torch.zeros_like(logits).scatter_(-1, index, weights)
 
-
-def routed_delta(x: torch.Tensor, A: torch.Tensor, B: torch.Tensor, owner: torch.Tensor, gates: torch.Tensor) -> torch.Tensor:
-    """sum_e gates[..., e] * delta W_e x, for gates broadcastable to x's leading shape + (E,)."""
-    return ((x @ A.T) * gates[..., owner]) @ B.T

@@ -8,12 +8,12 @@ reference (`arrow_peft`) and the tests check that both route the same way.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from .bank import ExpertBank, arrow_logits, routed_delta, top_k_softmax
+from .bank import ExpertBank, arrow_logits, top_k_softmax
 
 MODES = ("token", "fixed", "observe", "off")
 
@@ -38,7 +38,6 @@ class Router:
     pooled: torch.Tensor | None = None  # (batch, E) sum over layers of prompt-mean logits
     n_pooled: int = 0
     record: list[tuple[str, torch.Tensor]] | None = None  # (layer name, gates) while tracing
-    extra: dict = field(default_factory=dict)
 
 
 class RoutedLinear(nn.Module):
@@ -78,8 +77,3 @@ class RoutedLinear(nn.Module):
             router.record.append((self.name, gates.detach().float().expand(*x.shape[:-1], E).cpu()))
         return y + (h * gates[..., self.owner]) @ self.B.T
 
-
-def stacked_delta(layer: RoutedLinear, x: torch.Tensor, gates: torch.Tensor) -> torch.Tensor:
-    """The layer's update for given gates (used by tests and the dense references)."""
-    E = layer.n_experts
-    return routed_delta(x, layer.fused[E:], layer.B, layer.owner, gates)
