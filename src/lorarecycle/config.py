@@ -18,9 +18,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .errors import UserError
 from .tasks.catalog import CATALOGS, REFERENCES
 
-ALL_LINEAR = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
-
-
 class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -96,7 +93,21 @@ class LoraSpec(StrictModel):
     r: int = Field(16, ge=1)
     alpha: float = Field(32.0, gt=0)
     dropout: float = Field(0.0, ge=0, lt=1)
-    target_modules: list[str] = Field(default_factory=lambda: list(ALL_LINEAR), min_length=1)
+    target_modules: list[str] | Literal["auto"] = Field(
+        "auto", description="module names to adapt; auto = every attention and MLP linear layer of the architecture")
+
+    @field_validator("target_modules")
+    @classmethod
+    def _nonempty(cls, value):
+        if isinstance(value, list) and not value:
+            raise ValueError("give at least one module name, or auto")
+        return value
+
+
+class PromptSpec(StrictModel):
+    format: Literal["auto", "plain", "chat"] = Field(
+        "auto", description="plain text, or the tokenizer's chat template; auto = chat when the tokenizer has one")
+    system: str | None = Field(None, description="system message for chat prompts (none by default)")
 
 
 class MethodSpec(StrictModel):
@@ -134,6 +145,7 @@ class ExperimentConfig(StrictModel):
         default_factory=lambda: ["union"], description=f"data-access references: {', '.join(REFERENCES)}")
     full_ft: TrainSpec | None = Field(None, description="full fine-tuning reference; None = the experts' settings")
     eval: EvalSpec = EvalSpec()
+    prompt: PromptSpec = PromptSpec()
 
     @model_validator(mode="before")
     @classmethod

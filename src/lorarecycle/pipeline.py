@@ -26,6 +26,10 @@ from .config import ExperimentConfig, TrainSpec, stable_hash
 from .diagnostics.report import pair_rows, summarize_pairs
 from .errors import UserError
 from .evaluate.evaluator import evaluate_split
+from .model.device import current_device
+from .model.prompting import render_datasets
+from .model.targets import resolve_target_modules, skeleton
+from .model.tiny import tiny_llama_config
 from .model.load import base_meta, check_model_dir, load_base, load_tokenizer, prepare_base
 from .recycle.registry import RECYCLERS, LibraryInputs
 from .report.markdown import render_report
@@ -59,7 +63,12 @@ class Row:
 def validate(cfg: ExperimentConfig) -> None:
     """Reject bad method names/parameters, references and base-model paths before anything is written."""
     if cfg.model.base_model is not None:
-        check_model_dir(Path(cfg.model.base_model))
+        path = check_model_dir(Path(cfg.model.base_model))
+        load_tokenizer(path)
+        model = skeleton(path)
+    else:
+        model = skeleton(tiny_llama_config(cfg.model, None))
+    resolve_target_modules(model, cfg.lora.target_modules)
     for spec in cfg.methods:
         recycler = RECYCLERS.get(spec.name)
         for experts in cfg.libraries.values():
@@ -243,10 +252,12 @@ def run_experiment(cfg: ExperimentConfig, out: Path, store: Path | None = None, 
     prepare_run_dir(out, cfg)
     write_data(out / "data", datasets)
     base_path = prepare_base(cfg, datasets["pretrain"])
+    tokenizer = load_tokenizer(base_path)
+    # what every model stage sees: plain text, or the base model's chat template
+    prompt_format, datasets = render_datasets(datasets, tokenizer, cfg.prompt)
     store = Path(store) if store is not None else out / "adapters"
     experts = ensure_experts(cfg, base_path, datasets, store)
     full_ft = ensure_full_ft(cfg, base_path, datasets, store)
-    tokenizer = load_tokenizer(base_path)
     entities = {normalize(e) for e in world.entities}
     results = read_jsonl(out / RESULTS_FILE)
     done = {(r["model"], r["library"], r["split"]) for r in results}
@@ -258,7 +269,7 @@ def run_experiment(cfg: ExperimentConfig, out: Path, store: Path | None = None, 
         write_jsonl(samples_path, kept)
     rows = plan_rows(cfg, base_path, experts, full_ft, datasets, out)
     todo = [(row, s) for row in rows for s in splits if (row.model, row.library, s) not in done]
-    common = {"config_hash": cfg.config_hash(), "seed": cfg.seed, "experiment": cfg.name,
+    common = {"config_hash": cfg.config_hash(), "seed": cfg.seed, "experiment": cfg.name, "device": current_device().type,
               "familiarity": cfg.world.familiarity, "exposure": cfg.world.exposure, **(extra or {})}
     with progress_bar("evaluating", len(todo)) as advance:
         for row in rows:
@@ -287,6 +298,7 @@ def run_experiment(cfg: ExperimentConfig, out: Path, store: Path | None = None, 
     manifest = {
         "name": cfg.name, "config_hash": cfg.config_hash(), "seed": cfg.seed,
         "familiarity": cfg.world.familiarity, "exposure": cfg.world.exposure, "versions": versions(),
+        "device": str(current_device()), "prompt_format": prompt_format,
         "base": {"path": str(base_path), "pretrain": base_meta(base_path).get("pretrain")},
         "experts": {name: expert_meta(p) for name, p in experts.items()} | ({"full_ft": full_ft_meta(full_ft)} if full_ft else {}),
         "diagnostics": diagnostics,

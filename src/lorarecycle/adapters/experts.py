@@ -9,18 +9,18 @@ from peft import LoraConfig, get_peft_model
 
 from ..artifacts import atomic_dir, read_json, write_json
 from ..config import LoraSpec, TrainSpec
-from ..errors import UserError
 from ..model.load import load_base, load_tokenizer
+from ..model.targets import resolve_target_modules
 from ..tasks.datasets import Example
 from ..train.trainer import train_causal_lm
 
 EXPERT_META = "lorarecycle_expert.json"
 
 
-def lora_config(spec: LoraSpec) -> LoraConfig:
+def lora_config(spec: LoraSpec, target_modules: list[str]) -> LoraConfig:
     return LoraConfig(
         r=spec.r, lora_alpha=spec.alpha, lora_dropout=spec.dropout,
-        target_modules=list(spec.target_modules), bias="none", task_type="CAUSAL_LM",
+        target_modules=target_modules, bias="none", task_type="CAUSAL_LM",
     )
 
 
@@ -36,12 +36,10 @@ def train_expert(
     tokenizer = load_tokenizer(base_path)
     model = load_base(base_path)
     torch.manual_seed(seed)  # LoRA init draws from the global RNG: seed it, not whatever ran before
-    try:
-        peft_model = get_peft_model(model, lora_config(lora))
-    except ValueError as err:
-        raise UserError(f"lora.target_modules {lora.target_modules}: {str(err).splitlines()[0]}") from None
+    targets = resolve_target_modules(model, lora.target_modules)
+    peft_model = get_peft_model(model, lora_config(lora, targets))
     stats = train_causal_lm(peft_model, tokenizer, examples, train, seed, f"training expert {name}")
     with atomic_dir(out) as tmp:
         peft_model.save_pretrained(tmp)
-        write_json(tmp / EXPERT_META, {"name": name, "key": key, "seed": seed, "train": stats})
+        write_json(tmp / EXPERT_META, {"name": name, "key": key, "seed": seed, "target_modules": targets, "train": stats})
     return stats

@@ -11,4 +11,6 @@ ConfigArg = Annotated[Optional[Path], typer.Argument(help="experiment YAML (fiel
 PresetOpt = Annotated[Optional[str], typer.Option("--preset", "-p", help="named preset; default: 'default'")]
 OutOpt = Annotated[Optional[Path], typer.Option("--out", "-o", help="output directory")]
 BaseModelOpt = Annotated[Optional[Path], typer.Option("--base-model", help="local HF causal-LM directory to use as the base")]
+DeviceOpt = Annotated[Optional[str], typer.Option(
+    "--device", help="auto (CUDA when visible, else CPU), cpu, cuda or cuda:N; default $LORARECYCLE_DEVICE or auto")]
 SeedOpt = Annotated[Optional[int], typer.Option("--seed", help="override the config's seed")]

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
+from ..model.device import DEVICE_ENV, set_device
 from ..pipeline import run_experiment
 from ..report.grid import write_grid_report
 from ..report.tables import rich_table
 from ..runtime import configure_runtime
 from ..sweep.grid import Cell, GridSpec
 from ..sweep.run import run_grid
-from .options import BaseModelOpt, ConfigArg, OutOpt, PresetOpt, SeedOpt
+from .options import BaseModelOpt, ConfigArg, DeviceOpt, OutOpt, PresetOpt, SeedOpt
 from .resolve import resolve
 
 ExecutorOpt = Annotated[Optional[str], typer.Option("--executor", help="grids: local (default) or ray")]
@@ -22,12 +24,14 @@ AddressOpt = Annotated[Optional[str], typer.Option("--address", help="grids on R
 
 
 def run(config: ConfigArg = None, preset: PresetOpt = None, out: OutOpt = None, base_model: BaseModelOpt = None,
-        seed: SeedOpt = None, executor: ExecutorOpt = None, address: AddressOpt = None) -> None:
+        seed: SeedOpt = None, executor: ExecutorOpt = None, address: AddressOpt = None,
+        device: DeviceOpt = None) -> None:
     """Generate data, pretrain (or load) the base, train experts, recycle, evaluate, report.
     A config with `axes` is a grid: every cell runs (resuming finished ones) and one report
     covers them all."""
     from rich.console import Console
 
+    set_device(device or os.environ.get(DEVICE_ENV, "auto"))
     resolved = resolve(config, preset, base_model, seed)
     configure_runtime()
     if isinstance(resolved, GridSpec):

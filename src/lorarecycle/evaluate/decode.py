@@ -7,6 +7,8 @@ from collections.abc import Sequence
 import torch
 from transformers import PreTrainedTokenizerBase
 
+from ..model.prompting import encode
+
 
 @torch.no_grad()
 def greedy_decode(
@@ -20,7 +22,7 @@ def greedy_decode(
     device = next(model.parameters()).device
     outputs: list[str] = []
     for i in range(0, len(prompts), batch_size):
-        batch = tokenizer(list(prompts[i : i + batch_size]), return_tensors="pt", padding=True).to(device)
+        batch = encode(tokenizer, prompts[i : i + batch_size], return_tensors="pt", padding=True).to(device)
         generated = model.generate(
             **batch,
             max_new_tokens=max_new_tokens,

@@ -15,9 +15,10 @@ from collections.abc import Sequence
 import torch
 from transformers import PreTrainedTokenizerBase
 
+from ..model.prompting import encode
 from ..tasks.datasets import Example
 
-_LAYER = re.compile(r"layers?\.(\d+)\.")
+_LAYER = re.compile(r"\.(?:layers?|h|blocks?)\.(\d+)\.")  # Llama-style, GPT-2 (h.N)
 
 
 def segments(ex: Example) -> list[tuple[str, int, int]]:
@@ -47,9 +48,9 @@ def trace_examples(model, tokenizer: PreTrainedTokenizerBase, examples: Sequence
     device = next(model.parameters()).device
     traces, sums, counts = [], {}, {}
     for ex in examples:
-        enc = tokenizer(ex.text, return_offsets_mapping=True, return_tensors="pt")
+        enc = encode(tokenizer, ex.text, return_offsets_mapping=True, return_tensors="pt")
         offsets = enc.pop("offset_mapping")[0].tolist()
-        prompt_length = len(tokenizer(ex.prompt)["input_ids"])
+        prompt_length = len(encode(tokenizer, ex.prompt)["input_ids"])
         gates = layer_gates(model.trace(enc["input_ids"].to(device), enc["attention_mask"].to(device),
                                         prompt_length))[:, 0]
         spans = segments(ex)

@@ -15,6 +15,7 @@ from ..runtime import cache_root
 from ..seeding import derive_seed
 from ..tasks.datasets import Example
 from ..train.trainer import train_causal_lm
+from .device import current_device, weights_dtype
 from .tiny import build_tiny_llama
 from .tokenizer import build_tokenizer
 
@@ -58,9 +59,15 @@ def _pretrain(cfg: ExperimentConfig, pretrain_corpus: list[Example], path: Path)
         write_json(tmp / BASE_META, {"key": path.name, "pretrain": stats, "config": cfg.model_dump(mode="json")})
 
 
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json")
+
+
 def check_model_dir(path: Path) -> Path:
     if not (path / "config.json").is_file():
         raise UserError(f"--base-model {path}: not a Hugging Face model directory (no config.json)")
+    if not any((path / name).is_file() for name in TOKENIZER_FILES):
+        raise UserError(f"--base-model {path}: no tokenizer ({' / '.join(TOKENIZER_FILES)}); "
+                        "save it next to the model with tokenizer.save_pretrained(DIR)")
     return path
 
 
@@ -80,11 +87,13 @@ def load_tokenizer(path: Path) -> PreTrainedTokenizerBase:
     return tokenizer
 
 
-def load_base(path: Path, dtype: torch.dtype = torch.float32) -> PreTrainedModel:
+def load_base(path: Path, dtype: torch.dtype | None = None) -> PreTrainedModel:
+    """The model on the run's device, in `dtype` (default: bf16 on GPUs, fp32 on CPU)."""
+    device = current_device()
     try:
         model = AutoModelForCausalLM.from_pretrained(
-            path, dtype=dtype, use_safetensors=True, trust_remote_code=False, attn_implementation="sdpa"
+            path, dtype=dtype or weights_dtype(device), use_safetensors=True, trust_remote_code=False, attn_implementation="sdpa"
         )
     except (OSError, ValueError) as err:
         raise UserError(f"{path}: cannot load model ({str(err).splitlines()[0]})") from None
-    return model.eval()
+    return model.to(device).eval()

@@ -8,19 +8,25 @@ from transformers import AutoModelForCausalLM, LlamaConfig, PreTrainedModel, Pre
 from ..config import ModelSpec
 
 
-def build_tiny_llama(spec: ModelSpec, tokenizer: PreTrainedTokenizerFast, seed: int) -> PreTrainedModel:
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
+def tiny_llama_config(spec: ModelSpec, tokenizer: PreTrainedTokenizerFast | None) -> LlamaConfig:
+    """The architecture for `tokenizer`'s vocabulary (None: a placeholder vocabulary, enough
+    to check module names before anything is trained)."""
+    return LlamaConfig(
+        vocab_size=len(tokenizer) if tokenizer is not None else 8,
         hidden_size=spec.hidden_size,
         intermediate_size=spec.intermediate_size,
         num_hidden_layers=spec.num_layers,
         num_attention_heads=spec.num_heads,
         num_key_value_heads=spec.num_heads,
         max_position_embeddings=spec.max_positions,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=getattr(tokenizer, "bos_token_id", None),
+        eos_token_id=getattr(tokenizer, "eos_token_id", None),
+        pad_token_id=getattr(tokenizer, "pad_token_id", None),
         tie_word_embeddings=True,
     )
+
+
+def build_tiny_llama(spec: ModelSpec, tokenizer: PreTrainedTokenizerFast, seed: int) -> PreTrainedModel:
     torch.manual_seed(seed)
-    return AutoModelForCausalLM.from_config(config, attn_implementation="sdpa", dtype=torch.float32)
+    return AutoModelForCausalLM.from_config(tiny_llama_config(spec, tokenizer), attn_implementation="sdpa",
+                                            dtype=torch.float32)

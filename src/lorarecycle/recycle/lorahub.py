@@ -17,6 +17,7 @@ import nevergrad as ng
 import numpy as np
 import torch
 from peft import PeftModel
+from transformers.pytorch_utils import Conv1D
 
 from ..adapters.lora_io import LoraAdapter, read_adapter
 from ..artifacts import write_json
@@ -31,20 +32,33 @@ SPACE_METHOD = {"factors": "factor_linear", "delta": "task_arithmetic"}
 
 
 @torch.no_grad()
+def set_updated_weights(model: torch.nn.Module, original: dict[str, torch.Tensor],
+                        factors: dict[str, tuple[torch.Tensor, torch.Tensor]]) -> None:
+    """Write W_0 + B A into each named module (A, B already scaled, as merges return them)."""
+    for name, (A, B) in factors.items():
+        module = model.get_submodule(name)
+        delta = (B @ A).to(module.weight.device)
+        # transformers' Conv1D (GPT-2) stores the weight as (in, out)
+        delta = delta.T if isinstance(module, Conv1D) else delta
+        module.weight.copy_(original[name] + delta.to(module.weight.dtype))
+
+
+@torch.no_grad()
 def lorahub_search(base_path: Path, adapters: Sequence[LoraAdapter], examples: Sequence[Example], space: str,
                    budget: int, l1: float, bound: float, seed: int) -> dict:
     """Returns {"weights", "loss", "history"}; the same inputs and seed give the same weights."""
     method = SPACE_METHOD[space]
     tokenizer, model = load_tokenizer(base_path), load_base(base_path)
     batch = collate([encode_example(tokenizer, ex, loss_on_prompt=False) for ex in examples], tokenizer.pad_token_id)
+    device = next(model.parameters()).device
+    batch = {k: v.to(device) for k, v in batch.items()}
     names = sorted({n for a in adapters for n in a.modules})
     original = {n: model.get_submodule(n).weight.detach().clone() for n in names}
 
     def objective(weights: np.ndarray) -> float:
         factors, _ = merge_adapters(list(adapters), method, [float(w) for w in weights], {}, MergeOptions())
-        for name, (A, B) in factors.items():
-            model.get_submodule(name).weight.copy_(original[name] + B @ A)
-        with torch.autocast("cpu", dtype=torch.bfloat16):
+        set_updated_weights(model, original, factors)
+        with torch.autocast(device.type, dtype=torch.bfloat16):
             loss = float(model(**batch).loss)
         return loss + l1 * float(np.abs(weights).mean())
 

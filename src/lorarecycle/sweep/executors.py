@@ -3,10 +3,12 @@ as Ray tasks with declared resources (so a GPU cluster runs the same grid unchan
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import UserError
+from ..model.device import DEVICE_ENV
 from ..registry import Registry
 from ..runtime import cache_root
 from ..ui import progress_bar
@@ -46,8 +48,9 @@ def run_ray(cells: list[Cell], run_dir: Path, spec: ExecutorSpec) -> None:
         import ray
     except ImportError:
         raise UserError("executor 'ray' needs Ray: pip install 'lorarecycle[ray]'") from None
-    # Workers find the shared base-model cache through the environment.
-    runtime_env = {"env_vars": {"LORARECYCLE_CACHE": str(cache_root())}}
+    # Workers find the shared base-model cache and the device choice through the environment.
+    env = {"LORARECYCLE_CACHE": str(cache_root()), DEVICE_ENV: os.environ.get(DEVICE_ENV, "auto")}
+    runtime_env = {"env_vars": env}
     started_here = not ray.is_initialized()
     if started_here:
         try:

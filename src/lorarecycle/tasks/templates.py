@@ -42,21 +42,34 @@ def normalize(text: str) -> str:
     return " ".join(text.split())
 
 
-_COT_ANSWER = re.compile(r"so the answer is(.*)", re.IGNORECASE | re.DOTALL)
+_ANSWER_IS = re.compile(r"(?:so\s+)?the\s+(?:final\s+)?answer\s+is\b:?", re.IGNORECASE)
+_SENTENCE_END = re.compile(r"\.(?=\s|$)|[\n!?]")
+_MARKUP = re.compile(r"[*_`#]+")
+_LEAD = re.compile(r"^(?:answer|final answer|a)\s*:\s*", re.IGNORECASE)
+
+
+def first_sentence(text: str) -> str:
+    return _SENTENCE_END.split(text.strip(), maxsplit=1)[0]
 
 
 def extract_answer(generated: str, kind: str) -> str:
-    """The answer entity in a generation: the first sentence, or what follows
-    "So the answer is" for chain-of-thought (empty when the model never says it)."""
+    """The answer entity in a generation, robust to an instruct model's formatting (case,
+    punctuation, markdown emphasis, "Answer:" labels, a restated "The ... is X", trailing
+    text): what follows the last "the answer is" for chain-of-thought (empty when the model
+    never says it), else the first sentence."""
+    text = _MARKUP.sub("", generated)
     if kind == "cot":
-        match = _COT_ANSWER.search(generated)
-        if not match:
+        found = list(_ANSWER_IS.finditer(text))
+        if not found:
             return ""
-        generated = match.group(1)
-    return normalize(re.split(r"[.\n]", generated.strip(), maxsplit=1)[0])
+        text = text[found[-1].end():]
+    sentence = _LEAD.sub("", first_sentence(text))
+    if kind != "cot" and re.match(r"(?i)the\s", sentence) and re.search(r"\sis\s", sentence):
+        sentence = re.split(r"\sis\s", sentence)[-1]  # "The mentor of A is B" -> "B"
+    return normalize(sentence)
 
 
 def extract_first_hop(generated: str) -> str:
     """The bridge entity a chain-of-thought generation states in its first sentence."""
-    first = re.split(r"[.\n]", generated.strip(), maxsplit=1)[0]
+    first = first_sentence(_MARKUP.sub("", generated))
     return normalize(first.rsplit(" is ", 1)[-1]) if " is " in first else ""

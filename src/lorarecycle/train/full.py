@@ -22,7 +22,7 @@ def full_ft_meta(path: Path) -> dict | None:
 
 def train_full(base_path: Path, examples: list[Example], spec: TrainSpec, seed: int, out: Path, key: str) -> dict:
     """Fine-tune all weights on `examples`; write an HF model directory to `out` atomically."""
-    tokenizer, model = load_tokenizer(base_path), load_base(base_path)
+    tokenizer, model = load_tokenizer(base_path), load_base(base_path, torch.float32)  # fp32 master weights for AdamW
     torch.manual_seed(seed)
     stats = train_causal_lm(model, tokenizer, examples, spec, seed, "full fine-tuning")
     with atomic_dir(out) as tmp:

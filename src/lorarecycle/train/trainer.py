@@ -14,6 +14,7 @@ import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from ..config import TrainSpec
+from ..model.prompting import encode
 from ..tasks.datasets import Example
 from ..ui import progress_bar
 
@@ -22,7 +23,7 @@ IGNORE = -100
 
 def encode_example(tokenizer: PreTrainedTokenizerBase, ex: Example, loss_on_prompt: bool) -> tuple[list[int], list[int]]:
     """Token ids of prompt + completion + EOS, and labels (prompt masked unless `loss_on_prompt`)."""
-    prompt = tokenizer(ex.prompt)["input_ids"]
+    prompt = encode(tokenizer, ex.prompt)["input_ids"]
     completion = tokenizer(ex.completion, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
     labels = (prompt if loss_on_prompt else [IGNORE] * len(prompt)) + completion
     return prompt + completion, labels

@@ -1,4 +1,4 @@
-"""A linear layer plus a bank of LoRA experts whose outputs a shared Router gates.
+"""A linear layer (nn.Linear, or transformers' Conv1D: A and B act on x the same way) plus a bank of LoRA experts whose outputs a shared Router gates.
 
 Hand-written rather than PEFT's Arrow layer: we need cosine logits, fixed per-sequence
 weights (mixtures, selection), GenKnowSub in exact delta-W space, and a record of every
@@ -41,7 +41,7 @@ class Router:
 
 
 class RoutedLinear(nn.Module):
-    def __init__(self, base: nn.Linear, bank: ExpertBank, router: Router, name: str):
+    def __init__(self, base: nn.Module, bank: ExpertBank, router: Router, name: str):
         super().__init__()
         self.base, self.router, self.name = base, router, name
         self.n_experts = bank.n_experts

@@ -14,6 +14,7 @@ from transformers import PreTrainedModel
 
 from ...adapters.lora_io import LoraAdapter, read_adapter
 from ...errors import UserError
+from ...model.targets import ADAPTABLE
 from .bank import build_bank
 from .layer import Router, RoutedLinear
 
@@ -97,11 +98,11 @@ def build_routed_model(base: PreTrainedModel, expert_paths: Sequence[Path], expe
             linear = base.get_submodule(name)
         except AttributeError:
             raise UserError(f"{experts[0].path}: module {name} is not in the base model") from None
-        if not isinstance(linear, nn.Linear):
-            raise UserError(f"module {name} is a {type(linear).__name__}; routing supports nn.Linear layers")
+        if not isinstance(linear, ADAPTABLE):
+            raise UserError(f"module {name} is a {type(linear).__name__}; routing supports nn.Linear and Conv1D layers")
         bank = build_bank([a.modules.get(name) for a in experts], [g.modules[name] for g in general if name in g.modules])
         parent, _, attr = name.rpartition(".")
-        layer = RoutedLinear(linear, bank, router, name).to(linear.weight.dtype)
+        layer = RoutedLinear(linear, bank, router, name).to(device=linear.weight.device, dtype=linear.weight.dtype)
         setattr(base.get_submodule(parent) if parent else base, attr, layer)
     return RoutedModel(base.eval(), router, expert_names, selector).eval()
 

@@ -6,6 +6,7 @@ import torch
 from peft import ArrowConfig, create_arrow_model
 
 from ...model.load import load_base, load_tokenizer
+from ...model.prompting import encode
 from ..recycler import RECYCLERS, LibraryInputs, Recycler, check_params, is_int, is_number, one_of
 from .bank import LOGIT_KINDS
 from .layer import Router
@@ -108,9 +109,10 @@ def _select_retriever(inputs: LibraryInputs, shots: int = 5) -> RoutedModel:
     model = build_routed_model(load_base(inputs.base_path), inputs.expert_paths, inputs.expert_names, router)
     pairs = retriever_examples(inputs, shots)
     tokenizer = load_tokenizer(inputs.base_path)
-    batch = tokenizer([p for _, p in pairs], return_tensors="pt", padding=True)
+    device = next(model.parameters()).device
+    batch = encode(tokenizer, [p for _, p in pairs], return_tensors="pt", padding=True).to(device)
     model.selector = retriever_selector(embed(model, batch["input_ids"], batch["attention_mask"]),
-                                        torch.tensor([e for e, _ in pairs]))
+                                        torch.tensor([e for e, _ in pairs], device=device))
     return model
 
 

@@ -1,0 +1,59 @@
+"""Which device and dtype the run uses: `--device auto|cpu|cuda[:N]`.
+
+The choice is process-wide and travels in the environment (`LORARECYCLE_DEVICE`), so Ray
+workers of a grid inherit it; Ray's `num_gpus` per cell sets CUDA_VISIBLE_DEVICES, so
+`auto` / `cuda` in a worker is the GPU Ray assigned to that cell.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+from ..errors import UserError
+
+DEVICE_ENV = "LORARECYCLE_DEVICE"
+
+
+def resolve_device(spec: str) -> torch.device:
+    """`auto` (CUDA when visible, else CPU), `cpu`, `cuda` or `cuda:N`; a one-line error otherwise."""
+    spec = spec.strip().lower()
+    if spec == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if spec == "cpu":
+        return torch.device("cpu")
+    kind, _, index = spec.partition(":")
+    if kind != "cuda" or (index and not index.isdigit()):
+        raise UserError(f"--device {spec}: expected auto, cpu, cuda or cuda:N")
+    if not torch.cuda.is_available():
+        raise UserError(f"--device {spec}: no CUDA GPU is visible to torch {torch.__version__} "
+                        "(a CPU build, or no driver); use --device cpu")
+    if index and int(index) >= torch.cuda.device_count():
+        raise UserError(f"--device {spec}: only {torch.cuda.device_count()} CUDA device(s) visible")
+    return torch.device(spec if index else "cuda:0")
+
+
+def set_device(spec: str) -> torch.device:
+    """Validate and select the device for this process and the workers it starts."""
+    device = resolve_device(spec)
+    os.environ[DEVICE_ENV] = spec
+    return device
+
+
+def current_device() -> torch.device:
+    return resolve_device(os.environ.get(DEVICE_ENV, "auto"))
+
+
+def weights_dtype(device: torch.device | None = None) -> torch.dtype:
+    """Base weights in bf16 on GPUs (half the memory; autocast computes in bf16 anyway),
+    fp32 on CPU, where results so far were measured."""
+    device = device or current_device()
+    return torch.bfloat16 if device.type == "cuda" else torch.float32
+
+
+def free_memory_bytes(device: torch.device) -> int:
+    """Memory free for new tensors on `device` (host RAM for the CPU)."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
