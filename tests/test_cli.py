@@ -145,13 +145,3 @@ def test_data_command_writes_inspectable_jsonl(tmp_path):
     rows = [json.loads(x) for x in (tmp_path / "d" / "twohop_cot.jsonl").read_text().splitlines()]
     assert rows and {"prompt", "completion", "answer", "bridge"} <= set(rows[0])
     assert json.loads((tmp_path / "d" / "world.json").read_text())["chains"]
-
-
-def test_base_model_flag_runs_smoke_on_a_local_hf_directory(tiny_base, tmp_path):
-    result = cli("run", "--preset", "smoke", "--base-model", str(tiny_base), "--out", str(tmp_path / "run"),
-                 cache=tmp_path / "cache")
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert not (tmp_path / "cache" / "base").exists()  # nothing pretrained: the given model is the base
-    config = (tmp_path / "run" / "config.yaml").read_text()
-    assert str(tiny_base) in config
-    assert len(accuracies(tmp_path / "run")) == 29 * len(TEST_SPLITS)

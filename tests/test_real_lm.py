@@ -1,0 +1,163 @@
+"""Real Hugging Face architectures as the base (`--base-model`): randomly initialised tiny
+Llama, Qwen2 (with a chat template) and GPT-2 (Conv1D layers) run the smoke experiment end
+to end; devices, LoRA targets and prompts; bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from peft import LoraConfig, PeftModel, get_peft_model
+from transformers import AutoModelForCausalLM
+
+from lorarecycle.adapters.lora_io import read_adapter
+from lorarecycle.config import PromptSpec, load_preset
+from lorarecycle.errors import UserError
+from lorarecycle.model.device import resolve_device
+from lorarecycle.model.load import load_tokenizer
+from lorarecycle.model.prompting import encode, render_datasets
+from lorarecycle.model.random_hf import build_random_causal_lm
+from lorarecycle.model.targets import ARCHITECTURE_TARGETS, resolve_target_modules
+from lorarecycle.recycle.lorahub import set_updated_weights
+from lorarecycle.recycle.merge.apply import MergeOptions, merge_adapters
+from lorarecycle.recycle.routing.layer import Router
+from lorarecycle.recycle.routing.model import build_routed_model
+from lorarecycle.tasks.datasets import TEST_SPLITS
+from lorarecycle.tasks.registry import task_of
+from lorarecycle.tasks.templates import extract_answer
+
+from .test_cli import accuracies, cli
+
+
+@pytest.fixture(scope="module")
+def hf_bases(tmp_path_factory):
+    """Random tiny models of four architectures with BPE tokenizers trained on the smoke world."""
+    cfg = load_preset("smoke")
+    _, datasets = task_of(cfg).build(cfg)
+    texts = [ex.text for examples in datasets.values() for ex in examples]
+    root = tmp_path_factory.mktemp("hf_bases")
+    return {arch: build_random_causal_lm(arch, root / arch, texts) for arch in ("llama", "qwen2", "gpt2", "opt")}
+
+
+@pytest.mark.parametrize("arch", ["llama", "qwen2", "gpt2"])
+def test_smoke_runs_end_to_end_on_each_architecture(hf_bases, tmp_path, arch):
+    out = tmp_path / "run"
+    result = cli("run", "--preset", "smoke", "--base-model", str(hf_bases[arch]), "--device", "cpu", "--out", str(out),
+                 cache=tmp_path / "cache")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert not (tmp_path / "cache" / "base").exists()  # nothing pretrained: the given model is the base
+    assert str(hf_bases[arch]) in (out / "config.yaml").read_text()
+    assert len(accuracies(out)) == 29 * len(TEST_SPLITS)
+    manifest = json.loads((out / "run.json").read_text())
+    assert manifest["prompt_format"] == ("chat" if arch == "qwen2" else "plain")
+    (adapter,) = (out / "adapters").glob("hop1-*")
+    config = json.loads((adapter / "adapter_config.json").read_text())
+    assert sorted(config["target_modules"]) == sorted(ARCHITECTURE_TARGETS[arch])
+    assert config["fan_in_fan_out"] == (arch == "gpt2")  # PEFT's flag for GPT-2's Conv1D
+    assert (out / "figures" / "routing-arrow-two.png").is_file()
+
+
+def test_routing_over_gpt2_conv1d_reproduces_peft(hf_bases, tmp_path):
+    path = hf_bases["gpt2"]
+    torch.manual_seed(0)
+    config = LoraConfig(r=4, lora_alpha=8, target_modules=["c_attn", "c_proj", "c_fc"], init_lora_weights=False)
+    get_peft_model(AutoModelForCausalLM.from_pretrained(path), config).save_pretrained(tmp_path / "e0")
+    enc = load_tokenizer(path)(["The mentor of Kato Rimu is"], return_tensors="pt")
+    with torch.no_grad():
+        expected = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(path), tmp_path / "e0")(**enc).logits
+        routed = build_routed_model(AutoModelForCausalLM.from_pretrained(path).eval(), [tmp_path / "e0"], ["e0"],
+                                    Router(1, "token", top_k=1))
+        assert torch.allclose(routed(**enc).logits, expected, atol=1e-5)
+        # LoraHub writes candidate merges straight into the weights: Conv1D stores them transposed
+        model = AutoModelForCausalLM.from_pretrained(path).eval()
+        adapter = read_adapter(tmp_path / "e0")
+        factors, _ = merge_adapters([adapter], "task_arithmetic", [1.0], {}, MergeOptions())
+        original = {n: model.get_submodule(n).weight.detach().clone() for n in factors}
+        set_updated_weights(model, original, factors)
+        assert torch.allclose(model(**enc).logits, expected, atol=1e-4)
+
+
+def test_chat_template_renders_every_example_for_training_and_decoding(hf_bases):
+    cfg = load_preset("smoke")
+    _, datasets = task_of(cfg).build(cfg)
+    tokenizer = load_tokenizer(hf_bases["qwen2"])
+    fmt, rendered = render_datasets({"hop1": datasets["hop1"]}, tokenizer, PromptSpec(system="Be brief."))
+    ex, raw = rendered["hop1"][0], datasets["hop1"][0]
+    assert fmt == "chat"
+    assert ex.prompt.startswith("<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\n")
+    assert ex.prompt.endswith(f"{raw.prompt}<|im_end|>\n<|im_start|>assistant\n")
+    assert ex.completion == raw.completion.lstrip() and ex.answer == raw.answer
+    plain_fmt, plain = render_datasets({"hop1": datasets["hop1"]}, tokenizer, PromptSpec(format="plain"))
+    assert plain_fmt == "plain" and plain["hop1"][0] == raw
+    with pytest.raises(UserError, match="has no chat template"):
+        render_datasets(datasets, load_tokenizer(hf_bases["llama"]), PromptSpec(format="chat"))
+
+
+def test_text_that_already_holds_bos_gets_no_second_one(hf_bases):
+    tokenizer = load_tokenizer(hf_bases["llama"])  # adds <s> itself
+    plain = encode(tokenizer, "The mentor of")["input_ids"]
+    rendered = encode(tokenizer, "<s>The mentor of")["input_ids"]
+    assert plain == rendered and plain.count(tokenizer.bos_token_id) == 1
+
+
+@pytest.mark.parametrize(("generation", "kind", "expected"), [
+    (" Kato Rimu.", "fact", "kato rimu"),
+    ("**Kato Rimu**\n", "direct", "kato rimu"),
+    ("Answer: KATO RIMU. Because", "direct", "kato rimu"),
+    ("The employer of the mentor of Lo Ba is Kato Rimu.", "direct", "kato rimu"),
+    (" The mentor of A is B. The employer of B is Kato Rimu. So the answer is Kato Rimu. So", "cot", "kato rimu"),
+    ("Step 1 ... The final answer is: *Kato Rimu*!", "cot", "kato rimu"),
+    ("The mentor of A is B.", "cot", ""),  # never states an answer
+    ("Kato Rimu is a mentor.", "fact", "kato rimu is a mentor"),  # no restated "The ... is X": kept as is
+])
+def test_answer_extraction_is_robust_to_formatting(generation, kind, expected):
+    assert extract_answer(generation, kind) == expected
+
+
+def test_target_modules_resolved_by_architecture_with_clear_errors(hf_bases):
+    gpt2 = AutoModelForCausalLM.from_pretrained(hf_bases["gpt2"])
+    assert resolve_target_modules(gpt2, "auto") == ["c_attn", "c_proj", "c_fc"]
+    assert resolve_target_modules(gpt2, ["c_fc"]) == ["c_fc"]
+    with pytest.raises(UserError, match="q_proj not among the linear layers of this gpt2 model"):
+        resolve_target_modules(gpt2, ["q_proj", "c_fc"])
+    opt = AutoModelForCausalLM.from_pretrained(hf_bases["opt"])
+    with pytest.raises(UserError, match="no known LoRA target modules for model_type 'opt'.*fc1, fc2, k_proj"):
+        resolve_target_modules(opt, "auto")
+    assert resolve_target_modules(opt, ["q_proj", "v_proj"]) == ["q_proj", "v_proj"]
+
+
+def test_device_choices():
+    assert resolve_device("cpu").type == "cpu"
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(UserError, match="expected auto, cpu, cuda or cuda:N"):
+        resolve_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(UserError, match="no CUDA GPU is visible"):
+            resolve_device("cuda:0")
+
+
+@pytest.mark.parametrize(("case", "message"), [
+    ("no_tokenizer", "no tokenizer (tokenizer.json"),
+    ("opt", "no known LoRA target modules for model_type 'opt'"),
+    ("bad_target", "lora.target_modules: c_attn not among the linear layers of this llama model"),
+    ("cuda", "no CUDA GPU is visible"),
+])
+def test_bad_real_lm_input_one_line_nonzero_nothing_written(hf_bases, tmp_path, case, message):
+    if case == "cuda" and torch.cuda.is_available():
+        pytest.skip("a GPU is visible")
+    no_tokenizer = tmp_path / "no_tokenizer"
+    no_tokenizer.mkdir()
+    for name in ("config.json", "model.safetensors"):
+        (no_tokenizer / name).write_bytes((hf_bases["llama"] / name).read_bytes())
+    (tmp_path / "bad_target.yaml").write_text("preset: smoke\nlora: {target_modules: [c_attn]}\n")
+    args = {
+        "no_tokenizer": ["--preset", "smoke", "--base-model", str(no_tokenizer)],
+        "opt": ["--preset", "smoke", "--base-model", str(hf_bases["opt"])],
+        "bad_target": [str(tmp_path / "bad_target.yaml"), "--base-model", str(hf_bases["llama"])],
+        "cuda": ["--preset", "smoke", "--device", "cuda"],
+    }[case]
+    result = cli("run", *args, "--out", str(tmp_path / "out"), cache=tmp_path / "cache")
+    assert result.returncode == 2 and message in result.stderr
+    assert result.stderr.strip().count("\n") == 0 and "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists() and not (tmp_path / "cache").exists()
