@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from lorarecycle.tasks.catalog import TWO_HOP
 from lorarecycle.tasks.datasets import TEST_SPLITS
 
 
@@ -44,7 +45,7 @@ def test_smoke_experiment_end_to_end(smoke_run):
                "select_retriever", "lorahub", "ties", "knots")
     expected |= {(m, lib) for m in methods for lib in ("two", "three")}
     assert models == expected
-    assert len(acc) == len(expected) * len(TEST_SPLITS)  # no duplicate rows
+    assert len(acc) == len(expected) * len(TEST_SPLITS) + len(TWO_HOP.base_checks)  # no duplicate rows
     row = json.loads((out / "results.jsonl").read_text().splitlines()[0])
     assert {"seed", "config_hash", "n", "ci_low", "ci_high", "data_requirement"} <= set(row)
     for name in ("hop1", "hop2", "skill", "union"):

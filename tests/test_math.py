@@ -101,7 +101,7 @@ def test_smoke_math_runs_end_to_end(tmp_path):
     result = cli("run", "--preset", "smoke-math", "--out", str(tmp_path / "run"), cache=tmp_path / "cache")
     assert result.returncode == 0, result.stderr[-3000:]
     rows = [json.loads(x) for x in (tmp_path / "run" / "results.jsonl").read_text().splitlines()]
-    assert {r["split"] for r in rows} == set(MATH.test_splits)
+    assert {r["split"] for r in rows} == set(MATH.splits_for("base"))
     models = {(r["model"], r["library"]) for r in rows}
     assert ("expert:knowledge", None) in models and ("arrow", "two") in models and ("lorahub", "two") in models
     cot = next(r for r in rows if r["model"] == "base" and r["split"] == "math_cot")

@@ -23,6 +23,7 @@ from lorarecycle.recycle.lorahub import set_updated_weights
 from lorarecycle.recycle.merge.apply import MergeOptions, merge_adapters
 from lorarecycle.recycle.routing.layer import Router
 from lorarecycle.recycle.routing.model import build_routed_model
+from lorarecycle.tasks.catalog import TWO_HOP
 from lorarecycle.tasks.datasets import TEST_SPLITS
 from lorarecycle.tasks.registry import task_of
 from lorarecycle.tasks.templates import extract_answer
@@ -48,7 +49,7 @@ def test_smoke_runs_end_to_end_on_each_architecture(hf_bases, tmp_path, arch):
     assert result.returncode == 0, result.stderr[-3000:]
     assert not (tmp_path / "cache" / "base").exists()  # nothing pretrained: the given model is the base
     assert str(hf_bases[arch]) in (out / "config.yaml").read_text()
-    assert len(accuracies(out)) == 29 * len(TEST_SPLITS)
+    assert len(accuracies(out)) == 29 * len(TEST_SPLITS) + len(TWO_HOP.base_checks)
     manifest = json.loads((out / "run.json").read_text())
     assert manifest["prompt_format"] == ("chat" if arch == "qwen2" else "plain")
     (adapter,) = (out / "adapters").glob("hop1-*")

@@ -33,6 +33,9 @@ class WorldSpec(StrictModel):
     n_pretrain_paths: int = Field(400, ge=1, description="two-hop paths asked in pretraining (direct and CoT)")
     n_control_paths: int = Field(50, ge=1, description="held-out two-hop paths over pretraining facts")
     name_words: int = Field(2, ge=1, le=2, description="words per entity name (2 syllables, i.e. 2 tokens, each)")
+    names: Literal["fictional", "real"] = Field(
+        "fictional", description="familiar chain entities: fictional syllable names, or real, widely known "
+        "entities (people, cities, organisations) that a real pretrained LM already knows")
     relations: list[str] = ["mentor", "employer", "neighbor", "rival", "landlord", "doctor"]
     hop1_relation: str = "mentor"
     hop2_relation: str = "employer"
@@ -176,6 +179,12 @@ class ExperimentConfig(StrictModel):
                                      f"experts of task {self.task}: {', '.join(experts_known)}")
             if len(set(experts)) != len(experts):
                 raise ValueError(f"libraries: library {name!r} lists an expert twice")
+        return self
+
+    @model_validator(mode="after")
+    def _real_names_two_hop_only(self) -> "ExperimentConfig":
+        if self.world.names == "real" and self.task != "two_hop":
+            raise ValueError("world.names real applies to task two_hop only")
         return self
 
     @model_validator(mode="after")

@@ -34,6 +34,7 @@ from .model.load import base_meta, check_model_dir, load_base, load_tokenizer, p
 from .recycle.registry import RECYCLERS, LibraryInputs
 from .report.markdown import render_report
 from .seeding import derive_seed
+from .evaluate.familiarity import name_scores, summarize_familiarity
 from .evaluate.oracle import oracle_rows
 from .evaluate.trace import trace_examples
 from .recycle.routing.model import RoutedModel
@@ -239,6 +240,26 @@ def trace_routing(model: RoutedModel, tokenizer, datasets: dict, row: Row, out: 
     return trace
 
 
+FAMILIARITY_FILE = "familiarity.jsonl"
+
+
+def measure_familiarity(cfg: ExperimentConfig, base_path: Path, tokenizer, entities: list[tuple[str, str, bool]],
+                        out: Path) -> list[dict]:
+    """Score every test entity under the base model (once per run directory); returns the
+    per-(role, familiar) summary."""
+    path = out / FAMILIARITY_FILE
+    rows = read_jsonl(path)
+    if len(rows) != len(entities):
+        model = load_base(base_path).to(torch.bfloat16 if cfg.eval.bf16 else torch.float32)
+        with progress_bar("measuring familiarity", 1) as advance:
+            scores = name_scores(model, tokenizer, [name for name, _, _ in entities])
+            advance()
+        rows = [{"role": role, "familiar": familiar, **s} for (_, role, familiar), s in zip(entities, scores)]
+        write_jsonl(path, rows)
+        del model
+    return summarize_familiarity(rows)
+
+
 def run_experiment(cfg: ExperimentConfig, out: Path, store: Path | None = None, extra: dict | None = None) -> list[dict]:
     """Run (or resume) one experiment into `out`. `store` holds trained adapters (default
     `out/adapters`; a sweep shares one across cells); `extra` fields go into every row."""
@@ -246,7 +267,6 @@ def run_experiment(cfg: ExperimentConfig, out: Path, store: Path | None = None, 
     out = Path(out)
     started = time.perf_counter()
     task = task_of(cfg)
-    splits = task.catalog.test_splits
     world, datasets = task.build(cfg)
     check_fewshot(cfg, datasets)
     prepare_run_dir(out, cfg)
@@ -255,6 +275,7 @@ def run_experiment(cfg: ExperimentConfig, out: Path, store: Path | None = None, 
     tokenizer = load_tokenizer(base_path)
     # what every model stage sees: plain text, or the base model's chat template
     prompt_format, datasets = render_datasets(datasets, tokenizer, cfg.prompt)
+    familiarity = measure_familiarity(cfg, base_path, tokenizer, task.probe_entities(world), out)
     store = Path(store) if store is not None else out / "adapters"
     experts = ensure_experts(cfg, base_path, datasets, store)
     full_ft = ensure_full_ft(cfg, base_path, datasets, store)
@@ -268,8 +289,9 @@ def run_experiment(cfg: ExperimentConfig, out: Path, store: Path | None = None, 
         kept = [x for x in read_jsonl(samples_path) if (x["model"], x["library"], x["split"]) in done]
         write_jsonl(samples_path, kept)
     rows = plan_rows(cfg, base_path, experts, full_ft, datasets, out)
-    todo = [(row, s) for row in rows for s in splits if (row.model, row.library, s) not in done]
-    common = {"config_hash": cfg.config_hash(), "seed": cfg.seed, "experiment": cfg.name, "device": current_device().type,
+    todo = [(row, s) for row in rows for s in task.catalog.splits_for(row.model) if (row.model, row.library, s) not in done]
+    common = {"measured_familiarity": {r["role"]: round(r["name_logprob"], 4) for r in familiarity},
+              "config_hash": cfg.config_hash(), "seed": cfg.seed, "experiment": cfg.name, "device": current_device().type,
               "familiarity": cfg.world.familiarity, "exposure": cfg.world.exposure, **(extra or {})}
     with progress_bar("evaluating", len(todo)) as advance:
         for row in rows:
@@ -301,13 +323,15 @@ def run_experiment(cfg: ExperimentConfig, out: Path, store: Path | None = None, 
         "device": str(current_device()), "prompt_format": prompt_format,
         "base": {"path": str(base_path), "pretrain": base_meta(base_path).get("pretrain")},
         "experts": {name: expert_meta(p) for name, p in experts.items()} | ({"full_ft": full_ft_meta(full_ft)} if full_ft else {}),
+        "familiarity_measured": familiarity,
         "diagnostics": diagnostics,
         "routing": routing,
         "seconds_this_invocation": round(time.perf_counter() - started, 1),
     }
     write_json(out / "run.json", manifest)
     order = {(r.model, r.library): i for i, r in enumerate(rows)}
-    results.sort(key=lambda r: (order.get((r["model"], r["library"]), len(order)), splits.index(r["split"])))
+    split_order = task.catalog.splits_for("base")
+    results.sort(key=lambda r: (order.get((r["model"], r["library"]), len(order)), split_order.index(r["split"])))
     atomic_write_text(out / "report.md", render_report(manifest, results + oracle_rows(results, cfg.libraries)))
     console.print(f"results: {out / RESULTS_FILE}; report: {out / 'report.md'}")
     return results

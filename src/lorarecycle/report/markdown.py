@@ -23,6 +23,16 @@ def routing_section(routing: dict) -> str:
     return "\n\n".join(parts)
 
 
+def familiarity_section(summary: Sequence[dict]) -> str:
+    if not summary:
+        return "(not measured)"
+    fmt = lambda v: "–" if v is None else f"{v:.2f}"  # noqa: E731
+    lines = [f"| {r['role']} | {'yes' if r['familiar'] else 'no'} | {r['n']} | {fmt(r['name_logprob'])} | "
+             f"{fmt(r['rest_logprob'])} |" for r in summary]
+    return "\n".join(["| role | familiar | n | name log p / token | rest log p / token |",
+                      "|---|---|---:|---:|---:|", *lines])
+
+
 def render_report(manifest: dict, rows: Sequence[dict]) -> str:
     base = manifest.get("base", {})
     experts = manifest.get("experts", {})
@@ -54,6 +64,15 @@ examples (`few-shot (n)`), the test labels (`oracle`), or the experts' training 
 more (`data-access`). `oracle_expert` is the best single library expert per split, picked
 with the test labels: the ceiling of one-expert-per-split selection (per-query selectors
 can exceed it).
+
+## Familiarity of the test entities, measured on the base model
+
+Mean log-probability per token of each name after "Question: Who is" (`name`), and of its
+words after the first given the first (`rest`, multi-word names); `familiar` is the
+design (seen in our pretraining, or a real entity). Higher = better known. Prompt format:
+{manifest.get("prompt_format", "plain")}.
+
+{familiarity_section(manifest.get("familiarity_measured", []))}
 
 ## Per-query selection
 

@@ -53,7 +53,8 @@ def load_grid_dir(run_dir: Path) -> GridSpec:
 
 
 def expected_keys(cell: Cell) -> set[tuple]:
-    return {(model, library, split) for model, library in row_keys(cell.config) for split in CATALOGS[cell.config.task].test_splits}
+    catalog = CATALOGS[cell.config.task]
+    return {(model, library, split) for model, library in row_keys(cell.config) for split in catalog.splits_for(model)}
 
 
 def cell_rows(run_dir: Path, cell: Cell) -> list[dict]:

@@ -24,6 +24,13 @@ class Catalog:
     fewshot_sources: dict[str, str]  # each expert's few-shot inputs (retrievers)
     fewshot_examples: str  # target-task few-shot examples (LoraHub), never from test chains
     full_ft_data: tuple[str, ...] = field(default=())
+    # evaluated on the base model only, before any LoRA: the composed questions with the
+    # needed facts given in the prompt (does the model follow the templates and compose
+    # in context?)
+    base_checks: tuple[str, ...] = field(default=())
+
+    def splits_for(self, model: str) -> tuple[str, ...]:
+        return (*self.test_splits, *self.base_checks) if model == "base" else self.test_splits
 
     @property
     def scored_with_bridge(self) -> tuple[str, ...]:
@@ -49,6 +56,7 @@ TWO_HOP = Catalog(
     fewshot_sources={"hop1": "fewshot_hop1", "hop2": "fewshot_hop2", "skill": "skill", "general": "general"},
     fewshot_examples="fewshot_twohop",
     full_ft_data=("hop1_facts", "hop2_facts"),
+    base_checks=("incontext_twohop_direct", "incontext_twohop_cot"),
 )
 
 MATH = Catalog(
@@ -69,6 +77,7 @@ MATH = Catalog(
     fewshot_sources={"knowledge": "fewshot_knowledge", "procedure": "fewshot_procedure", "general": "general"},
     fewshot_examples="fewshot_math",
     full_ft_data=("knowledge_facts", "procedure_set"),
+    base_checks=("incontext_math_direct", "incontext_math_cot"),
 )
 
 CATALOGS = {"two_hop": TWO_HOP, "math": MATH}

@@ -5,7 +5,7 @@ Every example is a (prompt, completion) pair; `answer` is the entity scored by e
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from ..seeding import make_rng
 from . import templates as T
@@ -57,6 +57,15 @@ def cot_example(c: Chain) -> Example:
     return Example(f"cot:{c.id}", "cot", T.cot_prompt(c.r1, c.r2, c.a), completion, c.c, c.id, c.b)
 
 
+def in_context(ex: Example, facts: str) -> Example:
+    """The same question with the facts it needs stated before it."""
+    return replace(ex, id=f"incontext:{ex.id}", prompt=f"{facts} {ex.prompt}")
+
+
+def chain_facts(c: Chain) -> str:
+    return f"{T.fact_prompt(c.r1, c.a)} {c.b}. {T.fact_prompt(c.r2, c.b)} {c.c}."
+
+
 def build_datasets(world: World) -> dict[str, list[Example]]:
     """All training sets and test splits, keyed by name (see TRAIN_SETS, TEST_SPLITS)."""
     test, skill, pre, control, fewshot = (world.group(g) for g in ("test", "skill", "pretrain", "control", "fewshot"))
@@ -85,5 +94,7 @@ def build_datasets(world: World) -> dict[str, list[Example]]:
         "twohop_cot": [cot_example(c) for c in test],
         "control_direct": [direct_example(c) for c in control],
         "control_cot": [cot_example(c) for c in control],
+        "incontext_twohop_direct": [in_context(direct_example(c), chain_facts(c)) for c in test],
+        "incontext_twohop_cot": [in_context(cot_example(c), chain_facts(c)) for c in test],
     }
 

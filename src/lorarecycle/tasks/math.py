@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from ..config import MathSpec, WorldSpec
 from ..seeding import make_rng
 from . import math_templates as M
-from .datasets import Example
+from .datasets import Example, in_context
 from .names import unique_names
 
 
@@ -112,6 +112,10 @@ def _cot(p: Problem, given: bool) -> Example:
                    M.cot_completion(p.count, p.item, p.price), str(p.answer), p.item, "" if given else str(p.price))
 
 
+def _price_sentence(world: MathWorld, item: str) -> str:
+    return (M.price_prompt(item) + M.price_completion(world.prices[item])).strip()
+
+
 def build_math_datasets(world: MathWorld) -> dict[str, list[Example]]:
     spec, math = world.spec, world.math
     test, fewshot = world.group("test"), world.group("fewshot")
@@ -146,4 +150,6 @@ def build_math_datasets(world: MathWorld) -> dict[str, list[Example]]:
         "control_direct": [_direct(p, False) for p in control],
         "control_cot": [_cot(p, False) for p in control],
         "arithmetic": table,
+        "incontext_math_direct": [in_context(_direct(p, False), _price_sentence(world, p.item)) for p in test],
+        "incontext_math_cot": [in_context(_cot(p, False), _price_sentence(world, p.item)) for p in test],
     }

@@ -13,14 +13,19 @@ New knowledge lives on disjoint chains of other entities, all with (hop1, hop2) 
 Familiarity decides which test/skill entities the base model sees in pretraining (one
 background fact each, with another relation): F none, H only A, R all of A, B, C.
 Exposure puts that fraction of the test chains' own facts into pretraining.
+With `names: real` the familiar roles take real, widely known entities (people, cities,
+organisations; see entities.py) instead of fictional names, so "familiar" also holds for a
+real pretrained LM; their facts stay synthetic.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from ..config import WorldSpec
 from ..seeding import make_rng
+from .entities import draw_real, object_type
 from .names import unique_names
 from .templates import TEMPLATE_WORDS
 
@@ -87,14 +92,27 @@ def build_world(spec: WorldSpec, seed: int) -> World:
     chains += [Chain(f"pretrain-{i}", "pretrain", *p)
                for i, p in enumerate(paths[spec.n_control_paths : spec.n_control_paths + spec.n_pretrain_paths])]
     exposed = set(rng.sample(range(spec.n_test_chains), round(spec.exposure * spec.n_test_chains)))
+    real = _real_roles(spec, rng) if spec.names == "real" else {}
     for group, n in (("test", spec.n_test_chains), ("skill", spec.n_skill_chains), ("fewshot", spec.n_fewshot_chains)):
         for i in range(n):
-            a, b, c = next(new), next(new), next(new)
+            a, b, c = (next(real[role]) if role in real else next(new) for role in "abc")
             chains.append(Chain(f"{group}-{i}", group, a, b, c, spec.hop1_relation, spec.hop2_relation,
                                 group == "test" and i in exposed))
     world = World(spec, seed, graph, chains)
     world.background = _background_facts(world, familiar, rng)
     return world
+
+
+def _real_roles(spec: WorldSpec, rng) -> dict[str, Iterator[str]]:
+    """For `names: real`, an iterator of real entities for each role the familiarity level
+    makes familiar (the role's type follows the relation: e.g. an employer is an organisation)."""
+    n_chains = spec.n_test_chains + spec.n_skill_chains + spec.n_fewshot_chains
+    types = {"a": "person", "b": object_type(spec.hop1_relation), "c": object_type(spec.hop2_relation)}
+    roles = FAMILIAR_ROLES[spec.familiarity]
+    needs = {t: n_chains * sum(types[r] == t for r in roles) for t in dict.fromkeys(types[r] for r in roles)}
+    drawn = draw_real(rng, needs, set(TEMPLATE_WORDS) | set(spec.relations))
+    pools = {t: iter(names) for t, names in drawn.items()}
+    return {r: pools[types[r]] for r in roles}
 
 
 def _knowledge_graph(entities: list[str], spec: WorldSpec, rng) -> list[Fact]:
