@@ -85,7 +85,7 @@ def uninterrupted(tmp_path_factory):
 def test_grid_runs_every_cell_and_reports(uninterrupted):
     root, _ = uninterrupted
     acc = rows_by_key(root / "run")
-    assert len({k[0] for k in acc}) == 4 and len(acc) == 4 * 6 * 6  # cells x rows x splits
+    assert len({k[0] for k in acc}) == 4 and len(acc) == 4 * (6 * 6 + 2)  # cells x (rows x splits + base checks)
     html = (root / "run" / "report.html").read_text()
     assert html.count("data:image/png;base64,") == 3  # library vs expert, familiarity, errors: embedded
     report = (root / "run" / "report.md").read_text()

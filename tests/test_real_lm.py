@@ -57,6 +57,14 @@ def test_smoke_runs_end_to_end_on_each_architecture(hf_bases, tmp_path, arch):
     assert sorted(config["target_modules"]) == sorted(ARCHITECTURE_TARGETS[arch])
     assert config["fan_in_fan_out"] == (arch == "gpt2")  # PEFT's flag for GPT-2's Conv1D
     assert (out / "figures" / "routing-arrow-two.png").is_file()
+    # familiarity measured on the base, before training, for every test entity
+    scores = [json.loads(x) for x in (out / "familiarity.jsonl").read_text().splitlines()]
+    assert len(scores) == 3 * 12 and {s["role"] for s in scores} == {"a", "b", "c"}
+    assert all(s["name_logprob"] < 0 and s["tokens"] >= 1 for s in scores)
+    assert [r["role"] for r in manifest["familiarity_measured"]] == ["a", "b", "c"]
+    row = json.loads((out / "results.jsonl").read_text().splitlines()[0])
+    assert set(row["measured_familiarity"]) == {"a", "b", "c"}
+    assert "## Familiarity of the test entities" in (out / "report.md").read_text()
 
 
 def test_routing_over_gpt2_conv1d_reproduces_peft(hf_bases, tmp_path):
@@ -162,3 +170,48 @@ def test_bad_real_lm_input_one_line_nonzero_nothing_written(hf_bases, tmp_path, 
     assert result.returncode == 2 and message in result.stderr
     assert result.stderr.strip().count("\n") == 0 and "Traceback" not in result.stderr
     assert not (tmp_path / "out").exists() and not (tmp_path / "cache").exists()
+
+
+def test_micro_batches_give_the_full_batch_gradient(hf_bases):
+    from lorarecycle.config import TrainSpec
+    from lorarecycle.train.trainer import accumulate_gradients, encode_example
+
+    cfg = load_preset("smoke")
+    _, datasets = task_of(cfg).build(cfg)
+    tokenizer = load_tokenizer(hf_bases["llama"])
+    rows = [encode_example(tokenizer, ex, loss_on_prompt=False) for ex in datasets["twohop_cot"][:5] + datasets["hop1"][:2]]
+    grads, losses = [], []
+    for micro in (None, 2):
+        model = AutoModelForCausalLM.from_pretrained(hf_bases["llama"])
+        spec = TrainSpec(epochs=1, lr=1.0, bf16=False, micro_batch_size=micro)
+        loss, _ = accumulate_gradients(model, rows, tokenizer.pad_token_id, torch.device("cpu"), spec)
+        losses.append(float(loss))
+        grads.append(torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None]))
+    assert losses[0] == pytest.approx(losses[1], rel=1e-5)
+    assert torch.allclose(grads[0], grads[1], atol=1e-6, rtol=1e-4)
+
+
+def test_auto_batch_size_follows_free_memory(hf_bases):
+    from lorarecycle.evaluate.decode import auto_batch_size
+
+    model = AutoModelForCausalLM.from_pretrained(hf_bases["qwen2"])
+    assert auto_batch_size(model, 128) == 128  # a tiny model: capped on CPU
+    assert 1 <= auto_batch_size(model, 128, memory_fraction=1e-9) < 128
+
+
+def test_name_scores_are_the_model_log_probabilities(hf_bases):
+    from lorarecycle.evaluate.familiarity import CONTEXT, name_scores
+
+    path = hf_bases["gpt2"]
+    model, tokenizer = AutoModelForCausalLM.from_pretrained(path).eval(), load_tokenizer(path)
+    names = ["Kato Rimu", "Lo", "Zoge Gapa Sedu"]
+    scores = name_scores(model, tokenizer, names, batch_size=2)  # padded batches
+    for name, score in zip(names, scores):
+        ids = tokenizer(f"{CONTEXT} {name}")["input_ids"]
+        n_context = len(tokenizer(CONTEXT)["input_ids"])
+        with torch.no_grad():
+            logp = torch.log_softmax(model(torch.tensor([ids])).logits[0].float(), -1)
+        expected = [float(logp[t - 1, ids[t]]) for t in range(n_context, len(ids))]
+        assert score["tokens"] == len(expected)
+        assert score["name_logprob"] == pytest.approx(sum(expected) / len(expected), abs=1e-4)
+        assert (score["rest_logprob"] is None) == (len(name.split()) == 1)

@@ -86,6 +86,8 @@ class TrainSpec(StrictModel):
     epochs: int = Field(ge=1)
     lr: float = Field(gt=0)
     batch_size: int = Field(32, ge=1)
+    micro_batch_size: int | None = Field(
+        None, ge=1, description="split each batch into chunks of this size (gradient accumulation, same update)")
     weight_decay: float = Field(0.0, ge=0)
     warmup_frac: float = Field(0.05, ge=0, le=1)
     stop_loss: float | None = Field(None, gt=0, description="stop once an epoch's mean loss falls below this")
@@ -124,7 +126,7 @@ class MethodSpec(StrictModel):
 
 
 class EvalSpec(StrictModel):
-    batch_size: int = Field(128, ge=1)
+    batch_size: int | Literal["auto"] = Field(128, description="sequences per decoding batch; auto = from free memory")
     max_new_tokens_direct: int = Field(12, ge=1)
     max_new_tokens_cot: int = Field(48, ge=1)
     bf16: bool = Field(True, description="decode with the model cast to bfloat16")

@@ -7,7 +7,28 @@ from collections.abc import Sequence
 import torch
 from transformers import PreTrainedTokenizerBase
 
+from ..model.device import free_memory_bytes
 from ..model.prompting import encode
+
+
+MAX_BATCH = {"cuda": 1024, "cpu": 128}  # CPU decoding is compute-bound well before memory runs out
+
+
+def auto_batch_size(model: torch.nn.Module, max_length: int, memory_fraction: float = 0.5) -> int:
+    """Sequences per batch that fit in `memory_fraction` of the device's free memory:
+    per sequence, the KV cache, a prefill's activations and the last-token logits."""
+    param = next(model.parameters())
+    config = getattr(model, "config", None) or model.model.config
+    get = lambda *names, default=None: next((getattr(config, n) for n in names if getattr(config, n, None)), default)  # noqa: E731
+    hidden, layers = get("hidden_size", "n_embd"), get("num_hidden_layers", "n_layer")
+    heads = get("num_attention_heads", "n_head")
+    kv_dim = hidden * get("num_key_value_heads", default=heads) // heads
+    ffn = get("intermediate_size", "n_inner", default=4 * hidden)
+    width = param.element_size()
+    per_sequence = (2 * layers * kv_dim * max_length * width + max_length * (6 * hidden + 3 * ffn) * width
+                    + get("vocab_size") * 4)
+    fits = int(memory_fraction * free_memory_bytes(param.device) / per_sequence)
+    return max(1, min(MAX_BATCH.get(param.device.type, 128), fits))
 
 
 @torch.no_grad()

@@ -11,7 +11,8 @@ from transformers import PreTrainedTokenizerBase
 from ..config import EvalSpec
 from ..tasks.datasets import Example
 from ..tasks.templates import extract_answer, extract_first_hop, normalize
-from .decode import greedy_decode
+from ..model.prompting import encode
+from .decode import auto_batch_size, greedy_decode
 from .metrics import ERROR_KINDS, classify_error, wilson_interval
 
 
@@ -27,7 +28,12 @@ def evaluate_split(
     The model runs in its own dtype (the pipeline casts it to bf16 when `spec.bf16`)."""
     kind = examples[0].kind
     budget = spec.max_new_tokens_cot if kind == "cot" else spec.max_new_tokens_direct
-    generations = greedy_decode(model, tokenizer, [ex.prompt for ex in examples], budget, spec.batch_size)
+    prompts = [ex.prompt for ex in examples]
+    batch_size = spec.batch_size
+    if batch_size == "auto":
+        longest = max(len(encode(tokenizer, p)["input_ids"]) for p in prompts) + budget
+        batch_size = auto_batch_size(model, longest)
+    generations = greedy_decode(model, tokenizer, prompts, budget, batch_size)
     samples, errors = [], Counter()
     for ex, gen in zip(examples, generations):
         pred = extract_answer(gen, ex.kind)

@@ -51,7 +51,7 @@ def draw_real(rng, needs: dict[str, int], reserved: set[str]) -> dict[str, list[
     for kind, n in needs.items():
         pool = [e for e in real_entities()[kind] if e.lower() not in taken]
         if n > len(pool):
-            raise UserError(f"world.names real: the worlds needs {n} real {kind} entities, the inventory has "
+            raise UserError(f"world.names real: the world needs {n} real {kind} entities, the inventory has "
                             f"{len(pool)}; use fewer chains (n_test_chains, n_skill_chains, n_fewshot_chains) "
                             "or familiarity H")
         out[kind] = rng.sample(pool, n)

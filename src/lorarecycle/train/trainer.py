@@ -62,6 +62,25 @@ def lr_factor(step: int, total: int, warmup: int) -> float:
     return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress))
 
 
+def accumulate_gradients(model, rows: Sequence[tuple[list[int], list[int]]], pad_id: int, device: torch.device,
+                         spec: TrainSpec) -> tuple[torch.Tensor, int]:
+    """Backward the batch's mean token loss, in micro-batches of `spec.micro_batch_size`
+    (each weighted by its share of the scored tokens: the same gradient as one pass).
+    Returns (loss, tokens seen)."""
+    size = spec.micro_batch_size or len(rows)
+    chunks = [collate(rows[i : i + size], pad_id) for i in range(0, len(rows), size)]
+    scored = [int((c["labels"][:, 1:] != IGNORE).sum()) for c in chunks]
+    total, tokens = torch.zeros(()), 0
+    for chunk, n in zip(chunks, scored):
+        batch = {k: v.to(device) for k, v in chunk.items()}
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=spec.bf16):
+            loss = model(**batch).loss * (n / max(1, sum(scored)))
+        loss.backward()
+        total += loss.detach().float().cpu()
+        tokens += int(chunk["attention_mask"].sum())
+    return total, tokens
+
+
 def train_causal_lm(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
@@ -90,16 +109,13 @@ def train_causal_lm(
         for _ in range(spec.epochs):
             epochs_run += 1
             for indices in length_bucketed_batches([len(r[0]) for r in rows], spec.batch_size, shuffler):
-                batch = {k: v.to(device) for k, v in collate([rows[j] for j in indices], pad_id).items()}
-                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=spec.bf16):
-                    loss = model(**batch).loss
-                loss.backward()
+                loss, n_tokens = accumulate_gradients(model, [rows[j] for j in indices], pad_id, device, spec)
                 torch.nn.utils.clip_grad_norm_(params, 1.0)
                 optimizer.step()
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
                 losses.append(loss.item())
-                tokens += int(batch["attention_mask"].sum())
+                tokens += n_tokens
                 advance(info=f"loss {losses[-1]:.3f}")
             epoch_loss = sum(losses[-steps_per_epoch:]) / steps_per_epoch
             if spec.stop_loss is not None and epoch_loss < spec.stop_loss:
