@@ -14,18 +14,19 @@ from ..pipeline import run_experiment
 from ..report.grid import write_grid_report
 from ..report.tables import rich_table
 from ..runtime import configure_runtime
-from ..sweep.grid import Cell, GridSpec
+from ..sweep.grid import Cell, GridSpec, validate_grid
 from ..sweep.run import run_grid
 from .options import BaseModelOpt, ConfigArg, DeviceOpt, OutOpt, PresetOpt, SeedOpt
 from .resolve import resolve
 
 ExecutorOpt = Annotated[Optional[str], typer.Option("--executor", help="grids: local (default) or ray")]
 AddressOpt = Annotated[Optional[str], typer.Option("--address", help="grids on Ray: cluster address (default: start a local Ray)")]
+GpusOpt = Annotated[Optional[float], typer.Option("--gpus-per-cell", help="grids on Ray: GPUs each cell requests (e.g. 1)")]
 
 
 def run(config: ConfigArg = None, preset: PresetOpt = None, out: OutOpt = None, base_model: BaseModelOpt = None,
         seed: SeedOpt = None, executor: ExecutorOpt = None, address: AddressOpt = None,
-        device: DeviceOpt = None) -> None:
+        device: DeviceOpt = None, gpus_per_cell: GpusOpt = None) -> None:
     """Generate data, pretrain (or load) the base, train experts, recycle, evaluate, report.
     A config with `axes` is a grid: every cell runs (resuming finished ones) and one report
     covers them all."""
@@ -35,8 +36,10 @@ def run(config: ConfigArg = None, preset: PresetOpt = None, out: OutOpt = None, 
     resolved = resolve(config, preset, base_model, seed)
     configure_runtime()
     if isinstance(resolved, GridSpec):
-        updates = {k: v for k, v in {"name": executor, "address": address}.items() if v is not None}
-        grid = resolved.model_copy(update={"executor": resolved.executor.model_copy(update=updates)})
+        updates = {k: v for k, v in {"name": executor, "address": address, "num_gpus": gpus_per_cell}.items()
+                   if v is not None}
+        executor_data = {**resolved.executor.model_dump(), **updates}
+        grid = validate_grid({**resolved.model_dump(mode="json"), "executor": executor_data}, "command line")
         out = out or Path("runs") / f"{grid.name}-{grid.grid_hash()}"
         run_grid(grid, out)
         print(f"grid results: {out / 'results.jsonl'}; report: {out / 'report.html'}")

@@ -36,12 +36,16 @@ def real_entities() -> dict[str, tuple[str, ...]]:
 
 
 def real_vocabulary() -> list[str]:
-    """The words of every inventory name, split as the built-in tokenizer splits them."""
+    """The words of every inventory name, split as the built-in tokenizer splits them, and
+    one-letter continuation pieces."""
     from tokenizers.pre_tokenizers import BertPreTokenizer
 
     split = BertPreTokenizer()
-    return list(dict.fromkeys(w for names in real_entities().values() for name in names
-                              for w, _ in split.pre_tokenize_str(name.lower())))
+    words = dict.fromkeys(w for names in real_entities().values() for name in names
+                          for w, _ in split.pre_tokenize_str(name.lower()))
+    # Whole words are longest-prefix matches for WordPiece: with "vos" in the vocabulary a
+    # fictional "Voso" needs a one-letter continuation, so every letter gets one.
+    return [*words, *(f"##{c}" for c in "abcdefghijklmnopqrstuvwxyz0123456789")]
 
 
 def draw_real(rng, needs: dict[str, int], reserved: set[str]) -> dict[str, list[str]]:
