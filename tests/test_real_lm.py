@@ -215,3 +215,22 @@ def test_name_scores_are_the_model_log_probabilities(hf_bases):
         assert score["tokens"] == len(expected)
         assert score["name_logprob"] == pytest.approx(sum(expected) / len(expected), abs=1e-4)
         assert (score["rest_logprob"] is None) == (len(name.split()) == 1)
+
+
+@pytest.mark.parametrize("model_type", sorted(ARCHITECTURE_TARGETS))
+def test_every_listed_architecture_has_its_target_modules(model_type):
+    """Module skeletons (meta device, no weights) of each family: the table matches the
+    modules transformers actually builds."""
+    from transformers import AutoConfig
+
+    from lorarecycle.model.targets import skeleton
+
+    small = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
+                 num_key_value_heads=1, vocab_size=64, head_dim=16, n_embd=32, n_layer=1, n_head=2,
+                 pad_token_id=0, bos_token_id=1, eos_token_id=2)
+    try:
+        config = AutoConfig.for_model(model_type, **small)
+    except ValueError:
+        pytest.skip(f"transformers has no {model_type}")
+    model = skeleton(config)
+    assert resolve_target_modules(model, "auto") == list(ARCHITECTURE_TARGETS[model_type])
