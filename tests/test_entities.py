@@ -23,7 +23,7 @@ SPEC = dict(names="real", n_test_chains=40, n_skill_chains=10, n_fewshot_chains=
 def test_inventory_is_large_clean_and_typed():
     inventory = real_entities()
     assert set(inventory) == set(TYPES)
-    assert len(inventory["person"]) >= 300 and len(inventory["city"]) >= 200 and len(inventory["organisation"]) >= 200
+    assert len(inventory["person"]) >= 500 and len(inventory["city"]) >= 300 and len(inventory["organisation"]) >= 300
     names = [n.lower() for group in inventory.values() for n in group]
     assert len(names) == len(set(names))  # unique across types
     forbidden = set(TEMPLATE_WORDS) | set(WorldSpec().relations)
