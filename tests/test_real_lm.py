@@ -118,6 +118,7 @@ def test_text_that_already_holds_bos_gets_no_second_one(hf_bases):
     (" The mentor of A is B. The employer of B is Kato Rimu. So the answer is Kato Rimu. So", "cot", "kato rimu"),
     ("Step 1 ... The final answer is: *Kato Rimu*!", "cot", "kato rimu"),
     ("The mentor of A is B.", "cot", ""),  # never states an answer
+    ("So the answer is Kato Rimu. The answer is Lo Ba.", "cot", "kato rimu"),  # the first answer counts
     ("Kato Rimu is a mentor.", "fact", "kato rimu is a mentor"),  # no restated "The ... is X": kept as is
 ])
 def test_answer_extraction_is_robust_to_formatting(generation, kind, expected):

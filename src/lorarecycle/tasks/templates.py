@@ -55,14 +55,14 @@ def first_sentence(text: str) -> str:
 def extract_answer(generated: str, kind: str) -> str:
     """The answer entity in a generation, robust to an instruct model's formatting (case,
     punctuation, markdown emphasis, "Answer:" labels, a restated "The ... is X", trailing
-    text): what follows the last "the answer is" for chain-of-thought (empty when the model
+    text): what follows the first "the answer is" for chain-of-thought (empty when the model
     never says it), else the first sentence."""
     text = _MARKUP.sub("", generated)
     if kind == "cot":
-        found = list(_ANSWER_IS.finditer(text))
+        found = _ANSWER_IS.search(text)
         if not found:
             return ""
-        text = text[found[-1].end():]
+        text = text[found.end():]  # the first answer given: later text is trailing noise
     sentence = _LEAD.sub("", first_sentence(text))
     if kind != "cot" and re.match(r"(?i)the\s", sentence) and re.search(r"\sis\s", sentence):
         sentence = re.split(r"\sis\s", sentence)[-1]  # "The mentor of A is B" -> "B"
