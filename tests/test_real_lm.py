@@ -135,6 +135,9 @@ def test_target_modules_resolved_by_architecture_with_clear_errors(hf_bases):
     with pytest.raises(UserError, match="no known LoRA target modules for model_type 'opt'.*fc1, fc2, k_proj"):
         resolve_target_modules(opt, "auto")
     assert resolve_target_modules(opt, ["q_proj", "v_proj"]) == ["q_proj", "v_proj"]
+    assert resolve_target_modules(gpt2, ["attn.c_attn"]) == ["attn.c_attn"]  # a path suffix, as PEFT matches
+    with pytest.raises(UserError, match="mlp.c_attn not among"):
+        resolve_target_modules(gpt2, ["mlp.c_attn"])
 
 
 def test_device_choices():
@@ -152,6 +155,7 @@ def test_device_choices():
     ("opt", "no known LoRA target modules for model_type 'opt'"),
     ("bad_target", "lora.target_modules: c_attn not among the linear layers of this llama model"),
     ("cuda", "no CUDA GPU is visible"),
+    ("unknown_type", "not a causal LM transformers can build without remote code"),
 ])
 def test_bad_real_lm_input_one_line_nonzero_nothing_written(hf_bases, tmp_path, case, message):
     if case == "cuda" and torch.cuda.is_available():
@@ -161,11 +165,18 @@ def test_bad_real_lm_input_one_line_nonzero_nothing_written(hf_bases, tmp_path, 
     for name in ("config.json", "model.safetensors"):
         (no_tokenizer / name).write_bytes((hf_bases["llama"] / name).read_bytes())
     (tmp_path / "bad_target.yaml").write_text("preset: smoke\nlora: {target_modules: [c_attn]}\n")
+    unknown_type = tmp_path / "unknown_type"
+    unknown_type.mkdir()
+    for f in hf_bases["llama"].iterdir():
+        (unknown_type / f.name).write_bytes(f.read_bytes())
+    config = json.loads((unknown_type / "config.json").read_text())
+    (unknown_type / "config.json").write_text(json.dumps({**config, "model_type": "foo_bar"}))
     args = {
         "no_tokenizer": ["--preset", "smoke", "--base-model", str(no_tokenizer)],
         "opt": ["--preset", "smoke", "--base-model", str(hf_bases["opt"])],
         "bad_target": [str(tmp_path / "bad_target.yaml"), "--base-model", str(hf_bases["llama"])],
         "cuda": ["--preset", "smoke", "--device", "cuda"],
+        "unknown_type": ["--preset", "smoke", "--base-model", str(unknown_type)],
     }[case]
     result = cli("run", *args, "--out", str(tmp_path / "out"), cache=tmp_path / "cache")
     assert result.returncode == 2 and message in result.stderr
@@ -235,3 +246,23 @@ def test_every_listed_architecture_has_its_target_modules(model_type):
         pytest.skip(f"transformers has no {model_type}")
     model = skeleton(config)
     assert resolve_target_modules(model, "auto") == list(ARCHITECTURE_TARGETS[model_type])
+
+
+def test_decoding_stops_at_the_model_own_end_of_turn_too(hf_bases):
+    from lorarecycle.evaluate.decode import stop_token_ids
+
+    model = AutoModelForCausalLM.from_pretrained(hf_bases["qwen2"])
+    tokenizer = load_tokenizer(hf_bases["qwen2"])
+    model.generation_config.eos_token_id = [tokenizer.eos_token_id, 7]
+    assert stop_token_ids(model, tokenizer) == [tokenizer.eos_token_id, 7]
+
+
+def test_ray_cells_need_a_gpu_each_for_a_cuda_device(monkeypatch, tmp_path):
+    pytest.importorskip("ray")
+    from lorarecycle.model.device import DEVICE_ENV
+    from lorarecycle.sweep.executors import run_ray
+    from lorarecycle.sweep.grid import ExecutorSpec
+
+    monkeypatch.setenv(DEVICE_ENV, "cuda:1")
+    with pytest.raises(UserError, match="give each cell a GPU"):
+        run_ray([], tmp_path, ExecutorSpec(name="ray", num_gpus=0))

@@ -32,8 +32,10 @@ def run(config: ConfigArg = None, preset: PresetOpt = None, out: OutOpt = None, 
     covers them all."""
     from rich.console import Console
 
-    set_device(device or os.environ.get(DEVICE_ENV, "auto"))
     resolved = resolve(config, preset, base_model, seed)
+    # On Ray the GPUs live on the workers: the driver checks only the device's form.
+    on_ray = isinstance(resolved, GridSpec) and (executor or resolved.executor.name) == "ray"
+    set_device(device or os.environ.get(DEVICE_ENV, "auto"), check_available=not on_ray)
     configure_runtime()
     if isinstance(resolved, GridSpec):
         updates = {k: v for k, v in {"name": executor, "address": address, "num_gpus": gpus_per_cell}.items()

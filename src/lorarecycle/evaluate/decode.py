@@ -31,6 +31,14 @@ def auto_batch_size(model: torch.nn.Module, max_length: int, memory_fraction: fl
     return max(1, min(MAX_BATCH.get(param.device.type, 128), fits))
 
 
+def stop_token_ids(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase) -> list[int]:
+    """The tokenizer's EOS plus the model's own stop tokens (an instruct model's end of turn)."""
+    config = getattr(model, "generation_config", None) or getattr(getattr(model, "model", None), "generation_config", None)
+    ids = getattr(config, "eos_token_id", None)
+    ids = [ids] if isinstance(ids, int) else list(ids or [])
+    return list(dict.fromkeys([tokenizer.eos_token_id, *ids]))
+
+
 @torch.no_grad()
 def greedy_decode(
     model: torch.nn.Module,
@@ -50,7 +58,7 @@ def greedy_decode(
             do_sample=False,
             use_cache=True,
             pad_token_id=tokenizer.pad_token_id,
-            eos_token_id=tokenizer.eos_token_id,
+            eos_token_id=stop_token_ids(model, tokenizer),
         )
         new_tokens = generated[:, batch["input_ids"].shape[1] :]
         outputs += tokenizer.batch_decode(new_tokens, skip_special_tokens=True)

@@ -16,8 +16,9 @@ from ..errors import UserError
 DEVICE_ENV = "LORARECYCLE_DEVICE"
 
 
-def resolve_device(spec: str) -> torch.device:
-    """`auto` (CUDA when visible, else CPU), `cpu`, `cuda` or `cuda:N`; a one-line error otherwise."""
+def resolve_device(spec: str, check_available: bool = True) -> torch.device:
+    """`auto` (CUDA when visible, else CPU), `cpu`, `cuda` or `cuda:N`; a one-line error otherwise.
+    Without `check_available` only the form is checked (a driver whose workers hold the GPUs)."""
     spec = spec.strip().lower()
     if spec == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -26,6 +27,8 @@ def resolve_device(spec: str) -> torch.device:
     kind, _, index = spec.partition(":")
     if kind != "cuda" or (index and not index.isdigit()):
         raise UserError(f"--device {spec}: expected auto, cpu, cuda or cuda:N")
+    if not check_available:
+        return torch.device(spec)
     if not torch.cuda.is_available():
         raise UserError(f"--device {spec}: no CUDA GPU is visible to torch {torch.__version__} "
                         "(a CPU build, or no driver); use --device cpu")
@@ -34,9 +37,9 @@ def resolve_device(spec: str) -> torch.device:
     return torch.device(spec if index else "cuda:0")
 
 
-def set_device(spec: str) -> torch.device:
+def set_device(spec: str, check_available: bool = True) -> torch.device:
     """Validate and select the device for this process and the workers it starts."""
-    device = resolve_device(spec)
+    device = resolve_device(spec, check_available)
     os.environ[DEVICE_ENV] = spec
     return device
 

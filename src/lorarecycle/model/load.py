@@ -48,7 +48,7 @@ def _pretrain(cfg: ExperimentConfig, pretrain_corpus: list[Example], path: Path)
     from ..tasks.registry import task_of  # the task registry imports the config, as this module does
 
     tokenizer = build_tokenizer(task_of(cfg).vocabulary(cfg))
-    model = build_tiny_llama(cfg.model, tokenizer, derive_seed(cfg.seed, "init"))
+    model = build_tiny_llama(cfg.model, tokenizer, derive_seed(cfg.seed, "init")).to(current_device())
     stats = train_causal_lm(
         model, tokenizer, pretrain_corpus, cfg.pretrain, derive_seed(cfg.seed, "pretrain"),
         "pretraining base model", loss_on_prompt=True,

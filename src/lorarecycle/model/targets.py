@@ -28,11 +28,15 @@ ARCHITECTURE_TARGETS: dict[str, tuple[str, ...]] = {
 ADAPTABLE = (nn.Linear, Conv1D)
 
 
-def linear_layer_names(model: nn.Module) -> set[str]:
-    """Last name component of every adaptable linear layer, output embeddings excluded."""
+def linear_layer_paths(model: nn.Module) -> list[str]:
+    """Full name of every adaptable linear layer, output embeddings excluded."""
     head = model.get_output_embeddings() if isinstance(model, PreTrainedModel) else None
-    return {name.rsplit(".", 1)[-1] for name, module in model.named_modules()
-            if isinstance(module, ADAPTABLE) and module is not head}
+    return [name for name, module in model.named_modules() if isinstance(module, ADAPTABLE) and module is not head]
+
+
+def linear_layer_names(model: nn.Module) -> set[str]:
+    """Last name component of every adaptable linear layer."""
+    return {name.rsplit(".", 1)[-1] for name in linear_layer_paths(model)}
 
 
 def resolve_target_modules(model: nn.Module, requested: Sequence[str] | str) -> list[str]:
@@ -48,7 +52,9 @@ def resolve_target_modules(model: nn.Module, requested: Sequence[str] | str) -> 
         names = list(ARCHITECTURE_TARGETS[model_type])
     else:
         names = list(requested)
-    missing = [n for n in names if n not in available]
+    paths = linear_layer_paths(model)
+    # PEFT matches a name against the end of each module path ("q_proj", "self_attn.q_proj")
+    missing = [n for n in names if not any(p == n or p.endswith(f".{n}") for p in paths)]
     if missing:
         raise UserError(f"lora.target_modules: {', '.join(missing)} not among the linear layers of this {model_type} "
                         f"model ({', '.join(sorted(available)) or 'none'})")
@@ -58,6 +64,10 @@ def resolve_target_modules(model: nn.Module, requested: Sequence[str] | str) -> 
 def skeleton(source: Path | PretrainedConfig) -> PreTrainedModel:
     """The module tree of a model directory (or config) on the meta device: no weights
     read, no memory used."""
-    config = source if isinstance(source, PretrainedConfig) else AutoConfig.from_pretrained(source, trust_remote_code=False)
-    with torch.device("meta"):
-        return AutoModelForCausalLM.from_config(config, trust_remote_code=False)
+    try:
+        config = source if isinstance(source, PretrainedConfig) else AutoConfig.from_pretrained(source, trust_remote_code=False)
+        with torch.device("meta"):
+            return AutoModelForCausalLM.from_config(config, trust_remote_code=False)
+    except (OSError, ValueError, KeyError) as err:
+        raise UserError(f"{source}: not a causal LM transformers can build without remote code "
+                        f"({str(err).splitlines()[0]})") from None

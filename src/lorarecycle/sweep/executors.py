@@ -49,7 +49,14 @@ def run_ray(cells: list[Cell], run_dir: Path, spec: ExecutorSpec) -> None:
     except ImportError:
         raise UserError("executor 'ray' needs Ray: pip install 'lorarecycle[ray]'") from None
     # Workers find the shared base-model cache and the device choice through the environment.
-    env = {"LORARECYCLE_CACHE": str(cache_root()), DEVICE_ENV: os.environ.get(DEVICE_ENV, "auto")}
+    # Ray shows each task only the GPUs it requested (none when num_gpus is 0), so a worker's
+    # "cuda" is its own GPU and an index chosen on the driver would be wrong there.
+    device = os.environ.get(DEVICE_ENV, "auto")
+    if device.startswith("cuda"):
+        if not spec.num_gpus:
+            raise UserError(f"--device {device} with --executor ray: give each cell a GPU (--gpus-per-cell 1)")
+        device = "cuda"
+    env = {"LORARECYCLE_CACHE": str(cache_root()), DEVICE_ENV: device}
     runtime_env = {"env_vars": env}
     started_here = not ray.is_initialized()
     if started_here:

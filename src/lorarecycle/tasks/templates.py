@@ -42,7 +42,10 @@ def normalize(text: str) -> str:
     return " ".join(text.split())
 
 
-_ANSWER_IS = re.compile(r"(?:so\s+)?the\s+(?:final\s+)?answer\s+is\b:?", re.IGNORECASE)
+# The trained form first ("So the answer is", its first occurrence, as the experts write
+# it); other models' phrasings only when it is absent.
+_SO_ANSWER_IS = re.compile(r"so the answer is", re.IGNORECASE)
+_ANSWER_IS = re.compile(r"the\s+(?:final\s+)?answer\s+is\b:?", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"\.(?=\s|$)|[\n!?]")
 _MARKUP = re.compile(r"[*_`#]+")
 _LEAD = re.compile(r"^(?:answer|final answer|a)\s*:\s*", re.IGNORECASE)
@@ -59,7 +62,7 @@ def extract_answer(generated: str, kind: str) -> str:
     never says it), else the first sentence."""
     text = _MARKUP.sub("", generated)
     if kind == "cot":
-        found = _ANSWER_IS.search(text)
+        found = _SO_ANSWER_IS.search(text) or _ANSWER_IS.search(text)
         if not found:
             return ""
         text = text[found.end():]  # the first answer given: later text is trailing noise

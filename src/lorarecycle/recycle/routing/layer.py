@@ -69,7 +69,7 @@ class RoutedLinear(nn.Module):
                 logits = logits / x.norm(dim=-1, keepdim=True).clamp_min(1e-6)
             gates, h = top_k_softmax(logits, router.top_k, router.temperature), z[..., E:]
         elif router.mode == "fixed":
-            w = router.weights.to(x.dtype)
+            w = router.weights.to(device=x.device, dtype=x.dtype)
             gates, h = (w[:, None, :] if w.dim() == 2 else w), x @ self.fused[E:].T
         else:
             raise ValueError(f"unknown routing mode {router.mode!r}; known: {', '.join(MODES)}")
