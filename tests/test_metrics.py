@@ -44,3 +44,11 @@ def test_error_taxonomy():
     assert classify_error("c d", "c d", entities) == "bridge"
     assert classify_error("a b", "c d", entities) == "other_entity"
     assert classify_error("zz", "c d", entities) == "other"
+
+
+@pytest.mark.parametrize("n", [1, 7, 12, 50, 100, 150, 1000])
+def test_wilson_interval_always_contains_the_estimate(n):
+    for correct in (0, 1, n // 2, n - 1, n):
+        low, high = wilson_interval(correct, n)
+        assert 0.0 <= low <= correct / n <= high <= 1.0
+    assert wilson_interval(0, n)[0] == 0.0 and wilson_interval(n, n)[1] == 1.0

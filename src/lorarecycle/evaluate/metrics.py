@@ -15,7 +15,8 @@ def wilson_interval(correct: int, n: int, z: float = 1.959964) -> tuple[float, f
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
+    # the interval always holds p: at p = 0 or 1, rounding can leave centre - half at 1e-18
+    return min(p, max(0.0, centre - half)), max(p, min(1.0, centre + half))
 
 
 def classify_error(pred: str, bridge: str, entities: set[str]) -> str:

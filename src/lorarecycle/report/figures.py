@@ -85,8 +85,8 @@ def plot_library_vs_expert(aggs, path: Path) -> None:
                     low, high = a.interval
                     xs.append(k + (j - len(labels) / 2 + 0.5) * width)
                     ys.append(a.mean)
-                    lo.append(a.mean - low)
-                    hi.append(high - a.mean)
+                    lo.append(max(0.0, a.mean - low))  # whiskers are lengths; rounding must not flip them
+                    hi.append(max(0.0, high - a.mean))
             if xs:
                 ax.bar(xs, ys, width, yerr=[lo, hi], label=label, color=cmap(j % 20), capsize=1.5,
                        error_kw={"linewidth": 0.6})
@@ -135,8 +135,8 @@ def plot_axis_curves(aggs, axis: str, path: Path) -> None:
         for n, ((label, rest), points) in enumerate(sorted(lines.items())):
             xs = [i for i, v in enumerate(values) if v in points]
             ys = [points[values[i]].mean for i in xs]
-            err = [[points[values[i]].mean - points[values[i]].interval[0] for i in xs],
-                   [points[values[i]].interval[1] - points[values[i]].mean for i in xs]]
+            err = [[max(0.0, points[values[i]].mean - points[values[i]].interval[0]) for i in xs],
+                   [max(0.0, points[values[i]].interval[1] - points[values[i]].mean) for i in xs]]
             name = label + (" " + ",".join(f"{k}={v}" for k, v in rest) if rest else "")
             ax.errorbar(xs, ys, yerr=err, marker="o", markersize=3, capsize=2, linewidth=1, label=name,
                         color=cmap(n % 20))
