@@ -266,3 +266,13 @@ def test_ray_cells_need_a_gpu_each_for_a_cuda_device(monkeypatch, tmp_path):
     monkeypatch.setenv(DEVICE_ENV, "cuda:1")
     with pytest.raises(UserError, match="give each cell a GPU"):
         run_ray([], tmp_path, ExecutorSpec(name="ray", num_gpus=0))
+
+
+def test_decode_batch_size_is_positive_or_auto():
+    from pydantic import ValidationError
+
+    from lorarecycle.config import EvalSpec
+
+    assert EvalSpec(batch_size="auto").batch_size == "auto" and EvalSpec(batch_size=4).batch_size == 4
+    with pytest.raises(ValidationError):
+        EvalSpec(batch_size=0)

@@ -10,7 +10,7 @@ import hashlib
 import json
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -126,7 +126,8 @@ class MethodSpec(StrictModel):
 
 
 class EvalSpec(StrictModel):
-    batch_size: int | Literal["auto"] = Field(128, description="sequences per decoding batch; auto = from free memory")
+    batch_size: Annotated[int, Field(ge=1)] | Literal["auto"] = Field(
+        128, description="sequences per decoding batch; auto = from free memory")
     max_new_tokens_direct: int = Field(12, ge=1)
     max_new_tokens_cot: int = Field(48, ge=1)
     bf16: bool = Field(True, description="decode with the model cast to bfloat16")

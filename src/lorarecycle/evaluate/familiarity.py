@@ -16,6 +16,7 @@ import torch
 from transformers import PreTrainedTokenizerBase
 
 from ..model.prompting import encode
+from ..train.trainer import collate
 
 CONTEXT = "Question: Who is"
 
@@ -23,16 +24,12 @@ CONTEXT = "Question: Who is"
 def _token_logprobs(model, tokenizer, sequences: list[list[int]], batch_size: int) -> list[list[float]]:
     """log p(token_t | tokens_<t) for t >= 1 of each id sequence."""
     device = next(model.parameters()).device
-    pad = tokenizer.pad_token_id
     out = []
     for i in range(0, len(sequences), batch_size):
         chunk = sequences[i : i + batch_size]
-        width = max(len(s) for s in chunk)
-        ids = torch.full((len(chunk), width), pad, dtype=torch.long)
-        mask = torch.zeros_like(ids)
-        for j, s in enumerate(chunk):
-            ids[j, : len(s)], mask[j, : len(s)] = torch.tensor(s), 1
-        logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits.float()
+        batch = collate([(s, s) for s in chunk], tokenizer.pad_token_id)  # right-padded, with its mask
+        ids = batch["input_ids"]
+        logits = model(input_ids=ids.to(device), attention_mask=batch["attention_mask"].to(device)).logits.float()
         logp = torch.log_softmax(logits[:, :-1], -1).gather(-1, ids[:, 1:, None].to(device))[..., 0].cpu()
         out += [logp[j, : len(s) - 1].tolist() for j, s in enumerate(chunk)]
     return out

@@ -14,6 +14,7 @@ from dataclasses import replace
 from transformers import BatchEncoding, PreTrainedTokenizerBase
 
 from ..config import PromptSpec
+from ..errors import UserError
 from ..tasks.datasets import Example
 
 # The user turn states the expected answer form; the raw prompt's own cue ("Answer:",
@@ -46,8 +47,6 @@ def render_datasets(datasets: dict[str, list[Example]], tokenizer: PreTrainedTok
     """(format used, every dataset rendered for the model)."""
     fmt = resolve_format(spec, tokenizer)
     if fmt == "chat" and not getattr(tokenizer, "chat_template", None):
-        from ..errors import UserError
-
         raise UserError("prompt.format chat: the base model's tokenizer has no chat template")
     return fmt, {name: [render_example(ex, tokenizer, spec, fmt) for ex in examples]
                  for name, examples in datasets.items()}
