@@ -40,3 +40,4 @@ clean-runs:
 bench: $(STAMP)
 	$(BIN)/python benchmarks/merge.py $(ARGS)
 	$(BIN)/python benchmarks/decode.py
+	$(BIN)/python benchmarks/train.py

@@ -3,8 +3,10 @@
 Three random rank-16 experts on every linear layer of a base model (the default
 experiment's tiny Llama, or SmolLM-135M-like shapes with --shape smol); 128 two-hop
 chain-of-thought prompts; greedy decoding of exactly --new-tokens tokens (so every variant
-produces the same number of tokens), bf16, KV cache. Prints the median seconds over
---repeats runs and the ratio to the merged model (the baseline, measured in the same run).
+produces the same number of tokens), in the run's precision (--precision, default auto), KV
+cache. Prints the median seconds over --repeats runs, the ratio to the merged model (the
+baseline, measured in the same run), and decoding GFLOP/s (2 N per generated token, N the
+matmul parameters) against the measured GEMM peak of this CPU.
 
     python benchmarks/decode.py
     python benchmarks/decode.py --shape smol --repeats 3
@@ -23,6 +25,7 @@ from peft import LoraConfig, PeftModel, get_peft_model
 
 from lorarecycle.config import ModelSpec, WorldSpec
 from lorarecycle.model.load import load_base, load_tokenizer
+from lorarecycle.model.precision import autocast, cpu_description, current_precision, matmul_gflops, set_precision
 from lorarecycle.model.tiny import build_tiny_llama
 from lorarecycle.model.tokenizer import build_tokenizer
 from lorarecycle.recycle.merge.apply import merge_adapter_dirs
@@ -74,8 +77,10 @@ def main() -> None:
     parser.add_argument("--prompts", type=int, default=128)
     parser.add_argument("--new-tokens", type=int, default=48)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"))
     args = parser.parse_args()
     configure_runtime()
+    set_precision(args.precision)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         base, paths = make_library(root, SHAPES[args.shape], args.experts, rank=16)
@@ -86,11 +91,11 @@ def main() -> None:
         results = {}
         for label, (method, params) in VARIANTS.items():
             inputs = LibraryInputs(base, paths, names, root / "work" / method, seed=0)
-            model = RECYCLERS.get(method).build(inputs, **params).to(torch.bfloat16)
+            model = RECYCLERS.get(method).build(inputs, **params)
             times = []
             for _ in range(args.repeats + 1):  # the first run warms up
                 start = time.perf_counter()
-                with torch.no_grad():
+                with torch.no_grad(), autocast(torch.device("cpu")):
                     model.generate(**batch, max_new_tokens=args.new_tokens, min_new_tokens=args.new_tokens,
                                    do_sample=False, pad_token_id=tokenizer.pad_token_id)
                 times.append(time.perf_counter() - start)
@@ -98,11 +103,18 @@ def main() -> None:
             del model
         merged = results["merged (uniform_delta)"]
         tokens = args.prompts * args.new_tokens
+        n = sum(m.weight.numel() for m in load_base(base).modules() if isinstance(m, torch.nn.Linear))
+        dtype = torch.bfloat16 if current_precision() == "bf16" else torch.float32
+        peak = statistics.median(matmul_gflops(dtype, size=1024, seconds=0.5) for _ in range(3))
+        cpu = cpu_description()
+        print(f"CPU: {cpu['cpu']} ({cpu['capability']}, {cpu['threads']} threads); precision {current_precision()}; "
+              f"GEMM peak {peak:.1f} GFLOP/s")
         print(f"shape={args.shape} experts={args.experts} prompts={args.prompts} new_tokens={args.new_tokens} "
               f"repeats={args.repeats} (median s; ratio = time / merged time)")
-        print(f"{'variant':26s} {'seconds':>8s} {'tokens/s':>9s} {'ratio':>6s}")
+        print(f"{'variant':26s} {'seconds':>8s} {'tokens/s':>9s} {'ratio':>6s} {'of peak':>8s}")
         for label, seconds in results.items():
-            print(f"{label:26s} {seconds:8.3f} {tokens / seconds:9.0f} {seconds / merged:6.2f}")
+            print(f"{label:26s} {seconds:8.3f} {tokens / seconds:9.0f} {seconds / merged:6.2f} "
+                  f"{2 * n * tokens / seconds / 1e9 / peak:8.1%}")
 
 
 if __name__ == "__main__":

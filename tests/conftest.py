@@ -16,6 +16,12 @@ def isolated_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("LORARECYCLE_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
 
 
+@pytest.fixture(autouse=True)
+def fp32_by_default(monkeypatch):
+    """Library-level tests compute in fp32 on every machine (a run's `precision` overrides it)."""
+    monkeypatch.setenv("LORARECYCLE_PRECISION", "fp32")
+
+
 @pytest.fixture(scope="session")
 def smoke_cfg():
     return load_preset("smoke")

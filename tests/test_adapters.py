@@ -40,7 +40,7 @@ def test_train_expert_writes_a_loadable_adapter_that_learns(tiny_base, tmp_path)
     tokenizer = load_tokenizer(tiny_base)
     before = completion_loss(AutoModelForCausalLM.from_pretrained(tiny_base), tokenizer, examples)
     train_expert(tiny_base, examples, LoraSpec(r=2, alpha=4, target_modules=["q_proj", "v_proj"]),
-                         TrainSpec(epochs=100, lr=5e-2, batch_size=4, bf16=False), seed=0, out=tmp_path / "x",
+                         TrainSpec(epochs=100, lr=5e-2, batch_size=4), seed=0, out=tmp_path / "x",
                          name="x", key="k")
     model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_base), tmp_path / "x")
     after = completion_loss(model, tokenizer, examples)

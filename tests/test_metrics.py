@@ -52,3 +52,16 @@ def test_wilson_interval_always_contains_the_estimate(n):
         low, high = wilson_interval(correct, n)
         assert 0.0 <= low <= correct / n <= high <= 1.0
     assert wilson_interval(0, n)[0] == 0.0 and wilson_interval(n, n)[1] == 1.0
+
+
+def test_plain_progress_lines_are_rate_limited_and_end_with_done():
+    from lorarecycle.ui import plain_progress
+
+    now, lines = [0.0], []
+    with plain_progress("training expert hop1", 100, interval=10.0, clock=lambda: now[0], emit=lines.append) as advance:
+        for step in range(100):
+            now[0] = step * 0.5  # 50 s in all: a line at 0, 10, 20, 30, 40 s
+            advance(info=f"loss {1 / (step + 1):.3f}")
+    assert len(lines) == 6 and lines[-1].endswith("done")
+    assert lines[0] == "training expert hop1: 1/100 0s - loss 1.000"
+    assert lines[1].startswith("training expert hop1: 21/100 10s 2.10/s loss 0.048")

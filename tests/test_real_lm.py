@@ -195,7 +195,7 @@ def test_micro_batches_give_the_full_batch_gradient(hf_bases):
     grads, losses = [], []
     for micro in (None, 2):
         model = AutoModelForCausalLM.from_pretrained(hf_bases["llama"])
-        spec = TrainSpec(epochs=1, lr=1.0, bf16=False, micro_batch_size=micro)
+        spec = TrainSpec(epochs=1, lr=1.0, micro_batch_size=micro)
         loss, _ = accumulate_gradients(model, rows, tokenizer.pad_token_id, torch.device("cpu"), spec)
         losses.append(float(loss))
         grads.append(torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None]))

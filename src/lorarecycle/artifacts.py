@@ -11,6 +11,16 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 
+def inside(root: Path, *parts: str) -> Path:
+    """`root / parts...`, refused unless it resolves inside `root` (names reach file paths)."""
+    from .errors import UserError
+
+    path = Path(root).joinpath(*parts)
+    if not path.resolve().is_relative_to(Path(root).resolve()) or path.resolve() == Path(root).resolve():
+        raise UserError(f"{'/'.join(parts)!r} would be written outside {root}; names must not contain separators or '..'")
+    return path
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -8,15 +8,30 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import UserError
 from .tasks.catalog import CATALOGS, REFERENCES
+
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+=-]{0,99}")
+
+
+def safe_name(value: str) -> str:
+    """Names that become file names (experiment, library, label): no separator, no '..'."""
+    if not SAFE_NAME.fullmatch(value) or ".." in value:
+        raise ValueError(f"{value!r} is not a safe name: use letters, digits and _ . + = - "
+                         "(at most 100, starting with a letter or digit, no '..')")
+    return value
+
+
+SafeName = Annotated[str, AfterValidator(safe_name)]
+
 
 class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -91,7 +106,6 @@ class TrainSpec(StrictModel):
     weight_decay: float = Field(0.0, ge=0)
     warmup_frac: float = Field(0.05, ge=0, le=1)
     stop_loss: float | None = Field(None, gt=0, description="stop once an epoch's mean loss falls below this")
-    bf16: bool = True
 
 
 class LoraSpec(StrictModel):
@@ -116,8 +130,8 @@ class PromptSpec(StrictModel):
 
 
 class MethodSpec(StrictModel):
-    name: str
-    label: str | None = Field(None, description="row name in results; defaults to the method name")
+    name: SafeName
+    label: SafeName | None = Field(None, description="row name in results; defaults to the method name")
     params: dict[str, Any] = Field(default_factory=dict)
 
     @property
@@ -130,20 +144,22 @@ class EvalSpec(StrictModel):
         128, description="sequences per decoding batch; auto = from free memory")
     max_new_tokens_direct: int = Field(12, ge=1)
     max_new_tokens_cot: int = Field(48, ge=1)
-    bf16: bool = Field(True, description="decode with the model cast to bfloat16")
 
 
 class ExperimentConfig(StrictModel):
-    name: str = "default"
+    name: SafeName = "default"
     seed: int = 0
     task: Literal["two_hop", "math"] = "two_hop"
+    precision: Literal["auto", "fp32", "bf16"] = Field(
+        "auto", description="compute precision of training, decoding and LoraHub; auto = bf16 only where "
+        "measured faster (CUDA with bf16; a CPU whose matmul probe shows bf16 beating fp32)")
     world: WorldSpec = WorldSpec()
     math: MathSpec = MathSpec()
     model: ModelSpec = ModelSpec()
     pretrain: TrainSpec = TrainSpec(epochs=30, lr=1e-3, batch_size=32)
     experts: TrainSpec = TrainSpec(epochs=40, lr=2e-3, batch_size=16)
     lora: LoraSpec = LoraSpec()
-    libraries: dict[str, list[str]] = Field(
+    libraries: dict[SafeName, list[str]] = Field(
         default_factory=dict, description="library name -> experts; a list of the task's built-in names "
         "(two_hop: two, three; math: two) also works; empty = the task's built-in libraries")
     methods: list[MethodSpec] = Field(default_factory=list)

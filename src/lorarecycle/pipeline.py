@@ -16,21 +16,22 @@ import peft
 import torch
 import transformers
 import yaml
-from peft import PeftModel
 
 from . import __version__
 from .adapters.experts import expert_meta, train_expert
 from .adapters.lora_io import read_adapter
-from .artifacts import append_jsonl, atomic_write_text, file_lock, read_json, read_jsonl, write_json, write_jsonl
+from .artifacts import append_jsonl, atomic_write_text, file_lock, inside, read_json, read_jsonl, write_json, write_jsonl
 from .config import ExperimentConfig, TrainSpec, stable_hash
 from .diagnostics.report import pair_rows, summarize_pairs
 from .errors import UserError
 from .evaluate.evaluator import evaluate_split
 from .model.device import current_device
+from .model.precision import cpu_description, current_precision, set_precision
 from .model.prompting import render_datasets
 from .model.targets import resolve_target_modules, skeleton
 from .model.tiny import tiny_llama_config
 from .model.load import base_meta, check_model_dir, load_base, load_tokenizer, prepare_base
+from .recycle.adapted import load_adapted
 from .recycle.registry import RECYCLERS, LibraryInputs
 from .report.markdown import render_report
 from .seeding import derive_seed
@@ -145,7 +146,7 @@ def stage_key(cfg: ExperimentConfig, base_path: Path, name: str, examples: list,
     return stable_hash({"base": str(base_path), "name": name, "data": stable_hash([ex.to_dict() for ex in examples]),
                         "lora": cfg.lora.model_dump(mode="json"),
                         "train": train.model_dump(mode="json", exclude={"micro_batch_size"}),  # same update either way
-                        "seed": derive_seed(cfg.seed, "expert", name)})
+                        "seed": derive_seed(cfg.seed, "expert", name), "precision": current_precision()})
 
 
 def ensure_experts(cfg: ExperimentConfig, base_path: Path, datasets: dict, store: Path) -> dict[str, Path]:
@@ -154,7 +155,7 @@ def ensure_experts(cfg: ExperimentConfig, base_path: Path, datasets: dict, store
     for name in needed_experts(cfg):
         examples = [ex for ds in task_of(cfg).catalog.expert_data[name] for ex in datasets[ds]]
         key = stage_key(cfg, base_path, name, examples, cfg.experts)
-        path = store / f"{name}-{key}"
+        path = inside(store, f"{name}-{key}")
         with file_lock(path):
             meta = expert_meta(path)
             if meta is None or meta.get("key") != key:
@@ -204,7 +205,7 @@ def row_keys(cfg: ExperimentConfig) -> list[tuple[str, str | None]]:
 def plan_rows(cfg: ExperimentConfig, base_path: Path, experts: dict[str, Path], full_ft: Path | None,
               datasets: dict, out: Path) -> list[Row]:
     def with_adapter(path: Path) -> Callable[[], torch.nn.Module]:
-        return lambda: PeftModel.from_pretrained(load_base(base_path), path).merge_and_unload().eval()
+        return lambda: load_adapted(base_path, path)
 
     rows = [Row("base", None, "base", "none", lambda: load_base(base_path))]
     for name, path in experts.items():
@@ -221,7 +222,7 @@ def plan_rows(cfg: ExperimentConfig, base_path: Path, experts: dict[str, Path], 
         for spec in cfg.methods:
             recycler = RECYCLERS.get(spec.name)
             inputs = LibraryInputs(base_path, [experts[e] for e in names], list(names),
-                                   out / "recycled" / f"{spec.row_name}-{library}", derive_seed(cfg.seed, "recycle"),
+                                   inside(out, "recycled", f"{spec.row_name}-{library}"), derive_seed(cfg.seed, "recycle"),
                                    datasets, general, catalog.fewshot_sources, catalog.fewshot_examples)
             build = (lambda r=recycler, i=inputs, p=spec.params: r.build(i, **p))
             rows.append(Row(spec.row_name, library, spec.name, recycler.requirement(spec.params), build))
@@ -236,8 +237,8 @@ def trace_routing(model: RoutedModel, tokenizer, datasets: dict, row: Row, out: 
     trace = trace_examples(model, tokenizer, examples, model.expert_names)
     name = f"{row.model}-{row.library}"
     plot_routing_trace(trace, f"routing trace: {row.model} [{row.library}] (teacher-forced gold text)",
-                       out / "figures" / f"routing-{name}.png")
-    write_json(out / "routing" / f"{name}.json", trace)
+                       inside(out, "figures", f"routing-{name}.png"))
+    write_json(inside(out, "routing", f"{name}.json"), trace)
     return trace
 
 
@@ -251,7 +252,7 @@ def measure_familiarity(cfg: ExperimentConfig, base_path: Path, tokenizer, entit
     path = out / FAMILIARITY_FILE
     rows = read_jsonl(path)
     if len(rows) != len(entities):
-        model = load_base(base_path).to(torch.bfloat16 if cfg.eval.bf16 else torch.float32)
+        model = load_base(base_path)
         with progress_bar("measuring familiarity", 1) as advance:
             scores = name_scores(model, tokenizer, [name for name, _, _ in entities])
             advance()
@@ -265,6 +266,8 @@ def run_experiment(cfg: ExperimentConfig, out: Path, store: Path | None = None, 
     """Run (or resume) one experiment into `out`. `store` holds trained adapters (default
     `out/adapters`; a sweep shares one across cells); `extra` fields go into every row."""
     validate(cfg)
+    set_precision(cfg.precision)
+    precision = current_precision()
     out = Path(out)
     started = time.perf_counter()
     task = task_of(cfg)
@@ -292,7 +295,7 @@ def run_experiment(cfg: ExperimentConfig, out: Path, store: Path | None = None, 
     rows = plan_rows(cfg, base_path, experts, full_ft, datasets, out)
     todo = [(row, s) for row in rows for s in task.catalog.splits_for(row.model) if (row.model, row.library, s) not in done]
     common = {"measured_familiarity": {r["role"]: round(r["name_logprob"], 4) for r in familiarity},
-              "config_hash": cfg.config_hash(), "seed": cfg.seed, "experiment": cfg.name, "device": current_device().type,
+              "config_hash": cfg.config_hash(), "seed": cfg.seed, "experiment": cfg.name, "device": current_device().type, "precision": precision,
               "familiarity": cfg.world.familiarity, "exposure": cfg.world.exposure, **(extra or {})}
     with progress_bar("evaluating", len(todo)) as advance:
         for row in rows:
@@ -300,9 +303,7 @@ def run_experiment(cfg: ExperimentConfig, out: Path, store: Path | None = None, 
             trace_path = out / "routing" / f"{row.model}-{row.library}.json"
             if not row_splits and (row.library is None or trace_path.is_file() or not RECYCLERS.get(row.method).routes):
                 continue
-            # The whole model in bf16 rather than autocast: same rounding of the weights,
-            # and PEFT's Arrow layer mixes dtypes under autocast.
-            model = row.build().to(torch.bfloat16 if cfg.eval.bf16 else torch.float32)
+            model = row.build()
             if isinstance(model, RoutedModel) and not trace_path.is_file():
                 trace_routing(model, tokenizer, datasets, row, out, task.catalog.composed)
             for split in row_splits:
@@ -321,7 +322,9 @@ def run_experiment(cfg: ExperimentConfig, out: Path, store: Path | None = None, 
     manifest = {
         "name": cfg.name, "config_hash": cfg.config_hash(), "seed": cfg.seed,
         "familiarity": cfg.world.familiarity, "exposure": cfg.world.exposure, "versions": versions(),
-        "device": str(current_device()), "prompt_format": prompt_format,
+        "device": str(current_device()), "precision": {"config": cfg.precision, "resolved": precision},
+        "machine": cpu_description() if current_device().type == "cpu" else {"gpu": torch.cuda.get_device_name()},
+        "prompt_format": prompt_format,
         "base": {"path": str(base_path), "pretrain": base_meta(base_path).get("pretrain")},
         "experts": {name: expert_meta(p) for name, p in experts.items()} | ({"full_ft": full_ft_meta(full_ft)} if full_ft else {}),
         "familiarity_measured": familiarity,

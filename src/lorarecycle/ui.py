@@ -1,7 +1,9 @@
-"""Progress bars for long steps (rich), one shared console."""
+"""Progress for long steps, one shared console: rich bars on a terminal, plain lines
+elsewhere (CI logs, nohup, Ray workers), where a bar would collapse into fragments."""
 
 from __future__ import annotations
 
+import time
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
@@ -9,12 +11,17 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 console = Console(stderr=True)
+PLAIN_INTERVAL_S = 10.0  # at most one plain progress line per step this often
 
 
 @contextmanager
 def progress_bar(description: str, total: int | None) -> Iterator[Callable[..., None]]:
     """Yields `advance(n=1, info="", total=None)`; `info` is shown beside the bar (e.g. the
     loss); `total` sets the length once it is known."""
+    if not console.is_terminal:
+        with plain_progress(description, total) as advance:
+            yield advance
+        return
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -30,3 +37,35 @@ def progress_bar(description: str, total: int | None) -> Iterator[Callable[..., 
             progress.update(task, advance=n, info=info, **({"total": total} if total is not None else {}))
 
         yield advance
+
+
+def format_progress(description: str, done: int, total: int | None, elapsed: float, info: str) -> str:
+    rate = f"{done / elapsed:.2f}/s" if elapsed > 0 else "-"
+    count = f"{done}/{total}" if total is not None else str(done)
+    return " ".join(p for p in (f"{description}:", count, f"{elapsed:.0f}s", rate, info) if p)
+
+
+@contextmanager
+def plain_progress(description: str, total: int | None,
+                   interval: float = PLAIN_INTERVAL_S, clock: Callable[[], float] = time.monotonic,
+                   emit: Callable[[str], None] | None = None) -> Iterator[Callable[..., None]]:
+    """Plain progress lines: the first step, then at most one per `interval`, and the end."""
+    emit = emit or (lambda line: console.print(line, markup=False, highlight=False, soft_wrap=True))
+    state = {"done": 0, "total": total, "info": "", "last": None}
+    start = clock()
+
+    def line() -> str:
+        return format_progress(description, state["done"], state["total"], clock() - start, state["info"])
+
+    def advance(n: int = 1, info: str = "", total: int | None = None) -> None:
+        state["done"] += n
+        state["info"] = info or state["info"]
+        if total is not None:
+            state["total"] = total
+        now = clock()
+        if state["last"] is None or now - state["last"] >= interval:
+            state["last"] = now
+            emit(line())
+
+    yield advance
+    emit(line() + " done")

@@ -16,7 +16,9 @@ from ..artifacts import write_json
 from ..diagnostics.probe import evaluate_probe, load_probe, summarize_probe
 from ..diagnostics.report import adapter_rows, pair_rows, summarize_adapters, summarize_pairs
 from ..errors import UserError
+from ..model.precision import set_precision
 from ..recycle.merge.apply import check_compatible
+from .options import PrecisionOpt
 
 
 def diagnose(
@@ -27,6 +29,7 @@ def diagnose(
     base_model: Annotated[Optional[Path], typer.Option("--base-model", help="the adapters' base model (for --probe)")] = None,
     methods: Annotated[str, typer.Option(help="recycling methods to probe, comma-separated")] = "uniform_delta,uniform_factors,ties,arrow",
     max_new_tokens: Annotated[int, typer.Option(help="generation budget per probe row")] = 48,
+    precision: PrecisionOpt = None,
 ) -> None:
     """Subspace overlap (principal angles of column and row spaces), delta-W cosine, TIES sign
     conflicts, effective rank, norms and module coverage, per module and pair of adapters."""
@@ -43,6 +46,7 @@ def diagnose(
         if base_model is None or not (base_model / "config.json").is_file():
             raise UserError("--probe needs --base-model pointing to a Hugging Face model directory")
         probe_set = load_probe(probe, labels)
+        set_precision(precision or "auto")
         method_list = [m for m in methods.split(",") if m]
     pairs, singles = pair_rows(loaded, labels, density), adapter_rows(loaded, labels)
     console = Console(width=None if sys.stdout.isatty() else 160)

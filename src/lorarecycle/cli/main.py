@@ -4,6 +4,7 @@ set LORARECYCLE_DEBUG=1 to see tracebacks."""
 from __future__ import annotations
 
 import os
+import signal
 import sys
 
 import typer
@@ -29,24 +30,49 @@ app.command()(status)
 app.command()(report)
 
 
+INTERRUPTED = "interrupted; re-run the same command to resume"
+
+
+def _terminate(signum, frame) -> None:
+    raise Terminated()
+
+
+class Terminated(Exception):
+    """SIGTERM, raised where the process is, so partial writes unwind like on Ctrl-C."""
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _terminate)
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
     except UserError as err:
         if os.environ.get("LORARECYCLE_DEBUG"):
             raise
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
-    except (typer.Abort, KeyboardInterrupt):
-        print("interrupted: re-run the same command to resume", file=sys.stderr)
-        sys.exit(130)
-    except Exception as err:  # click usage errors carry their own exit code and message
-        import click
-
-        if isinstance(err, click.ClickException):
-            err.show()
-            sys.exit(err.exit_code)
+        _fail(str(err), 2)
+    except KeyboardInterrupt:
+        _fail(INTERRUPTED, 130)
+    except Terminated:
+        _fail(INTERRUPTED, 143)
+    except Exception as err:
+        # Usage errors (unknown command, bad option value, missing argument) come from the
+        # CLI framework's own click, which typer may vendor: recognised by their interface
+        # rather than by class, so a typer upgrade cannot turn them into tracebacks.
+        if hasattr(err, "format_message") and isinstance(getattr(err, "exit_code", None), int):
+            _fail(err.format_message().replace("\n", " "), err.exit_code)
+        if type(err).__name__ == "Abort":  # Ctrl-C inside a prompt or the framework itself
+            _fail(INTERRUPTED, 130)
         raise
+    # In non-standalone mode the framework returns an exit code instead of exiting
+    # (130 after Ctrl-C, typer.Exit codes): pass it on, never report success for it.
+    if isinstance(code, int) and code != 0:
+        if code == 130:
+            print(f"error: {INTERRUPTED}", file=sys.stderr)
+        sys.exit(code)
+
+
+def _fail(message: str, code: int) -> None:
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -13,4 +13,6 @@ OutOpt = Annotated[Optional[Path], typer.Option("--out", "-o", help="output dire
 BaseModelOpt = Annotated[Optional[Path], typer.Option("--base-model", help="local HF causal-LM directory to use as the base")]
 DeviceOpt = Annotated[Optional[str], typer.Option(
     "--device", help="auto (CUDA when visible, else CPU), cpu, cuda or cuda:N; default $LORARECYCLE_DEVICE or auto")]
+PrecisionOpt = Annotated[Optional[str], typer.Option(
+    "--precision", help="auto (bf16 only where measured faster), fp32 or bf16; overrides the config's")]
 SeedOpt = Annotated[Optional[int], typer.Option("--seed", help="override the config's seed")]

@@ -10,8 +10,8 @@ from ..sweep.grid import GridSpec, validate_grid
 
 
 def resolve(config: Path | None, preset: str | None, base_model: Path | None,
-            seed: int | None) -> ExperimentConfig | GridSpec:
-    """An experiment, or a grid when the mapping has `axes`."""
+            seed: int | None, precision: str | None = None) -> ExperimentConfig | GridSpec:
+    """An experiment, or a grid when the mapping has `axes`; `precision` overrides the config's."""
     if config is not None and preset is not None:
         raise UserError("give either a CONFIG file or --preset (a config may name its preset with `preset:`)")
     if config is not None:
@@ -20,6 +20,9 @@ def resolve(config: Path | None, preset: str | None, base_model: Path | None,
         mapping, source = preset_mapping(preset or "default"), f"preset {preset or 'default'}"
     if base_model is not None and not base_model.is_dir():
         raise UserError(f"--base-model {base_model}: no such directory")
+    if precision is not None:
+        mapping = {**mapping, "experiment": {**(mapping.get("experiment") or {}), "precision": precision}} \
+            if "axes" in mapping else {**mapping, "precision": precision}
     if "axes" in mapping:
         if seed is not None:
             raise UserError("--seed does not apply to a grid: seeds are a grid axis (`axes: {seed: [...]}`)")

@@ -12,11 +12,11 @@ import typer
 from ..model.device import DEVICE_ENV, set_device
 from ..pipeline import run_experiment
 from ..report.grid import write_grid_report
-from ..report.tables import rich_table
+from ..report.tables import TERMINAL_WIDTH, rich_table
 from ..runtime import configure_runtime
 from ..sweep.grid import Cell, GridSpec, validate_grid
 from ..sweep.run import run_grid
-from .options import BaseModelOpt, ConfigArg, DeviceOpt, OutOpt, PresetOpt, SeedOpt
+from .options import BaseModelOpt, ConfigArg, DeviceOpt, OutOpt, PrecisionOpt, PresetOpt, SeedOpt
 from .resolve import resolve
 
 ExecutorOpt = Annotated[Optional[str], typer.Option("--executor", help="grids: local (default) or ray")]
@@ -26,13 +26,13 @@ GpusOpt = Annotated[Optional[float], typer.Option("--gpus-per-cell", help="grids
 
 def run(config: ConfigArg = None, preset: PresetOpt = None, out: OutOpt = None, base_model: BaseModelOpt = None,
         seed: SeedOpt = None, executor: ExecutorOpt = None, address: AddressOpt = None,
-        device: DeviceOpt = None, gpus_per_cell: GpusOpt = None) -> None:
+        device: DeviceOpt = None, gpus_per_cell: GpusOpt = None, precision: PrecisionOpt = None) -> None:
     """Generate data, pretrain (or load) the base, train experts, recycle, evaluate, report.
     A config with `axes` is a grid: every cell runs (resuming finished ones) and one report
     covers them all."""
     from rich.console import Console
 
-    resolved = resolve(config, preset, base_model, seed)
+    resolved = resolve(config, preset, base_model, seed, precision)
     # On Ray the GPUs live on the workers: the driver checks only the device's form.
     on_ray = isinstance(resolved, GridSpec) and (executor or resolved.executor.name) == "ray"
     set_device(device or os.environ.get(DEVICE_ENV, "auto"), check_available=not on_ray)
@@ -50,5 +50,5 @@ def run(config: ConfigArg = None, preset: PresetOpt = None, out: OutOpt = None, 
     out = out or Path("runs") / f"{cfg.name}-{cfg.config_hash()}"
     rows = run_experiment(cfg, out)
     write_grid_report(out, cfg.name, [], [Cell("", {}, cfg)], rows, markdown=False)
-    # wide when piped, so no split name or row label is cut
-    Console(width=None if sys.stdout.isatty() else 200).print(rich_table(rows, f"{cfg.name} (seed {cfg.seed}, familiarity {cfg.world.familiarity}) accuracy"))
+    title = f"{cfg.name} (seed {cfg.seed}, familiarity {cfg.world.familiarity}) accuracy; intervals in report.md"
+    Console(width=None if sys.stdout.isatty() else TERMINAL_WIDTH).print(rich_table(rows, title))

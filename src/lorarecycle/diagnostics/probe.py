@@ -87,10 +87,9 @@ def evaluate_probe(base_path: Path, adapter_paths: list[Path], labels: list[str]
                    work_dir: Path, max_new_tokens: int, batch_size: int = 64) -> dict:
     """Correctness per row for the base, each adapter alone and each recycled method."""
     import torch
-    from peft import PeftModel
-
     from ..evaluate.decode import greedy_decode
     from ..model.load import load_base, load_tokenizer
+    from ..recycle.adapted import load_adapted
     from ..recycle.registry import RECYCLERS, LibraryInputs
     from ..tasks.templates import extract_answer, normalize
     from ..ui import progress_bar
@@ -105,12 +104,12 @@ def evaluate_probe(base_path: Path, adapter_paths: list[Path], labels: list[str]
     prompts = [r.prompt for r in probe.rows]
 
     def score(model) -> list[bool]:
-        gens = greedy_decode(model.to(torch.bfloat16), tokenizer, prompts, max_new_tokens, batch_size)
+        gens = greedy_decode(model, tokenizer, prompts, max_new_tokens, batch_size)
         return [extract_answer(g, r.kind) == normalize(r.answer) for g, r in zip(gens, probe.rows)]
 
     builders = {"base": lambda: load_base(base_path)}
     for label, path in zip(labels, adapter_paths):
-        builders[label] = lambda p=path: PeftModel.from_pretrained(load_base(base_path), p).merge_and_unload()
+        builders[label] = lambda p=path: load_adapted(base_path, p)
     for method in methods:
         inputs = LibraryInputs(base_path, adapter_paths, labels, work_dir / method, seed=0)
         builders[method] = lambda m=method, i=inputs: RECYCLERS.get(m).build(i)

@@ -1,4 +1,4 @@
-"""Batched greedy decoding with KV cache (HF `generate`), in the model's own dtype."""
+"""Batched greedy decoding with KV cache (HF `generate`), in the run's precision."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import torch
 from transformers import PreTrainedTokenizerBase
 
 from ..model.device import free_memory_bytes
+from ..model.precision import autocast
 from ..model.prompting import encode
 
 
@@ -52,14 +53,15 @@ def greedy_decode(
     outputs: list[str] = []
     for i in range(0, len(prompts), batch_size):
         batch = encode(tokenizer, prompts[i : i + batch_size], return_tensors="pt", padding=True).to(device)
-        generated = model.generate(
-            **batch,
-            max_new_tokens=max_new_tokens,
-            do_sample=False,
-            use_cache=True,
-            pad_token_id=tokenizer.pad_token_id,
-            eos_token_id=stop_token_ids(model, tokenizer),
-        )
+        with autocast(device):
+            generated = model.generate(
+                **batch,
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                use_cache=True,
+                pad_token_id=tokenizer.pad_token_id,
+                eos_token_id=stop_token_ids(model, tokenizer),
+            )
         new_tokens = generated[:, batch["input_ids"].shape[1] :]
         outputs += tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
     return outputs

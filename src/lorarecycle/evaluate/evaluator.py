@@ -25,7 +25,7 @@ def evaluate_split(
     first_step: Callable[[str], str] = extract_first_hop,
 ) -> tuple[dict, list[dict]]:
     """Returns (summary, per-example rows). `entities` are normalised entity names.
-    The model runs in its own dtype (the pipeline casts it to bf16 when `spec.bf16`)."""
+    Decoding runs in the run's precision (`model.precision`)."""
     kind = examples[0].kind
     budget = spec.max_new_tokens_cot if kind == "cot" else spec.max_new_tokens_direct
     prompts = [ex.prompt for ex in examples]

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import torch
 from transformers import PreTrainedTokenizerBase
 
+from ..model.precision import autocast
 from ..model.prompting import encode
 from ..train.trainer import collate
 
@@ -29,7 +30,8 @@ def _token_logprobs(model, tokenizer, sequences: list[list[int]], batch_size: in
         chunk = sequences[i : i + batch_size]
         batch = collate([(s, s) for s in chunk], tokenizer.pad_token_id)  # right-padded, with its mask
         ids = batch["input_ids"]
-        logits = model(input_ids=ids.to(device), attention_mask=batch["attention_mask"].to(device)).logits.float()
+        with autocast(device):
+            logits = model(input_ids=ids.to(device), attention_mask=batch["attention_mask"].to(device)).logits.float()
         logp = torch.log_softmax(logits[:, :-1], -1).gather(-1, ids[:, 1:, None].to(device))[..., 0].cpu()
         out += [logp[j, : len(s) - 1].tolist() for j, s in enumerate(chunk)]
     return out

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import torch
 from transformers import PreTrainedTokenizerBase
 
+from ..model.precision import autocast
 from ..model.prompting import encode
 from ..tasks.datasets import Example
 
@@ -51,8 +52,9 @@ def trace_examples(model, tokenizer: PreTrainedTokenizerBase, examples: Sequence
         enc = encode(tokenizer, ex.text, return_offsets_mapping=True, return_tensors="pt")
         offsets = enc.pop("offset_mapping")[0].tolist()
         prompt_length = len(encode(tokenizer, ex.prompt)["input_ids"])
-        gates = layer_gates(model.trace(enc["input_ids"].to(device), enc["attention_mask"].to(device),
-                                        prompt_length))[:, 0]
+        with autocast(device):
+            gates = layer_gates(model.trace(enc["input_ids"].to(device), enc["attention_mask"].to(device),
+                                            prompt_length))[:, 0]
         spans = segments(ex)
         token_segments = [next((name for name, s, e in spans if s <= a < e), "special") if b > a else "special"
                           for a, b in offsets]

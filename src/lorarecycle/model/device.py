@@ -48,13 +48,6 @@ def current_device() -> torch.device:
     return resolve_device(os.environ.get(DEVICE_ENV, "auto"))
 
 
-def weights_dtype(device: torch.device | None = None) -> torch.dtype:
-    """Base weights in bf16 on GPUs (half the memory; autocast computes in bf16 anyway),
-    fp32 on CPU, where results so far were measured."""
-    device = device or current_device()
-    return torch.bfloat16 if device.type == "cuda" else torch.float32
-
-
 def free_memory_bytes(device: torch.device) -> int:
     """Memory free for new tensors on `device` (host RAM for the CPU)."""
     if device.type == "cuda":

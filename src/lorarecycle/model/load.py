@@ -15,7 +15,8 @@ from ..runtime import cache_root
 from ..seeding import derive_seed
 from ..tasks.datasets import Example
 from ..train.trainer import train_causal_lm
-from .device import current_device, weights_dtype
+from .device import current_device
+from .precision import compute_dtype, current_precision
 from .tiny import build_tiny_llama
 from .tokenizer import build_tokenizer
 
@@ -29,7 +30,7 @@ def base_model_key(cfg: ExperimentConfig) -> str:
     return stable_hash(
         {"v": FORMAT_VERSION, "task": cfg.task, "world": cfg.world.model_dump(mode="json"),
          **({"math": cfg.math.model_dump(mode="json")} if cfg.task == "math" else {}), "model": spec,
-         "pretrain": cfg.pretrain.model_dump(mode="json"), "seed": cfg.seed}
+         "pretrain": cfg.pretrain.model_dump(mode="json"), "seed": cfg.seed, "precision": current_precision()}
     )
 
 
@@ -88,11 +89,11 @@ def load_tokenizer(path: Path) -> PreTrainedTokenizerBase:
 
 
 def load_base(path: Path, dtype: torch.dtype | None = None) -> PreTrainedModel:
-    """The model on the run's device, in `dtype` (default: bf16 on GPUs, fp32 on CPU)."""
+    """The model on the run's device, in `dtype` (default: the run's compute precision)."""
     device = current_device()
     try:
         model = AutoModelForCausalLM.from_pretrained(
-            path, dtype=dtype or weights_dtype(device), use_safetensors=True, trust_remote_code=False, attn_implementation="sdpa"
+            path, dtype=dtype or compute_dtype(), use_safetensors=True, trust_remote_code=False, attn_implementation="sdpa"
         )
     except (OSError, ValueError) as err:
         raise UserError(f"{path}: cannot load model ({str(err).splitlines()[0]})") from None

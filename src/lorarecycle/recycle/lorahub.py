@@ -16,15 +16,16 @@ from pathlib import Path
 import nevergrad as ng
 import numpy as np
 import torch
-from peft import PeftModel
 from transformers.pytorch_utils import Conv1D
 
 from ..adapters.lora_io import LoraAdapter, read_adapter
 from ..artifacts import write_json
 from ..model.load import load_base, load_tokenizer
+from ..model.precision import autocast
 from ..tasks.datasets import Example
 from ..train.trainer import collate, encode_example
 from ..ui import progress_bar
+from .adapted import load_adapted
 from .merge.apply import MergeOptions, merge_adapters, write_merge
 from .recycler import RECYCLERS, LibraryInputs, Recycler, check_params, is_int, is_number, one_of
 
@@ -48,7 +49,8 @@ def lorahub_search(base_path: Path, adapters: Sequence[LoraAdapter], examples: S
                    budget: int, l1: float, bound: float, seed: int) -> dict:
     """Returns {"weights", "loss", "history"}; the same inputs and seed give the same weights."""
     method = SPACE_METHOD[space]
-    tokenizer, model = load_tokenizer(base_path), load_base(base_path)
+    # fp32 weights: each candidate's W + delta W is written exactly; bf16 runs autocast the forward
+    tokenizer, model = load_tokenizer(base_path), load_base(base_path, torch.float32)
     batch = collate([encode_example(tokenizer, ex, loss_on_prompt=False) for ex in examples], tokenizer.pad_token_id)
     device = next(model.parameters()).device
     batch = {k: v.to(device) for k, v in batch.items()}
@@ -58,7 +60,7 @@ def lorahub_search(base_path: Path, adapters: Sequence[LoraAdapter], examples: S
     def objective(weights: np.ndarray) -> float:
         factors, _ = merge_adapters(list(adapters), method, [float(w) for w in weights], {}, MergeOptions())
         set_updated_weights(model, original, factors)
-        with torch.autocast(device.type, dtype=torch.bfloat16):
+        with autocast(device):
             loss = float(model(**batch).loss)
         return loss + l1 * float(np.abs(weights).mean())
 
@@ -92,7 +94,7 @@ def _lorahub(inputs: LibraryInputs, space: str = "factors", shots: int = 10, bud
     out = inputs.work_dir / "lorahub"
     write_merge(adapters, SPACE_METHOD[space], out, weights=found["weights"])
     write_json(out / "lorahub_search.json", {"experts": inputs.expert_names, "space": space, "shots": shots, **found})
-    return PeftModel.from_pretrained(load_base(inputs.base_path), out).merge_and_unload().eval()
+    return load_adapted(inputs.base_path, out)
 
 
 def _check(params: dict, library_size: int) -> None:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import torch
-from peft import PeftModel
 
-from ..model.load import load_base
+from .adapted import load_adapted
 from .merge.apply import MergeOptions, merge_adapter_dirs
 from .merge.registry import MERGE_METHODS
 from .recycler import RECYCLERS, LibraryInputs, Recycler
@@ -26,7 +25,7 @@ def _merge_recycler(method: str) -> Recycler:
         own, options = _split(params)
         out = inputs.work_dir / method
         merge_adapter_dirs(inputs.expert_paths, method, out, params=own, options=MergeOptions(**options, seed=inputs.seed))
-        return PeftModel.from_pretrained(load_base(inputs.base_path), out).merge_and_unload().eval()
+        return load_adapted(inputs.base_path, out)
 
     def check(params: dict, library_size: int) -> None:
         spec.check_params(_split(params)[0])

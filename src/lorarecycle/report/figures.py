@@ -53,59 +53,73 @@ def plot_routing_trace(trace: dict, title: str, path: Path, max_examples: int = 
     plt.close(fig)
 
 
-FIGURE_SPLITS = ("hop1", "hop2", "twohop_direct", "twohop_cot", "control_cot")
 ERROR_COLORS = {"correct": "tab:green", "bridge": "tab:orange", "other_entity": "tab:blue", "other": "tab:gray"}
 
 
-def _compared(aggs) -> list[str]:
-    """Labels a comparison figure shows: the expert ceiling, recycled libraries, references."""
-    labels = [a.label for a in aggs if a.library is not None or a.data_requirement.startswith("data-access")]
-    return list(dict.fromkeys(labels))
+# One colour per method family (the row label's colour in the heatmap), by data requirement.
+FAMILY_COLORS = {"none": "black", "single expert": "tab:gray", "data-free": "tab:blue", "few-shot": "tab:purple",
+                 "oracle": "tab:orange", "data-access": "tab:green"}
 
 
-def plot_library_vs_expert(aggs, path: Path) -> None:
-    """Per condition, bars per split: each recycled library row, the best single expert of the
-    library (oracle_expert), the data-access references; 95% interval whiskers, chance dashed."""
+def family_of(requirement: str) -> str:
+    return next((f for f in FAMILY_COLORS if requirement.startswith(f)), "none")
+
+
+def plot_accuracy_heatmap(aggs, path: Path) -> None:
+    """Per condition, a model x split heatmap: the mean accuracy and its 95% interval written
+    in each cell, rows grouped by data requirement (row labels coloured by family), chance
+    per split under the column label. Readable for any number of methods."""
     plt = _pyplot()
     conditions = list(dict.fromkeys(a.condition for a in aggs))
-    labels = _compared(aggs)
-    cols = min(3, len(conditions))
+    splits = list(dict.fromkeys(a.split for a in aggs))
+    order = list(FAMILY_COLORS)
+    labels = sorted(dict.fromkeys(a.label for a in aggs),
+                    key=lambda lab: order.index(family_of(next(a.data_requirement for a in aggs if a.label == lab))))
+    family = {a.label: family_of(a.data_requirement) for a in aggs}
+    cols = min(2, len(conditions))
     rows = -(-len(conditions) // cols)
-    fig, axes = plt.subplots(rows, cols, squeeze=False, figsize=(5.5 * cols, 3.6 * rows), sharey=True)
-    width = 0.8 / max(1, len(labels))
-    cmap = plt.get_cmap("tab20")
+    cell_w, cell_h = 0.95, 0.3
+    fig, axes = plt.subplots(rows, cols, squeeze=False,
+                             figsize=(cols * (cell_w * len(splits) + 2.6), rows * (cell_h * len(labels) + 1.4)))
     for i, condition in enumerate(conditions):
         ax = axes[i // cols][i % cols]
         cells = {(a.label, a.split): a for a in aggs if a.condition == condition}
-        for j, label in enumerate(labels):
-            xs, ys, lo, hi = [], [], [], []
-            for k, split in enumerate(FIGURE_SPLITS):
-                a = cells.get((label, split))
+        grid = [[cells[(lab, s)].mean if (lab, s) in cells else float("nan") for s in splits] for lab in labels]
+        image = ax.imshow(grid, aspect="auto", cmap="viridis", vmin=0, vmax=1, interpolation="nearest")
+        for r, lab in enumerate(labels):
+            for c, split in enumerate(splits):
+                a = cells.get((lab, split))
                 if a is not None:
                     low, high = a.interval
-                    xs.append(k + (j - len(labels) / 2 + 0.5) * width)
-                    ys.append(a.mean)
-                    lo.append(max(0.0, a.mean - low))  # whiskers are lengths; rounding must not flip them
-                    hi.append(max(0.0, high - a.mean))
-            if xs:
-                ax.bar(xs, ys, width, yerr=[lo, hi], label=label, color=cmap(j % 20), capsize=1.5,
-                       error_kw={"linewidth": 0.6})
-        for k, split in enumerate(FIGURE_SPLITS):
-            chance = next((a.chance for (lab, s), a in cells.items() if s == split and a.chance), None)
-            if chance:
-                ax.hlines(chance, k - 0.45, k + 0.45, colors="k", linestyles="dashed", linewidth=0.7)
-        ax.set_xticks(range(len(FIGURE_SPLITS)))
-        ax.set_xticklabels(FIGURE_SPLITS, fontsize=7, rotation=20)
-        ax.set_ylim(0, 1.05)
-        ax.set_title(", ".join(f"{k}={v}" for k, v in condition) or "all cells", fontsize=8)
+                    ax.text(c, r, f"{a.mean:.2f}\n[{low:.2f},{high:.2f}]", ha="center", va="center", fontsize=5,
+                            color="white" if a.mean < 0.6 else "black")
+        chance = {s: next((a.chance for (lab, sp), a in cells.items() if sp == s and a.chance), None) for s in splits}
+        ax.set_xticks(range(len(splits)))
+        ax.set_xticklabels([f"{s}\nchance {chance[s]:.2f}" if chance[s] else s for s in splits],
+                           fontsize=6, rotation=30, ha="right")
+        ax.set_yticks(range(len(labels)))
+        ax.set_yticklabels(labels, fontsize=6)
+        for tick, lab in zip(ax.get_yticklabels(), labels):
+            tick.set_color(FAMILY_COLORS[family[lab]])
+        for r in range(1, len(labels)):  # a rule between requirement groups
+            if family[labels[r]] != family[labels[r - 1]]:
+                ax.axhline(r - 0.5, color="white", linewidth=1.5)
+        ax.set_title(", ".join(f"{k}={v}" for k, v in condition) or "accuracy", fontsize=8)
     for i in range(len(conditions), rows * cols):
         axes[i // cols][i % cols].axis("off")
-    axes[0][0].set_ylabel("accuracy")
-    handles, names = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, names, loc="lower center", ncol=min(4, len(names)), fontsize=7, bbox_to_anchor=(0.5, -0.02 - 0.03 * (len(names) // 4)))
-    fig.tight_layout(rect=(0, 0.06 + 0.03 * (len(names) // 4), 1, 1))
+    fig.colorbar(image, ax=axes, shrink=min(1.0, 6 / max(6, len(labels))), label="accuracy")
+    present = [f for f in FAMILY_COLORS if f in family.values()]
+    handles = [plt.Line2D([], [], color=FAMILY_COLORS[f], linewidth=4) for f in present]
+    fig.legend(handles, present, loc="upper center", ncol=len(present), fontsize=6, frameon=False,
+               bbox_to_anchor=(0.5, 1.0 + 0.25 / fig.get_figheight()))
     _save(fig, path)
     plt.close(fig)
+
+
+def _compared(aggs) -> list[str]:
+    """Labels a curve figure shows: the expert ceiling, recycled libraries, references."""
+    labels = [a.label for a in aggs if a.library is not None or a.data_requirement.startswith("data-access")]
+    return list(dict.fromkeys(labels))
 
 
 def plot_axis_curves(aggs, axis: str, path: Path) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 from ..artifacts import atomic_write_text
 from ..evaluate.oracle import oracle_rows
 from .aggregate import Aggregate, aggregate
-from .figures import plot_axis_curves, plot_error_bars, plot_library_vs_expert
+from .figures import plot_axis_curves, plot_error_bars, plot_accuracy_heatmap
 from .tables import requirement_rank
 
 
@@ -50,9 +50,9 @@ def make_figures(run_dir: Path, aggs: Sequence[Aggregate], axes: Sequence[str]) 
     """{file name: caption} of the figures written to run_dir/figures."""
     figures = {}
     out = run_dir / "figures"
-    plot_library_vs_expert(aggs, out / "library_vs_expert.png")
-    figures["library_vs_expert.png"] = ("Library-level (recycled) vs expert-level accuracy per split, per condition; "
-                                        "mean over seeds with 95% intervals; dashed: chance")
+    plot_accuracy_heatmap(aggs, out / "accuracy.png")
+    figures["accuracy.png"] = ("Accuracy of every model per split and condition: mean over seeds [95% interval]; "
+                               "rows grouped by data requirement, row labels coloured by family; chance under each split")
     for axis, name in (("world.familiarity", "familiarity.png"), ("world.exposure", "exposure.png")):
         if axis in axes:
             plot_axis_curves(aggs, axis, out / name)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from rich import box
 from rich.markup import escape
 from rich.table import Table
 
@@ -41,16 +42,28 @@ def _cell(row: dict | None) -> str:
     return "" if row is None else f"{row['accuracy']:.2f}"
 
 
+TERMINAL_WIDTH = 100  # the printed table fits this; report.md has the full one with intervals
+
+
 def rich_table(rows: Sequence[dict], title: str) -> Table:
+    """Accuracy per split, rows grouped under their data requirement; split names break at
+    underscores so the table fits TERMINAL_WIDTH columns."""
     labels, cells = _grid(rows)
-    table = Table(title=title)
-    table.add_column("model [library]", no_wrap=True)
-    table.add_column("data", no_wrap=True)
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1))
     splits = splits_of(rows)
-    for split in splits:
-        table.add_column(split, justify="right", overflow="fold")
+    widths = [max(4, *(len(w) for w in split.split("_"))) for split in splits]
+    room = TERMINAL_WIDTH - sum(w + 3 for w in widths) - 3  # each column: padding and a separator
+    longest = max(len(label) for label in labels)
+    table.add_column("model [library]", no_wrap=True, width=max(12, min(longest, room)), overflow="ellipsis")
+    for split, width in zip(splits, widths):
+        table.add_column(split.replace("_", "\n"), justify="right", no_wrap=True, width=width)
+    group = None
     for label in labels:
-        table.add_row(escape(label), _requirement(rows, label), *(_cell(cells.get((label, s))) for s in splits))
+        family = REQUIREMENT_ORDER[min(requirement_rank(_requirement(rows, label)), len(REQUIREMENT_ORDER) - 1)]
+        if family != group:
+            group = family
+            table.add_row(f"[dim italic]{escape(family)}[/]", *([""] * len(splits)))
+        table.add_row(escape(label), *(_cell(cells.get((label, s))) for s in splits))
     return table
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import Field
 
-from ..config import ExperimentConfig, StrictModel, stable_hash, validate_experiment
+from ..config import ExperimentConfig, SafeName, StrictModel, stable_hash, validate_experiment
 from ..errors import UserError
 
 
@@ -23,7 +23,7 @@ class ExecutorSpec(StrictModel):
 
 
 class GridSpec(StrictModel):
-    name: str
+    name: SafeName
     experiment: dict[str, Any] = Field(default_factory=dict, description="template config (may name a preset)")
     axes: dict[str, list[Any]] = Field(min_length=1, description="dotted config path -> values")
     executor: ExecutorSpec = ExecutorSpec()

@@ -55,13 +55,24 @@ class RoutedLinear(nn.Module):
         router, E = self.router, self.n_experts
         if router.mode == "off":
             return y
-        if router.mode == "observe":
-            logits = arrow_logits(x.float(), self.fused[:E].float(), router.logits)
-            mask = router.mask.to(logits.dtype)[..., None]
-            pooled = (logits * mask).sum(1) / mask.sum(1).clamp_min(1)
-            router.pooled = pooled if router.pooled is None else router.pooled + pooled
-            router.n_pooled += 1
-            return y
+        # The experts' path runs in fp32 (factors kept fp32, autocast off) and is added to the
+        # base output in fp32: a bf16 base never rounds a small delta W away.
+        with torch.autocast(x.device.type, enabled=False):
+            if router.mode == "observe":
+                self._observe(x.float())
+                return y
+            return y + self._delta(x.float())
+
+    def _observe(self, x: torch.Tensor) -> None:
+        router, E = self.router, self.n_experts
+        logits = arrow_logits(x, self.fused[:E], router.logits)
+        mask = router.mask.to(logits.dtype)[..., None]
+        pooled = (logits * mask).sum(1) / mask.sum(1).clamp_min(1)
+        router.pooled = pooled if router.pooled is None else router.pooled + pooled
+        router.n_pooled += 1
+
+    def _delta(self, x: torch.Tensor) -> torch.Tensor:
+        router, E = self.router, self.n_experts
         if router.mode == "token":
             z = x @ self.fused.T
             logits = z[..., :E].abs()
@@ -69,11 +80,11 @@ class RoutedLinear(nn.Module):
                 logits = logits / x.norm(dim=-1, keepdim=True).clamp_min(1e-6)
             gates, h = top_k_softmax(logits, router.top_k, router.temperature), z[..., E:]
         elif router.mode == "fixed":
-            w = router.weights.to(device=x.device, dtype=x.dtype)
+            w = router.weights.to(device=x.device, dtype=torch.float32)
             gates, h = (w[:, None, :] if w.dim() == 2 else w), x @ self.fused[E:].T
         else:
             raise ValueError(f"unknown routing mode {router.mode!r}; known: {', '.join(MODES)}")
         if router.record is not None:
             router.record.append((self.name, gates.detach().float().expand(*x.shape[:-1], E).cpu()))
-        return y + (h * gates[..., self.owner]) @ self.B.T
+        return (h * gates[..., self.owner]) @ self.B.T
 

@@ -102,7 +102,7 @@ def build_routed_model(base: PreTrainedModel, expert_paths: Sequence[Path], expe
             raise UserError(f"module {name} is a {type(linear).__name__}; routing supports nn.Linear and Conv1D layers")
         bank = build_bank([a.modules.get(name) for a in experts], [g.modules[name] for g in general if name in g.modules])
         parent, _, attr = name.rpartition(".")
-        layer = RoutedLinear(linear, bank, router, name).to(device=linear.weight.device, dtype=linear.weight.dtype)
+        layer = RoutedLinear(linear, bank, router, name).to(device=linear.weight.device)  # factors stay fp32
         setattr(base.get_submodule(parent) if parent else base, attr, layer)
     return RoutedModel(base.eval(), router, expert_names, selector).eval()
 

@@ -1,0 +1,126 @@
+"""Precision: `auto` follows the measured speed, and evaluation never rounds a small delta W away."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from peft import LoraConfig, get_peft_model
+from transformers import AutoModelForCausalLM
+
+from lorarecycle.errors import UserError
+from lorarecycle.model import precision
+from lorarecycle.model.precision import resolve_precision, set_precision
+
+CPU = torch.device("cpu")
+
+
+def probe(fp32: float, bf16: float):
+    return lambda: {"fp32_gflops": fp32, "bf16_gflops": bf16}
+
+
+def test_auto_takes_bf16_only_where_the_probe_measures_it_faster():
+    assert resolve_precision("auto", CPU, probe(fp32=80.0, bf16=0.8)) == "fp32"
+    assert resolve_precision("auto", CPU, probe(fp32=80.0, bf16=150.0)) == "bf16"
+    # explicit choices are not second-guessed
+    assert resolve_precision("bf16", CPU, probe(fp32=80.0, bf16=0.8)) == "bf16"
+    assert resolve_precision("fp32", CPU, probe(fp32=1.0, bf16=100.0)) == "fp32"
+
+
+def test_auto_on_cuda_follows_bf16_support(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    assert resolve_precision("auto", torch.device("cuda"), probe(1, 0)) == "bf16"
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
+    assert resolve_precision("auto", torch.device("cuda"), probe(0, 1)) == "fp32"
+
+
+def test_unknown_precision_is_refused_in_one_line():
+    with pytest.raises(UserError, match="expected one of auto, fp32, bf16"):
+        resolve_precision("fp16", CPU)
+    with pytest.raises(UserError, match="--precision"):
+        set_precision("half")
+
+
+def test_cpu_probe_is_measured_once_and_cached_on_disk(monkeypatch):
+    calls = []
+    monkeypatch.setattr(precision, "matmul_gflops", lambda dtype, **k: calls.append(dtype) or 10.0)
+    precision.probe_cpu.cache_clear()
+    first = precision.probe_cpu()
+    precision.probe_cpu.cache_clear()  # a new process: read back from the disk cache
+    second = precision.probe_cpu()
+    precision.probe_cpu.cache_clear()
+    assert calls == [torch.float32, torch.bfloat16]
+    assert first == second and first["capability"] == torch.backends.cpu.get_cpu_capability()
+
+
+def test_matmul_probe_measures_a_positive_rate():
+    assert precision.matmul_gflops(torch.float32, size=64, seconds=0.01) > 0
+
+
+def small_delta_adapter(base_path, out, relative: float = 1e-3):
+    """A PEFT adapter whose delta W is `relative` x |W| (Frobenius) in every adapted module."""
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_pretrained(base_path)
+    config = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj", "up_proj", "down_proj"],
+                        init_lora_weights=False)
+    peft_model = get_peft_model(model, config)
+    with torch.no_grad():
+        for module in peft_model.modules():
+            if hasattr(module, "lora_A") and "default" in getattr(module, "lora_A", {}):
+                A, B = module.lora_A["default"].weight, module.lora_B["default"].weight
+                delta = module.scaling["default"] * B @ A
+                B.mul_(relative * module.base_layer.weight.norm() / delta.norm())
+    peft_model.save_pretrained(out)
+    return {name.removeprefix("base_model.model."): (m.scaling["default"] * m.lora_B["default"].weight
+                                                    @ m.lora_A["default"].weight).detach()
+            for name, m in peft_model.named_modules() if hasattr(m, "lora_A") and "default" in m.lora_A}
+
+
+def test_a_small_merged_delta_changes_the_logits_as_fp64_says(tiny_base, tmp_path, monkeypatch):
+    from lorarecycle.recycle.adapted import load_adapted
+
+    deltas = small_delta_adapter(tiny_base, tmp_path / "a")
+    ids = torch.arange(3, 40).reshape(1, -1)
+    reference = AutoModelForCausalLM.from_pretrained(tiny_base, dtype=torch.float64)
+    with torch.no_grad():
+        before = reference(ids).logits
+        for name, delta in deltas.items():
+            reference.get_submodule(name).weight += delta.double()
+        expected = reference(ids).logits - before
+
+    def change(model_dtype_logits, base_logits):
+        got = (model_dtype_logits - base_logits).double()
+        return float((got - expected).norm() / expected.norm())
+
+    monkeypatch.setenv("LORARECYCLE_PRECISION", "fp32")
+    with torch.no_grad():
+        base32 = AutoModelForCausalLM.from_pretrained(tiny_base)(ids).logits
+        ours = load_adapted(tiny_base, tmp_path / "a")(ids).logits
+    assert change(ours, base32) < 1e-3
+    # the old evaluation, whole model cast to bf16 after merging, does not see the change
+    with torch.no_grad():
+        merged = load_adapted(tiny_base, tmp_path / "a").to(torch.bfloat16)
+        naive = merged(ids).logits
+        base16 = AutoModelForCausalLM.from_pretrained(tiny_base, dtype=torch.bfloat16)(ids).logits
+    assert change(naive, base16) > 0.3
+
+
+def test_in_bf16_the_adapted_layer_adds_the_exact_delta(tiny_base, tmp_path, monkeypatch):
+    """A bf16 run keeps the adapter unmerged in fp32: layer output - base output = delta W x."""
+    from lorarecycle.model.precision import autocast
+    from lorarecycle.recycle.adapted import load_adapted
+
+    deltas = small_delta_adapter(tiny_base, tmp_path / "a")
+    monkeypatch.setenv("LORARECYCLE_PRECISION", "bf16")
+    model = load_adapted(tiny_base, tmp_path / "a")
+    name = "model.layers.0.mlp.down_proj"
+    layer = model.model.get_submodule(name)
+    assert layer.base.weight.dtype == torch.bfloat16
+    x = torch.randn(2, 5, layer.base.in_features)
+    with torch.no_grad(), autocast(CPU):
+        added = layer(x).double() - layer.base(x).double()
+        expected = x.double() @ deltas[name].double().T
+        # folding delta W into bf16 weights instead:
+        w = layer.base.weight.float()
+        folded = (x @ (w + deltas[name]).bfloat16().float().T - x @ w.bfloat16().float().T).double()
+    assert float((added - expected).norm() / expected.norm()) < 1e-4  # fp32 rounding of y + delta
+    assert float((folded - expected).norm() / expected.norm()) > 0.3
