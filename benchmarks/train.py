@@ -110,14 +110,14 @@ def main() -> None:
     cpu = cpu_description()
     console.print(f"CPU: {cpu['cpu']} ({cpu['capability']}, {cpu['threads']} threads); precision {precision}; "
                   f"GEMM peak (1024^2 matmul, median of 3): {peak:.1f} GFLOP/s; medians of {args.repeats} runs",
-                  markup=False, highlight=False)
+                  markup=False, highlight=False, soft_wrap=True)
     header = f"{'shape':9s} {'matmul params':>13s} {'ours tok/s':>11s} {'hand tok/s':>11s} {'ours/hand':>9s} " \
              f"{'GFLOP/s':>8s} {'of peak':>8s}"
-    console.print(header, markup=False, highlight=False)
+    console.print(header, markup=False, highlight=False, soft_wrap=True)
     for r in results:
         console.print(f"{r['shape']:9s} {r['params_matmul']:13,d} {r['ours_tokens_s']:11.0f} {r['hand_tokens_s']:11.0f} "
                       f"{r['ratio']:9.2f} {r['ours_gflops']:8.1f} {r['ours_gflops'] / peak:8.0%}",
-                      markup=False, highlight=False)
+                      markup=False, highlight=False, soft_wrap=True)
 
 
 if __name__ == "__main__":

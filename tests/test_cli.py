@@ -112,6 +112,16 @@ def test_rerun_resumes_without_duplicate_rows(smoke_run):
         (["run", "{top_k}"], "top_k=3 must be an integer between 1 and the library size 2"),
         (["run", "{overlap}"], "few-shot examples from 'twohop_cot' overlap the test chains (12 shared"),
         (["run", "{too_many_shots}"], "shots=99 but 'fewshot_twohop' has only 8 examples"),
+        (["runn"], "No such command 'runn'"),
+        (["run", "--bogus"], "No such option: --bogus"),
+        (["run", "--seed", "x"], "Invalid value for '--seed'"),
+        (["run", "--preset", "smoke", "--precision", "half"], "field precision: Input should be 'auto', 'fp32' or"),
+        (["run", "{traversal_label}"], "field methods.0.label: '../../victim' is not a safe name"),
+        (["run", "{traversal_library}"], "'a/../../b' is not a safe name"),
+        (["run", "{traversal_name}"], "field name: '../x' is not a safe name"),
+        (["run", "{too_many_names}"], "the world needs 5066 distinct names of 1 word(s), only"),
+        (["run", "{absurd_alpha}"], "field lora.alpha: Input should be less than or equal to 100000"),
+        (["run", "{nan_lr}"], "field pretrain.lr: Input should be a finite number"),
     ],
 )
 def test_bad_input_one_line_nonzero_no_traceback(tmp_path, args, message):
@@ -125,6 +135,12 @@ def test_bad_input_one_line_nonzero_no_traceback(tmp_path, args, message):
         "top_k": "libraries: [two]\nmethods: [{name: arrow, params: {top_k: 3}}]",
         "overlap": "methods: [{name: lorahub, params: {examples: twohop_cot}}]",
         "too_many_shots": "methods: [{name: lorahub, params: {shots: 99}}]",
+        "traversal_label": "methods: [{name: uniform_delta, label: ../../victim}]",
+        "traversal_library": "libraries: {a/../../b: [hop1, hop2]}",
+        "traversal_name": "name: ../x",
+        "too_many_names": "world: {name_words: 1, n_familiar: 5000}",
+        "absurd_alpha": "lora: {alpha: 1.0e+30}",
+        "nan_lr": "pretrain: {lr: .nan}",
     }
     for name, text in configs.items():
         (tmp_path / f"{name}.yaml").write_text(f"preset: smoke\n{text}\n")
@@ -154,3 +170,58 @@ def test_data_command_writes_inspectable_jsonl(tmp_path):
     rows = [json.loads(x) for x in (tmp_path / "d" / "twohop_cot.jsonl").read_text().splitlines()]
     assert rows and {"prompt", "completion", "answer", "bridge"} <= set(rows[0])
     assert json.loads((tmp_path / "d" / "world.json").read_text())["chains"]
+
+
+def test_a_label_cannot_reach_outside_the_run_directory(tmp_path):
+    victim = tmp_path / "victim-two" / "uniform_delta"
+    victim.mkdir(parents=True)
+    (victim / "precious.txt").write_text("keep me")
+    for label in ("../../victim", "..", "a/b", "/abs"):
+        (tmp_path / "cfg.yaml").write_text(f"preset: smoke\nmethods: [{{name: uniform_delta, label: '{label}'}}]\n")
+        result = cli("run", str(tmp_path / "cfg.yaml"), "--out", str(tmp_path / "runs" / "x"), cache=tmp_path / "cache")
+        assert result.returncode == 2 and "is not a safe name" in result.stderr, result.stderr
+    assert (victim / "precious.txt").read_text() == "keep me"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cfg.yaml", "victim-two"]
+
+
+def test_pretraining_that_diverges_stops_in_one_line_and_caches_nothing(tmp_path):
+    (tmp_path / "cfg.yaml").write_text("preset: smoke\npretrain: {lr: 1.0e+6}\n")
+    result = cli("run", str(tmp_path / "cfg.yaml"), "--out", str(tmp_path / "out"), cache=tmp_path / "cache")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("error: pretraining base model: the loss became")
+    assert "Traceback" not in result.stderr
+    assert not list((tmp_path / "cache").glob("base/*/*.safetensors"))
+
+
+def test_a_second_run_on_a_directory_in_use_is_refused(tmp_path):
+    from lorarecycle.artifacts import run_lock
+
+    with run_lock(tmp_path / "out"):
+        result = cli("run", "--preset", "smoke", "--out", str(tmp_path / "out"), cache=tmp_path / "cache")
+    assert result.returncode == 2 and "is in use by another run (pid" in result.stderr
+    assert result.stderr.strip().count("\n") == 0
+
+
+def test_sigint_exits_130_in_one_line_and_the_rerun_resumes_to_the_same_rows(smoke_run, tmp_path):
+    import signal
+    import time
+
+    root, _ = smoke_run
+    out = tmp_path / "run"
+    env = {**os.environ, "LORARECYCLE_CACHE": str(root / "cache")}  # the smoke run's base: straight to experts
+    proc = subprocess.Popen([sys.executable, "-m", "lorarecycle.cli.main", "run", "--preset", "smoke", "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline and proc.poll() is None:
+        if (out / "results.jsonl").is_file() and len((out / "results.jsonl").read_text().splitlines()) >= 3:
+            break
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr[-2000:]
+    assert stderr.strip().splitlines()[-1] == "error: interrupted; re-run the same command to resume"
+    again = cli("run", "--preset", "smoke", "--out", str(out), cache=root / "cache")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert accuracies(out) == accuracies(root / "run")
+    assert len((out / "results.jsonl").read_text().splitlines()) == len(accuracies(out))  # no duplicate rows
+    assert not list(out.rglob(".*.tmp"))

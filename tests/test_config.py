@@ -37,3 +37,51 @@ def test_bad_configs_give_one_clear_line(tmp_path, text, message):
     with pytest.raises(UserError, match=message) as info:
         load_config(path)
     assert "\n" not in str(info.value)
+
+
+def test_inside_refuses_paths_that_leave_the_root(tmp_path):
+    from lorarecycle.artifacts import inside
+    from lorarecycle.errors import UserError
+
+    assert inside(tmp_path, "recycled", "ties-two") == tmp_path / "recycled" / "ties-two"
+    for parts in (("..", "x"), ("recycled", "../../x"), ("/etc",), (".",)):
+        with pytest.raises(UserError, match="outside"):
+            inside(tmp_path, *parts)
+
+
+def test_stray_temporaries_of_a_killed_run_are_removed(tmp_path):
+    from lorarecycle.artifacts import atomic_dir, remove_stray_temporaries
+
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_dir(tmp_path / "adapters" / "hop1-abc") as scratch:
+            (scratch / "adapter_model.safetensors").write_bytes(b"partial")
+            raise KeyboardInterrupt  # atomic_dir cleans up after itself on an exception...
+    assert not list(tmp_path.rglob(".*.tmp"))
+    (tmp_path / "adapters" / ".hop1-abc.x1.tmp").mkdir()  # ...but SIGKILL leaves scratch behind
+    (tmp_path / ".results.jsonl.x2.tmp").write_text("{")
+    (tmp_path / "adapters" / "hop2-def").mkdir()
+    assert len(remove_stray_temporaries(tmp_path)) == 2
+    assert [p.name for p in tmp_path.rglob("*")] == ["adapters", "hop2-def"]
+
+
+def test_world_sizes_that_cannot_be_built_are_refused(smoke_cfg):
+    from lorarecycle.config import WorldSpec
+    from lorarecycle.errors import UserError
+    from lorarecycle.tasks.world import build_world
+
+    with pytest.raises(UserError, match="5066 distinct names of 1 word"):
+        build_world(WorldSpec(name_words=1, n_familiar=5000, n_test_chains=12, n_skill_chains=6, n_fewshot_chains=4), 0)
+    # 3 entities x 2 facts: at most 12 paths, fewer once a -> b -> a loops are dropped
+    with pytest.raises(UserError, match="two-hop paths, n_control_paths"):
+        build_world(WorldSpec(n_familiar=3, n_pretrain_paths=10, n_control_paths=2, n_test_chains=2,
+                              n_skill_chains=1, n_fewshot_chains=1), 0)
+
+
+def test_nan_and_infinity_are_never_settings():
+    from lorarecycle.config import validate_experiment
+    from lorarecycle.errors import UserError
+
+    for data in ({"experts": {"epochs": 1, "lr": float("nan")}}, {"world": {"exposure": float("inf")}},
+                 {"lora": {"dropout": float("nan")}}):
+        with pytest.raises(UserError, match="finite"):
+            validate_experiment(data, "t")

@@ -87,6 +87,49 @@ def write_json(path: Path, obj: dict[str, Any]) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
+RUN_LOCK = ".lorarecycle.lock"
+
+
+@contextmanager
+def run_lock(out: Path) -> Iterator[None]:
+    """Hold `out` for this process: a second run on the same directory is refused in one
+    line. The OS drops the lock when its holder dies, so a killed run's lock is taken over."""
+    import fcntl
+
+    from .errors import UserError
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / RUN_LOCK, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "?"
+            raise UserError(f"{out} is in use by another run (pid {holder}); wait for it to end or choose "
+                            "another --out") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def remove_stray_temporaries(root: Path) -> list[Path]:
+    """Delete the scratch files and directories that atomic writers of a killed run left
+    under `root` (only call while holding its run lock)."""
+    stray = sorted(Path(root).rglob(".*.tmp"), key=lambda p: len(p.parts), reverse=True)
+    for path in stray:
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    return stray
+
+
 @contextmanager
 def file_lock(path: Path) -> Iterator[None]:
     """Exclusive inter-process lock on a sibling `.<name>.lock` file: cells of a sweep that

@@ -34,7 +34,7 @@ SafeName = Annotated[str, AfterValidator(safe_name)]
 
 
 class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)  # NaN/inf never a setting
 
 
 class WorldSpec(StrictModel):
@@ -110,7 +110,7 @@ class TrainSpec(StrictModel):
 
 class LoraSpec(StrictModel):
     r: int = Field(16, ge=1)
-    alpha: float = Field(32.0, gt=0)
+    alpha: float = Field(32.0, gt=0, le=1e5, description="scale alpha / r (rsLoRA-size values stay far below 1e5)")
     dropout: float = Field(0.0, ge=0, lt=1)
     target_modules: list[str] | Literal["auto"] = Field(
         "auto", description="module names to adapt; auto = every attention and MLP linear layer of the architecture")

@@ -20,7 +20,8 @@ import yaml
 from . import __version__
 from .adapters.experts import expert_meta, train_expert
 from .adapters.lora_io import read_adapter
-from .artifacts import append_jsonl, atomic_write_text, file_lock, inside, read_json, read_jsonl, write_json, write_jsonl
+from .artifacts import (append_jsonl, atomic_write_text, file_lock, inside, read_json, read_jsonl,
+                        remove_stray_temporaries, run_lock, write_json, write_jsonl, RUN_LOCK)
 from .config import ExperimentConfig, TrainSpec, stable_hash
 from .diagnostics.report import pair_rows, summarize_pairs
 from .errors import UserError
@@ -116,7 +117,7 @@ def prepare_run_dir(out: Path, cfg: ExperimentConfig) -> None:
                 "choose another --out"
             )
         return
-    if out.exists() and any(out.iterdir()):
+    if out.exists() and any(p.name != RUN_LOCK for p in out.iterdir()):
         raise UserError(f"{out} is not empty and holds no {CONFIG_FILE}; choose another --out")
     resolved = {"config_hash": cfg.config_hash(), **cfg.model_dump(mode="json")}
     atomic_write_text(config_path, yaml.safe_dump(resolved, sort_keys=False))
@@ -266,14 +267,21 @@ def run_experiment(cfg: ExperimentConfig, out: Path, store: Path | None = None, 
     """Run (or resume) one experiment into `out`. `store` holds trained adapters (default
     `out/adapters`; a sweep shares one across cells); `extra` fields go into every row."""
     validate(cfg)
-    set_precision(cfg.precision)
-    precision = current_precision()
     out = Path(out)
-    started = time.perf_counter()
     task = task_of(cfg)
     world, datasets = task.build(cfg)
     check_fewshot(cfg, datasets)
     prepare_run_dir(out, cfg)
+    with run_lock(out):  # a second run on this directory is refused while this one lives
+        remove_stray_temporaries(out)
+        return _run_locked(cfg, out, task, world, datasets, store, extra)
+
+
+def _run_locked(cfg: ExperimentConfig, out: Path, task, world, datasets: dict, store: Path | None,
+                extra: dict | None) -> list[dict]:
+    started = time.perf_counter()
+    set_precision(cfg.precision)
+    precision = current_precision()
     write_data(out / "data", datasets)
     base_path = prepare_base(cfg, datasets["pretrain"])
     tokenizer = load_tokenizer(base_path)

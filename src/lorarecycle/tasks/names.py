@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import random
 
+from ..errors import UserError
+
 CONSONANTS = "bdfgklmnprstvz"
 VOWELS = "aeiou"
 SYLLABLES: tuple[str, ...] = tuple(c + v for c in CONSONANTS for v in VOWELS)
@@ -18,8 +20,20 @@ def random_word(rng: random.Random, n_syllables: int = 2) -> str:
     return "".join(rng.choice(SYLLABLES) for _ in range(n_syllables)).capitalize()
 
 
+def name_capacity(reserved: set[str], words: int) -> int:
+    """How many distinct names of `words` words exist whose words are not reserved."""
+    taken = {r.lower() for r in reserved}
+    free = sum(1 for a in SYLLABLES for b in SYLLABLES if a + b not in taken)
+    return free**words
+
+
 def unique_names(rng: random.Random, n: int, reserved: set[str], words: int = 2) -> list[str]:
-    """n distinct names of `words` words, none equal to or containing a reserved word."""
+    """n distinct names of `words` words, none equal to or containing a reserved word.
+    More names than exist is an error up front, not an endless search."""
+    capacity = name_capacity(reserved, words)
+    if n > capacity:
+        raise UserError(f"the world needs {n} distinct names of {words} word(s), only {capacity} exist; "
+                        "use fewer entities or chains, or name_words: 2")
     taken = {r.lower() for r in reserved}
     names: list[str] = []
     while len(names) < n:

@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from ..config import WorldSpec
+from ..errors import UserError
 from ..seeding import make_rng
 from .entities import draw_real, object_type
 from .names import unique_names
@@ -87,6 +88,10 @@ def build_world(spec: WorldSpec, seed: int) -> World:
     familiar, new = names[: spec.n_familiar], iter(names[spec.n_familiar :])
     graph = _knowledge_graph(familiar, spec, rng)
     paths = _two_hop_paths(graph)
+    if len(paths) < spec.n_control_paths + spec.n_pretrain_paths:  # never shrink a split silently
+        raise UserError(f"world: the knowledge graph has {len(paths)} two-hop paths, n_control_paths + "
+                        f"n_pretrain_paths asks for {spec.n_control_paths + spec.n_pretrain_paths}; "
+                        "lower them or raise n_familiar")
     rng.shuffle(paths)
     chains = [Chain(f"control-{i}", "control", *p) for i, p in enumerate(paths[: spec.n_control_paths])]
     chains += [Chain(f"pretrain-{i}", "pretrain", *p)

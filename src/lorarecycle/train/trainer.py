@@ -14,12 +14,17 @@ import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from ..config import TrainSpec
+from ..errors import UserError
 from ..model.precision import autocast
 from ..model.prompting import encode
 from ..tasks.datasets import Example
 from ..ui import progress_bar
 
 IGNORE = -100
+
+
+class TrainingDiverged(UserError):
+    """The loss or the weights became non-finite: the stage stops before anything is saved."""
 
 
 def encode_example(tokenizer: PreTrainedTokenizerBase, ex: Example, loss_on_prompt: bool) -> tuple[list[int], list[int]]:
@@ -118,6 +123,9 @@ def train_causal_lm(
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
                 losses.append(loss.item())
+                if not math.isfinite(losses[-1]):
+                    raise TrainingDiverged(f"{description}: the loss became {losses[-1]} at step {len(losses)} "
+                                           f"(lr {spec.lr}); nothing was saved. Lower the learning rate")
                 tokens += n_tokens
                 advance(info=f"loss {losses[-1]:.3f}")
             epoch_loss = sum(losses[-steps_per_epoch:]) / steps_per_epoch
@@ -125,6 +133,8 @@ def train_causal_lm(
                 advance(0, info=f"stopped after epoch {epochs_run}: loss {epoch_loss:.4f} < {spec.stop_loss}")
                 break
     model.eval()
+    if not all(bool(torch.isfinite(p).all()) for p in params):
+        raise TrainingDiverged(f"{description}: weights became non-finite (lr {spec.lr}); nothing was saved")
     tail = losses[-steps_per_epoch:]
     return {
         "epochs": epochs_run,
