@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import platform
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import peft
@@ -18,14 +17,13 @@ import transformers
 import yaml
 
 from . import __version__
-from .adapters.experts import expert_meta, train_expert
+from .adapters.experts import expert_meta
 from .adapters.lora_io import read_adapter
 from .artifacts import (append_jsonl, atomic_write_text, file_lock, inside, read_json, read_jsonl,
                         remove_stray_temporaries, run_lock, write_json, write_jsonl, RUN_LOCK)
 from .config import ExperimentConfig, TrainSpec, stable_hash
 from .diagnostics.report import pair_rows, summarize_pairs
 from .errors import UserError
-from .evaluate.evaluator import evaluate_split
 from .model.device import current_device
 from .model.precision import cpu_description, current_precision, set_precision
 from .model.prompting import render_datasets
@@ -38,29 +36,16 @@ from .report.markdown import render_report
 from .seeding import derive_seed
 from .evaluate.familiarity import name_scores, summarize_familiarity
 from .evaluate.oracle import oracle_rows
-from .evaluate.trace import trace_examples
-from .recycle.routing.model import RoutedModel
-from .report.figures import plot_routing_trace
+from .jobs import EvalContext, Row, build_recycled, evaluate_row, trace_path, train_adapter_once, train_full_once
+from .parallel import JobRunner
 from .tasks.registry import task_of
-from .train.full import full_ft_meta, train_full
+from .train.full import full_ft_meta
 from .tasks.templates import normalize
 from .ui import console, progress_bar
 
 CONFIG_FILE = "config.yaml"
 RESULTS_FILE = "results.jsonl"
 SAMPLES_FILE = "samples.jsonl"
-TRACE_EXAMPLES = 2  # chain-of-thought prompts traced per routed model (plus one direct)
-
-
-@dataclass(frozen=True)
-class Row:
-    """One model to evaluate: a name in the table, its library, and how to build it."""
-
-    model: str
-    library: str | None
-    method: str
-    data_requirement: str
-    build: Callable[[], torch.nn.Module]
 
 
 def validate(cfg: ExperimentConfig) -> None:
@@ -150,34 +135,29 @@ def stage_key(cfg: ExperimentConfig, base_path: Path, name: str, examples: list,
                         "seed": derive_seed(cfg.seed, "expert", name), "precision": current_precision()})
 
 
-def ensure_experts(cfg: ExperimentConfig, base_path: Path, datasets: dict, store: Path) -> dict[str, Path]:
-    """Train (or reuse from `store`) every adapter the config needs."""
-    paths = {}
+def ensure_adapters(cfg: ExperimentConfig, base_path: Path, datasets: dict, store: Path,
+                    runner: JobRunner) -> tuple[dict[str, Path], Path | None]:
+    """Train (or reuse from `store`) every adapter the config needs, and the full fine-tune
+    if it is a reference: independent jobs, run on worker processes."""
+    catalog, paths, jobs = task_of(cfg).catalog, {}, []
     for name in needed_experts(cfg):
-        examples = [ex for ds in task_of(cfg).catalog.expert_data[name] for ex in datasets[ds]]
+        examples = [ex for ds in catalog.expert_data[name] for ex in datasets[ds]]
         key = stage_key(cfg, base_path, name, examples, cfg.experts)
-        path = inside(store, f"{name}-{key}")
-        with file_lock(path):
-            meta = expert_meta(path)
-            if meta is None or meta.get("key") != key:
-                train_expert(base_path, examples, cfg.lora, cfg.experts, derive_seed(cfg.seed, "expert", name),
-                             path, name, key)
-        paths[name] = path
-    return paths
-
-
-def ensure_full_ft(cfg: ExperimentConfig, base_path: Path, datasets: dict, store: Path) -> Path | None:
-    if "full_ft" not in cfg.references:
-        return None
-    examples = [ex for ds in task_of(cfg).catalog.full_ft_data for ex in datasets[ds]]
-    spec = cfg.full_ft or cfg.experts
-    key = stage_key(cfg, base_path, "full_ft", examples, spec)
-    path = store / f"full_ft-{key}"
-    with file_lock(path):
-        meta = full_ft_meta(path)
-        if meta is None or meta.get("key") != key:
-            train_full(base_path, examples, spec, derive_seed(cfg.seed, "full_ft"), path, key)
-    return path
+        paths[name] = inside(store, f"{name}-{key}")
+        if (expert_meta(paths[name]) or {}).get("key") != key:
+            jobs.append(partial(train_adapter_once, base_path, examples, cfg.lora, cfg.experts,
+                                derive_seed(cfg.seed, "expert", name), paths[name], name, key))
+    full_ft = None
+    if "full_ft" in cfg.references:
+        examples = [ex for ds in catalog.full_ft_data for ex in datasets[ds]]
+        spec = cfg.full_ft or cfg.experts
+        key = stage_key(cfg, base_path, "full_ft", examples, spec)
+        full_ft = inside(store, f"full_ft-{key}")
+        if (full_ft_meta(full_ft) or {}).get("key") != key:
+            jobs.append(partial(train_full_once, base_path, examples, spec, derive_seed(cfg.seed, "full_ft"), full_ft, key))
+    for _ in runner.run(jobs):
+        pass
+    return paths, full_ft
 
 
 def library_diagnostics(cfg: ExperimentConfig, experts: dict[str, Path]) -> dict[str, list[dict]]:
@@ -205,18 +185,15 @@ def row_keys(cfg: ExperimentConfig) -> list[tuple[str, str | None]]:
 
 def plan_rows(cfg: ExperimentConfig, base_path: Path, experts: dict[str, Path], full_ft: Path | None,
               datasets: dict, out: Path) -> list[Row]:
-    def with_adapter(path: Path) -> Callable[[], torch.nn.Module]:
-        return lambda: load_adapted(base_path, path)
-
-    rows = [Row("base", None, "base", "none", lambda: load_base(base_path))]
+    rows = [Row("base", None, "base", "none", partial(load_base, base_path))]
     for name, path in experts.items():
         if name in REFERENCE_ROWS:
-            rows.append(Row(name, None, name, REFERENCE_ROWS[name], with_adapter(path)))
+            rows.append(Row(name, None, name, REFERENCE_ROWS[name], partial(load_adapted, base_path, path)))
         else:
-            rows.append(Row(f"expert:{name}", None, "single_expert", "single expert", with_adapter(path)))
+            rows.append(Row(f"expert:{name}", None, "single_expert", "single expert", partial(load_adapted, base_path, path)))
     if full_ft is not None:
         rows.append(Row("full_ft", None, "full_ft", "data-access (pooled expert data, all weights)",
-                        lambda: load_base(full_ft)))
+                        partial(load_base, full_ft)))
     general = [experts[n] for n in ("general",) if n in experts]
     catalog = task_of(cfg).catalog
     for library, names in cfg.libraries.items():
@@ -225,22 +202,10 @@ def plan_rows(cfg: ExperimentConfig, base_path: Path, experts: dict[str, Path], 
             inputs = LibraryInputs(base_path, [experts[e] for e in names], list(names),
                                    inside(out, "recycled", f"{spec.row_name}-{library}"), derive_seed(cfg.seed, "recycle"),
                                    datasets, general, catalog.fewshot_sources, catalog.fewshot_examples)
-            build = (lambda r=recycler, i=inputs, p=spec.params: r.build(i, **p))
-            rows.append(Row(spec.row_name, library, spec.name, recycler.requirement(spec.params), build))
+            rows.append(Row(spec.row_name, library, spec.name, recycler.requirement(spec.params),
+                            partial(build_recycled, spec.name, inputs, spec.params)))
     assert [(r.model, r.library) for r in rows] == row_keys(cfg)
     return rows
-
-
-def trace_routing(model: RoutedModel, tokenizer, datasets: dict, row: Row, out: Path, composed: tuple[str, str]) -> dict:
-    """Routing trace of a routed model on the first test questions (CoT and direct), with its figure."""
-    direct, cot = composed
-    examples = datasets[cot][:TRACE_EXAMPLES] + datasets[direct][:1]
-    trace = trace_examples(model, tokenizer, examples, model.expert_names)
-    name = f"{row.model}-{row.library}"
-    plot_routing_trace(trace, f"routing trace: {row.model} [{row.library}] (teacher-forced gold text)",
-                       inside(out, "figures", f"routing-{name}.png"))
-    write_json(inside(out, "routing", f"{name}.json"), trace)
-    return trace
 
 
 FAMILIARITY_FILE = "familiarity.jsonl"
@@ -272,13 +237,13 @@ def run_experiment(cfg: ExperimentConfig, out: Path, store: Path | None = None, 
     world, datasets = task.build(cfg)
     check_fewshot(cfg, datasets)
     prepare_run_dir(out, cfg)
-    with run_lock(out):  # a second run on this directory is refused while this one lives
+    with run_lock(out), JobRunner(current_device()) as runner:  # a second run here is refused while this one lives
         remove_stray_temporaries(out)
-        return _run_locked(cfg, out, task, world, datasets, store, extra)
+        return _run_locked(cfg, out, task, world, datasets, store, extra, runner)
 
 
 def _run_locked(cfg: ExperimentConfig, out: Path, task, world, datasets: dict, store: Path | None,
-                extra: dict | None) -> list[dict]:
+                extra: dict | None, runner: JobRunner) -> list[dict]:
     started = time.perf_counter()
     set_precision(cfg.precision)
     precision = current_precision()
@@ -289,8 +254,7 @@ def _run_locked(cfg: ExperimentConfig, out: Path, task, world, datasets: dict, s
     prompt_format, datasets = render_datasets(datasets, tokenizer, cfg.prompt)
     familiarity = measure_familiarity(cfg, base_path, tokenizer, task.probe_entities(world), out)
     store = Path(store) if store is not None else out / "adapters"
-    experts = ensure_experts(cfg, base_path, datasets, store)
-    full_ft = ensure_full_ft(cfg, base_path, datasets, store)
+    experts, full_ft = ensure_adapters(cfg, base_path, datasets, store, runner)
     entities = {normalize(e) for e in world.entities}
     results = read_jsonl(out / RESULTS_FILE)
     done = {(r["model"], r["library"], r["split"]) for r in results}
@@ -305,26 +269,25 @@ def _run_locked(cfg: ExperimentConfig, out: Path, task, world, datasets: dict, s
     common = {"measured_familiarity": {r["role"]: round(r["name_logprob"], 4) for r in familiarity},
               "config_hash": cfg.config_hash(), "seed": cfg.seed, "experiment": cfg.name, "device": current_device().type, "precision": precision,
               "familiarity": cfg.world.familiarity, "exposure": cfg.world.exposure, **(extra or {})}
+    ctx = EvalContext(cfg, base_path, out, datasets, frozenset(entities))
+    jobs, job_rows = [], []
+    for row in rows:
+        row_splits = tuple(s for r, s in todo if r is row)
+        routes = row.library is not None and RECYCLERS.get(row.method).routes
+        if row_splits or (routes and not trace_path(out, row).is_file()):
+            jobs.append(partial(evaluate_row, row, row_splits, ctx))
+            job_rows.append(row)
     with progress_bar("evaluating", len(todo)) as advance:
-        for row in rows:
-            row_splits = [s for r, s in todo if r is row]
-            trace_path = out / "routing" / f"{row.model}-{row.library}.json"
-            if not row_splits and (row.library is None or trace_path.is_file() or not RECYCLERS.get(row.method).routes):
-                continue
-            model = row.build()
-            if isinstance(model, RoutedModel) and not trace_path.is_file():
-                trace_routing(model, tokenizer, datasets, row, out, task.catalog.composed)
-            for split in row_splits:
-                summary, samples = evaluate_split(model, tokenizer, datasets[split], cfg.eval, entities, task.first_step)
-                if isinstance(model, RoutedModel) and model.selector is not None:
-                    summary["selected"] = model.pop_choices()
+        # Each job evaluates one model; rows land as jobs finish (the report sorts them).
+        for index, evaluated in runner.run(jobs):
+            row = job_rows[index]
+            for split, summary, samples in evaluated:
                 ident = {"model": row.model, "library": row.library, "split": split}
                 append_jsonl(out / SAMPLES_FILE, ({**ident, **s} for s in samples))
                 result = {**common, **ident, "method": row.method, "data_requirement": row.data_requirement, **summary}
                 append_jsonl(out / RESULTS_FILE, [result])
                 results.append(result)
                 advance(info=f"{row.model} {row.library or ''} {split}")
-            del model
     diagnostics = library_diagnostics(cfg, experts)
     routing = {p.stem: read_json(p)["segment_means"] for p in sorted((out / "routing").glob("*.json"))}
     manifest = {

@@ -3,6 +3,7 @@ elsewhere (CI logs, nohup, Ray workers), where a bar would collapse into fragmen
 
 from __future__ import annotations
 
+import os
 import time
 from contextlib import contextmanager
 from typing import Callable, Iterator
@@ -18,7 +19,7 @@ PLAIN_INTERVAL_S = 10.0  # at most one plain progress line per step this often
 def progress_bar(description: str, total: int | None) -> Iterator[Callable[..., None]]:
     """Yields `advance(n=1, info="", total=None)`; `info` is shown beside the bar (e.g. the
     loss); `total` sets the length once it is known."""
-    if not console.is_terminal:
+    if not console.is_terminal or os.environ.get("LORARECYCLE_PLAIN_PROGRESS"):
         with plain_progress(description, total) as advance:
             yield advance
         return

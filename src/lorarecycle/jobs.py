@@ -1,0 +1,106 @@
+"""The pipeline's independent jobs, as picklable functions so `parallel.run_jobs` can run
+them in worker processes: train one adapter (or the full fine-tune), build and evaluate
+one model. Like pipeline.py, this module reaches across stages."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .adapters.experts import expert_meta, train_expert
+from .artifacts import file_lock, inside, write_json
+from .config import ExperimentConfig, LoraSpec, TrainSpec
+from .evaluate.evaluator import evaluate_split
+from .evaluate.trace import trace_examples
+from .model.load import load_tokenizer
+from .recycle.recycler import LibraryInputs
+from .recycle.registry import RECYCLERS
+from .recycle.routing.model import RoutedModel
+from .report.figures import plot_routing_trace
+from .tasks.datasets import Example
+from .tasks.registry import task_of
+from .train.full import full_ft_meta, train_full
+
+TRACE_EXAMPLES = 2  # chain-of-thought prompts traced per routed model (plus one direct)
+
+
+def train_adapter_once(base_path: Path, examples: list[Example], lora: LoraSpec, train: TrainSpec, seed: int,
+                       path: Path, name: str, key: str) -> None:
+    """Train the adapter unless `path` already holds it (cells of a sweep share adapters)."""
+    with file_lock(path):
+        meta = expert_meta(path)
+        if meta is None or meta.get("key") != key:
+            train_expert(base_path, examples, lora, train, seed, path, name, key)
+
+
+def train_full_once(base_path: Path, examples: list[Example], spec: TrainSpec, seed: int, path: Path, key: str) -> None:
+    with file_lock(path):
+        meta = full_ft_meta(path)
+        if meta is None or meta.get("key") != key:
+            train_full(base_path, examples, spec, seed, path, key)
+
+
+def build_recycled(method: str, inputs: LibraryInputs, params: dict) -> torch.nn.Module:
+    return RECYCLERS.get(method).build(inputs, **params)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One model to evaluate: a name in the table, its library, and how to build it (a
+    picklable zero-argument callable)."""
+
+    model: str
+    library: str | None
+    method: str
+    data_requirement: str
+    build: Callable[[], torch.nn.Module]
+
+    @property
+    def trace_name(self) -> str:
+        return f"{self.model}-{self.library}"
+
+
+@dataclass(frozen=True)
+class EvalContext:
+    """What every evaluation job shares."""
+
+    cfg: ExperimentConfig
+    base_path: Path
+    out: Path
+    datasets: dict[str, list[Example]]
+    entities: frozenset[str]
+
+
+def trace_path(out: Path, row: Row) -> Path:
+    return inside(out, "routing", f"{row.trace_name}.json")
+
+
+def trace_routing(model: RoutedModel, tokenizer, ctx: EvalContext, row: Row) -> None:
+    """Routing trace of a routed model on the first test questions (CoT and direct), with its figure."""
+    direct, cot = task_of(ctx.cfg).catalog.composed
+    examples = ctx.datasets[cot][:TRACE_EXAMPLES] + ctx.datasets[direct][:1]
+    trace = trace_examples(model, tokenizer, examples, model.expert_names)
+    plot_routing_trace(trace, f"routing trace: {row.model} [{row.library}] (teacher-forced gold text)",
+                       inside(ctx.out, "figures", f"routing-{row.trace_name}.png"))
+    write_json(trace_path(ctx.out, row), trace)
+
+
+def evaluate_row(row: Row, splits: tuple[str, ...], ctx: EvalContext) -> list[tuple[str, dict, list[dict]]]:
+    """Build the row's model, trace its routing if it routes and has no trace yet, and
+    evaluate it on `splits`: [(split, summary, samples)]."""
+    task = task_of(ctx.cfg)
+    tokenizer = load_tokenizer(ctx.base_path)
+    model = row.build()
+    if isinstance(model, RoutedModel) and not trace_path(ctx.out, row).is_file():
+        trace_routing(model, tokenizer, ctx, row)
+    out = []
+    for split in splits:
+        summary, samples = evaluate_split(model, tokenizer, ctx.datasets[split], ctx.cfg.eval, set(ctx.entities),
+                                          task.first_step)
+        if isinstance(model, RoutedModel) and model.selector is not None:
+            summary["selected"] = model.pop_choices()
+        out.append((split, summary, samples))
+    return out
