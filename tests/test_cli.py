@@ -26,6 +26,39 @@ def accuracies(out: Path) -> dict:
     return {(r["model"], r["library"], r["split"]): r["accuracy"] for r in rows}
 
 
+def check_html_report(path: Path) -> None:
+    """report.html renders standalone: well-formed, every figure an embedded PNG of sane size."""
+    import base64
+    import struct
+    from html.parser import HTMLParser
+
+    class Collect(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.images, self.tables, self.open = [], 0, []
+
+        def handle_starttag(self, tag, attrs):
+            if tag in ("table", "figure", "tr"):
+                self.open.append(tag)
+            self.tables += tag == "table"
+            if tag == "img":
+                self.images.append(dict(attrs)["src"])
+
+        def handle_endtag(self, tag):
+            if tag in ("table", "figure", "tr"):
+                assert self.open.pop() == tag, f"unbalanced <{tag}>"
+
+    parser = Collect()
+    parser.feed(path.read_text())
+    assert not parser.open and parser.tables >= 1 and parser.images
+    for src in parser.images:
+        assert src.startswith("data:image/png;base64,")  # nothing to fetch: self-contained
+        png = base64.b64decode(src.split(",", 1)[1])
+        assert png[:8] == b"\x89PNG\r\n\x1a\n"
+        width, height = struct.unpack(">II", png[16:24])
+        assert 300 <= width <= 4000 and 200 <= height <= 8000, (width, height)
+
+
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("smoke")
@@ -57,6 +90,7 @@ def test_smoke_experiment_end_to_end(smoke_run):
     assert "twohop" in result.stdout and max(map(len, result.stdout.splitlines())) <= 100  # the results table
     # stderr is not a terminal here: plain progress lines, no bar fragments
     assert "pretraining base model: " in result.stderr and "━" not in result.stderr
+    check_html_report(out / "report.html")
     manifest = json.loads((out / "run.json").read_text())
     assert manifest["precision"]["config"] == "auto" and manifest["machine"]["capability"]
     rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]

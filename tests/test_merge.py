@@ -10,7 +10,7 @@ from transformers import AutoModelForCausalLM
 
 from lorarecycle.adapters.lora_io import read_adapter
 from lorarecycle.errors import UserError
-from lorarecycle.recycle.merge.apply import MergeOptions, merge_adapter_dirs, merge_adapters
+from lorarecycle.recycle.merge.apply import MergeOptions, merge_adapter_dirs, merge_adapters, write_merge
 from lorarecycle.recycle.merge.registry import MERGE_METHODS
 
 from .conftest import random_lora_state
@@ -167,3 +167,27 @@ def test_svd_reports_its_own_truncation_error(tmp_path):
     A, B = merged["m.q"]
     dense = sum(a.modules["m.q"].delta() for a in adapters) / 3
     assert errors["m.q"] == pytest.approx(rel_err(B @ A, dense), rel=1e-3) and errors["m.q"] > 0.05
+
+
+def test_svd_with_an_output_rank_is_exact_and_reports_the_true_error(tiny_base, tmp_path):
+    """An output rank >= the true rank reproduces the weighted sum (svd must not first cut
+    itself to the largest input rank), and a smaller one reports its error against it."""
+    paths = []
+    for i, r in enumerate((4, 8, 2)):
+        make_peft_adapter(tiny_base, tmp_path / f"e{i}", seed=20 + i, r=r)
+        paths.append(tmp_path / f"e{i}")
+    adapters = [read_adapter(p) for p in paths]
+    weights = [0.5, 0.3, 0.2]
+    full = {n: sum(w * a.modules[n].delta().double() for a, w in zip(adapters, weights)) for n in adapters[0].modules}
+    for rank, exact in ((96, True), (14, True), (3, False)):
+        summary = write_merge(adapters, "svd", tmp_path / f"svd{rank}", weights=weights, options=MergeOptions(rank=rank))
+        merged = read_adapter(tmp_path / f"svd{rank}")
+        for name, expected in full.items():
+            got = merged.modules[name].delta().double()
+            error = float((got - expected).norm() / expected.norm())
+            assert error == pytest.approx(summary["module_errors"][name], abs=1e-5)
+            assert (error <= 1e-5) if exact else (error > 1e-2)
+    with pytest.raises(UserError, match="not both"):
+        write_merge(adapters, "svd", tmp_path / "both", weights=weights, params={"rank": 5}, options=MergeOptions(rank=8))
+    with pytest.raises(UserError, match="rank must be an integer >= 0"):
+        write_merge(adapters, "svd", tmp_path / "neg", weights=weights, params={"rank": -1})

@@ -33,7 +33,7 @@ def dense(modules) -> list[np.ndarray]:
 
 
 def top_density(x: np.ndarray, density: float) -> np.ndarray:
-    k = math.ceil(density * x.size)
+    k = int(density * x.size)
     order = np.argsort(-np.abs(x).ravel(), kind="stable")
     out = np.zeros(x.size)
     out[order[:k]] = x.ravel()[order[:k]]
@@ -185,3 +185,19 @@ def test_gram_svd_truncation_matches_numpy_best_rank_k(shape, rank):
     u, s, vh = np.linalg.svd(M.numpy(), full_matrices=False)
     close(pair.B @ pair.A, (u[:, :rank] * s[:rank]) @ vh[:rank], tol=1e-9)
     assert err == pytest.approx(np.sqrt((s[rank:] ** 2).sum() / (s**2).sum()), rel=1e-9, abs=1e-12)
+
+
+@pytest.mark.parametrize("density", [0.2, 0.37, 1.0])
+def test_trimming_methods_equal_peft_merge_utils_on_dense_deltas(density):
+    """Same rounding of density*numel as PEFT (and mergekit): the same config, the same adapter."""
+    from peft.utils import merge_utils
+
+    g = torch.Generator().manual_seed(3)
+    modules = [LoraModule(torch.randn(3, 10, generator=g), torch.randn(7, 3, generator=g), 0.5) for _ in range(3)]
+    deltas = torch.stack([m.delta() for m in modules])
+    ones = torch.ones(3)
+    expected = merge_utils.magnitude_prune(deltas, ones, density)
+    torch.testing.assert_close(run("magnitude_prune", modules, [1.0] * 3, density=density), expected)
+    # TIES with unit weights: PEFT's mean over kept entries equals the disjoint weighted mean
+    expected = merge_utils.ties(deltas, ones, density, majority_sign_method="total")
+    torch.testing.assert_close(run("ties", modules, [1.0] * 3, density=density), expected)

@@ -49,8 +49,15 @@ def threads(n: int) -> Iterator[None]:
         torch.set_num_threads(saved)
 
 
+def _exit_on_sigterm(signum, frame) -> None:
+    raise SystemExit(143)
+
+
 def _init_worker() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops the pool
+    # Stopped by the parent (pool.terminate): exit through Python, so the worker's finalizers
+    # release what it registered (no "leaked semaphore" warnings after an interrupted run).
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     os.environ[PLAIN_PROGRESS_ENV] = "1"
     from .runtime import configure_runtime
 

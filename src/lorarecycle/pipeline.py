@@ -36,6 +36,7 @@ from .report.markdown import render_report
 from .seeding import derive_seed
 from .evaluate.familiarity import name_scores, summarize_familiarity
 from .evaluate.oracle import oracle_rows
+from .layout import CONFIG_FILE, FAMILIARITY_FILE, RESULTS_FILE, SAMPLES_FILE
 from .jobs import EvalContext, Row, build_recycled, evaluate_row, trace_path, train_adapter_once, train_full_once
 from .parallel import JobRunner
 from .tasks.registry import task_of
@@ -43,9 +44,6 @@ from .train.full import full_ft_meta
 from .tasks.templates import normalize
 from .ui import console, progress_bar
 
-CONFIG_FILE = "config.yaml"
-RESULTS_FILE = "results.jsonl"
-SAMPLES_FILE = "samples.jsonl"
 
 
 def validate(cfg: ExperimentConfig) -> None:
@@ -208,8 +206,6 @@ def plan_rows(cfg: ExperimentConfig, base_path: Path, experts: dict[str, Path], 
     return rows
 
 
-FAMILIARITY_FILE = "familiarity.jsonl"
-
 
 def measure_familiarity(cfg: ExperimentConfig, base_path: Path, tokenizer, entities: list[tuple[str, str, bool]],
                         out: Path) -> list[dict]:
@@ -307,6 +303,8 @@ def _run_locked(cfg: ExperimentConfig, out: Path, task, world, datasets: dict, s
     order = {(r.model, r.library): i for i, r in enumerate(rows)}
     split_order = task.catalog.splits_for("base")
     results.sort(key=lambda r: (order.get((r["model"], r["library"]), len(order)), split_order.index(r["split"])))
+    if todo:  # rows landed as parallel jobs finished: store them in plan order
+        write_jsonl(out / RESULTS_FILE, results)
     atomic_write_text(out / "report.md", render_report(manifest, results + oracle_rows(results, cfg.libraries)))
     console.print(f"results: {out / RESULTS_FILE}; report: {out / 'report.md'}")
     return results

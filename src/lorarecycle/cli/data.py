@@ -10,8 +10,6 @@ from typing import Annotated
 import typer
 
 from ..artifacts import write_json
-from ..pipeline import write_data
-from ..tasks.registry import task_of
 from .options import ConfigArg, PresetOpt, SeedOpt
 from .resolve import resolve_config
 
@@ -25,6 +23,9 @@ def data(out: Annotated[Path, typer.Option("--out", "-o", help="directory for th
          config: ConfigArg = None, preset: PresetOpt = None, seed: SeedOpt = None) -> None:
     """Write world.json and one JSONL per training set and test split."""
     cfg = resolve_config(config, preset, None, seed)
+    from ..pipeline import write_data  # heavy (torch, transformers): after the arguments are checked
+    from ..tasks.registry import task_of
+
     world, datasets = task_of(cfg).build(cfg)
     write_data(out, datasets)
     fields = {k: v for k, v in vars(world).items() if k not in ("spec", "math", "seed")}

@@ -11,13 +11,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ..adapters.lora_io import read_adapter
 from ..artifacts import write_json
-from ..diagnostics.probe import evaluate_probe, load_probe, summarize_probe
-from ..diagnostics.report import adapter_rows, pair_rows, summarize_adapters, summarize_pairs
 from ..errors import UserError
-from ..model.precision import set_precision
-from ..recycle.merge.apply import check_compatible
 from .options import PrecisionOpt
 
 
@@ -37,6 +32,13 @@ def diagnose(
         raise UserError("diagnose needs at least two adapters")
     if not 0 < density <= 1:
         raise UserError(f"--density must be in (0, 1], got {density}")
+    # torch and the adapter readers load only after the arguments are checked
+    from ..adapters.lora_io import read_adapter
+    from ..diagnostics.probe import evaluate_probe, load_probe, summarize_probe
+    from ..diagnostics.report import adapter_rows, pair_rows, summarize_adapters, summarize_pairs
+    from ..model.precision import set_precision
+    from ..recycle.merge.apply import check_compatible
+
     loaded = [read_adapter(p) for p in adapters]
     check_compatible(loaded)
     labels = [p.name or str(p) for p in adapters]

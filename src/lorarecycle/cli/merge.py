@@ -5,14 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Optional
 
-import torch
 import typer
 
 from ..errors import UserError
-from ..adapters.lora_io import read_adapter
-from ..recycle.merge.apply import MergeOptions, check_compatible, write_merge
-from ..recycle.merge.registry import MERGE_METHODS
-from ..recycle.merge.config import AdapterEntry, MergeConfig, load_merge_config
 from ..ui import console, progress_bar
 
 
@@ -42,6 +37,13 @@ def merge(
 
     Examples: `lorarecycle merge merge.yaml -o merged/` or
     `lorarecycle merge --method ties --density 0.2 A B -o merged/`."""
+    import torch  # here, not at import: other commands stay fast to start
+
+    from ..adapters.lora_io import read_adapter
+    from ..recycle.merge.apply import MergeOptions, check_compatible, write_merge
+    from ..recycle.merge.config import AdapterEntry, MergeConfig, load_merge_config
+    from ..recycle.merge.registry import MERGE_METHODS
+
     if len(inputs) == 1 and inputs[0].suffix in (".yaml", ".yml"):
         cfg = load_merge_config(inputs[0])
     else:

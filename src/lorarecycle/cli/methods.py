@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import typer
 
-from ..recycle.merge.registry import MERGE_METHODS
-from ..recycle.registry import RECYCLERS
-
 
 def methods() -> None:
     """List recycling methods, their data requirement and parameters (with defaults)."""
+    from ..recycle.merge.registry import MERGE_METHODS  # heavy: only this command needs them
+    from ..recycle.registry import RECYCLERS
+
     for name in RECYCLERS:
         r = RECYCLERS.get(name)
         params = ""

@@ -9,13 +9,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..model.device import DEVICE_ENV, set_device
-from ..pipeline import run_experiment
-from ..report.grid import write_grid_report
 from ..report.tables import TERMINAL_WIDTH, rich_table
-from ..runtime import configure_runtime
 from ..sweep.grid import Cell, GridSpec, validate_grid
-from ..sweep.run import run_grid
 from .options import BaseModelOpt, ConfigArg, DeviceOpt, OutOpt, PrecisionOpt, PresetOpt, SeedOpt
 from .resolve import resolve
 
@@ -33,6 +28,14 @@ def run(config: ConfigArg = None, preset: PresetOpt = None, out: OutOpt = None, 
     from rich.console import Console
 
     resolved = resolve(config, preset, base_model, seed, precision)
+    # torch, transformers and peft load only after the arguments are checked: a usage or
+    # config error answers in a second, not after ~10 s of imports
+    from ..model.device import DEVICE_ENV, set_device
+    from ..pipeline import run_experiment
+    from ..report.grid import write_grid_report
+    from ..runtime import configure_runtime
+    from ..sweep.run import run_grid
+
     # On Ray the GPUs live on the workers: the driver checks only the device's form.
     on_ray = isinstance(resolved, GridSpec) and (executor or resolved.executor.name) == "ray"
     set_device(device or os.environ.get(DEVICE_ENV, "auto"), check_available=not on_ray)

@@ -11,11 +11,8 @@ import yaml
 from ..artifacts import read_jsonl
 from ..config import validate_experiment
 from ..errors import UserError
-from ..pipeline import CONFIG_FILE, RESULTS_FILE
-from ..report.grid import write_grid_report
+from ..layout import CONFIG_FILE, GRID_FILE, RESULTS_FILE
 from ..sweep.grid import Cell, expand
-from ..sweep.run import collect
-from ..sweep.store import GRID_FILE, cell_status, expected_keys, load_grid_dir
 
 RunDirArg = Annotated[Path, typer.Argument(help="a run directory (one experiment or a grid)")]
 
@@ -36,7 +33,10 @@ def _kind(run_dir: Path) -> str:
 
 def status(run_dir: RunDirArg) -> None:
     """Done and pending cells (grids) or result rows (one experiment) of a run directory."""
-    if _kind(run_dir) == "single":
+    kind = _kind(run_dir)
+    from ..sweep.store import cell_status, expected_keys, load_grid_dir  # heavy: after the checks
+
+    if kind == "single":
         cell = _single(run_dir)
         rows = read_jsonl(run_dir / RESULTS_FILE)
         done = len({(r["model"], r["library"], r["split"]) for r in rows} & expected_keys(cell))
@@ -54,7 +54,12 @@ def status(run_dir: RunDirArg) -> None:
 
 def report(run_dir: RunDirArg) -> None:
     """(Re)write report.md, report.html and the figures from the results so far."""
-    if _kind(run_dir) == "single":
+    kind = _kind(run_dir)
+    from ..report.grid import write_grid_report  # heavy: after the checks
+    from ..sweep.run import collect
+    from ..sweep.store import load_grid_dir
+
+    if kind == "single":
         cell = _single(run_dir)
         write_grid_report(run_dir, cell.config.name, [], [cell], read_jsonl(run_dir / RESULTS_FILE), markdown=False)
     else:

@@ -7,14 +7,14 @@ from typing import Annotated
 
 import typer
 
-from ..theory.run import run_theory
-
 
 def theory(out: Annotated[Path, typer.Option("--out", "-o", help="output directory")] = Path("runs/theory"),
            seed: Annotated[int, typer.Option(help="random seed")] = 0,
            quick: Annotated[bool, typer.Option(help="smaller grid (seconds), for tests")] = False) -> None:
     """Rank-one fact edits in a key-value MLP: collateral, summed edits on two-hop prompts,
     gradient-trained LoRAs, and a two-layer model where summed edits can compose."""
+    from ..theory.run import run_theory  # torch: only this command needs it
+
     run_theory(out, seed, quick)
     typer.echo((out / "theory.md").read_text())
     typer.echo(f"wrote {out / 'theory.md'}, theory.json, collateral.png, two_hop.png")

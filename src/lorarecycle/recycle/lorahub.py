@@ -13,7 +13,6 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-import nevergrad as ng
 import numpy as np
 import torch
 from transformers.pytorch_utils import Conv1D
@@ -48,6 +47,8 @@ def set_updated_weights(model: torch.nn.Module, original: dict[str, torch.Tensor
 def lorahub_search(base_path: Path, adapters: Sequence[LoraAdapter], examples: Sequence[Example], space: str,
                    budget: int, l1: float, bound: float, seed: int) -> dict:
     """Returns {"weights", "loss", "history"}; the same inputs and seed give the same weights."""
+    import nevergrad as ng  # seconds to import: only when a search runs
+
     method = SPACE_METHOD[space]
     # fp32 weights: each candidate's W + delta W is written exactly; bf16 runs autocast the forward
     tokenizer, model = load_tokenizer(base_path), load_base(base_path, torch.float32)

@@ -79,7 +79,7 @@ def plot_accuracy_heatmap(aggs, path: Path) -> None:
     cols = min(2, len(conditions))
     rows = -(-len(conditions) // cols)
     cell_w, cell_h = 0.95, 0.3
-    fig, axes = plt.subplots(rows, cols, squeeze=False,
+    fig, axes = plt.subplots(rows, cols, squeeze=False, layout="constrained",
                              figsize=(cols * (cell_w * len(splits) + 2.6), rows * (cell_h * len(labels) + 1.4)))
     for i, condition in enumerate(conditions):
         ax = axes[i // cols][i % cols]
@@ -110,8 +110,7 @@ def plot_accuracy_heatmap(aggs, path: Path) -> None:
     fig.colorbar(image, ax=axes, shrink=min(1.0, 6 / max(6, len(labels))), label="accuracy")
     present = [f for f in FAMILY_COLORS if f in family.values()]
     handles = [plt.Line2D([], [], color=FAMILY_COLORS[f], linewidth=4) for f in present]
-    fig.legend(handles, present, loc="upper center", ncol=len(present), fontsize=6, frameon=False,
-               bbox_to_anchor=(0.5, 1.0 + 0.25 / fig.get_figheight()))
+    fig.legend(handles, present, loc="outside upper center", ncol=len(present), fontsize=6, frameon=False)
     _save(fig, path)
     plt.close(fig)
 

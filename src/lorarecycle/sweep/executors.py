@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..errors import UserError
 from ..model.device import DEVICE_ENV
+from ..parallel import WORKERS_ENV
 from ..registry import Registry
 from ..runtime import cache_root
 from ..ui import progress_bar
@@ -38,6 +39,7 @@ def _ray_cell(cell: Cell, run_dir: str, num_cpus: float) -> str:
 
     configure_runtime()
     torch.set_num_threads(max(1, int(num_cpus)))
+    os.environ[WORKERS_ENV] = str(max(1, int(num_cpus)))  # the cell's job workers stay within its CPUs
     run_cell(cell, Path(run_dir))
     return cell.id
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..artifacts import write_jsonl
+from ..layout import RESULTS_FILE
 from ..pipeline import check_fewshot, run_experiment, validate
 from ..tasks.registry import task_of
 from ..ui import console
@@ -13,7 +14,6 @@ from .executors import EXECUTORS
 from .grid import Cell, GridSpec, axis_label, expand
 from .store import cell_dir, cell_rows, cell_status, prepare_grid_dir, shared_store
 
-RESULTS_FILE = "results.jsonl"
 
 
 def check_cells(cells: list[Cell]) -> None:

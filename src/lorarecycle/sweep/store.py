@@ -10,11 +10,11 @@ import yaml
 
 from ..artifacts import atomic_write_text, read_jsonl
 from ..errors import UserError
-from ..pipeline import RESULTS_FILE, row_keys
+from ..layout import GRID_FILE, RESULTS_FILE
+from ..pipeline import row_keys
 from ..tasks.catalog import CATALOGS
 from .grid import Cell, GridSpec
 
-GRID_FILE = "grid.yaml"
 
 
 def cell_dir(run_dir: Path, cell: Cell) -> Path:

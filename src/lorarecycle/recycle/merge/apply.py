@@ -33,13 +33,19 @@ def merge_module(method: MergeMethod, name: str, modules: list[LoraModule], weig
                  options: MergeOptions) -> tuple[LowRank, float]:
     generator = torch.Generator().manual_seed(derive_seed(options.seed, name))
     modules = [LoraModule(m.A.to(options.dtype), m.B.to(options.dtype), m.scale) for m in modules]
+    fixed = options.rank is None and options.tolerance is None
+    if method.truncates and not fixed:
+        # The output rank/tolerance does the truncating, measured against the full weighted
+        # sum: the method must not first cut to its own default rank.
+        if params.get("rank"):
+            raise UserError(f"{method.name}: give its own rank or an output rank/tolerance, not both")
+        params = {**params, "rank": sum(m.rank for m in modules)}
     try:
         result = method.fn(modules, weights, generator=generator, **params)
     except ValueError as err:
         raise UserError(f"{method.name}: module {name}: {err}") from None
-    fixed = options.rank is None and options.tolerance is None
     if isinstance(result, LowRank):
-        if method.name == "svd" and fixed:  # it truncated itself: report how much it dropped
+        if method.truncates and fixed:  # it truncated itself: report how much it dropped
             return result, truncation_error(result, stack_factors(modules, weights))
         if fixed or method.space == "factors" or method.name == "cat":
             return result, 0.0

@@ -28,7 +28,7 @@ def cat(modules, weights, *, generator) -> LowRank:
 
 
 @merge_method("svd", space="delta", summary="truncated SVD of sum_i w_i delta W_i via QR of the factors",
-              averages=True)
+              averages=True, truncates=True)
 def svd(modules, weights, *, generator, rank: int = 0) -> LowRank:
     """Best rank-`rank` approximation (0: the largest input rank) of sum_i w_i delta W_i,
     computed from the stacked factors; never forms the dense matrix."""

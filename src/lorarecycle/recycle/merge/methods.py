@@ -22,6 +22,7 @@ class MergeMethod:
     space: str  # "delta": exact low-rank in delta W | "dense": entrywise | "factors": A, B separately
     summary: str
     averages: bool = False  # default weights 1/n (an average) rather than 1 each (a sum, lambda = 1)
+    truncates: bool = False  # has its own `rank` parameter (svd): exact when an output rank is asked for
 
     def default_weights(self, n: int) -> list[float]:
         return [1.0 / n] * n if self.averages else [1.0] * n
@@ -45,6 +46,9 @@ class MergeMethod:
         for key in ("density",):
             if key in params and not 0 < params[key] <= 1:
                 raise UserError(f"merge method {self.name!r}: density must be in (0, 1], got {params[key]}")
+        if "rank" in params and (isinstance(params["rank"], bool) or not isinstance(params["rank"], int)
+                                 or params["rank"] < 0):
+            raise UserError(f"merge method {self.name!r}: rank must be an integer >= 0, got {params['rank']!r}")
         if "drop" in params and not 0 <= params["drop"] < 1:
             raise UserError(f"merge method {self.name!r}: drop must be in [0, 1), got {params['drop']}")
 
@@ -52,9 +56,10 @@ class MergeMethod:
 MERGE_METHODS: Registry[MergeMethod] = Registry("merge method")
 
 
-def merge_method(name: str, space: str, summary: str, averages: bool = False) -> Callable[[Callable], Callable]:
+def merge_method(name: str, space: str, summary: str, averages: bool = False,
+                 truncates: bool = False) -> Callable[[Callable], Callable]:
     def decorator(fn: Callable) -> Callable:
-        MERGE_METHODS.register(name)(MergeMethod(name, fn, space, summary, averages))
+        MERGE_METHODS.register(name)(MergeMethod(name, fn, space, summary, averages, truncates))
         return fn
 
     return decorator

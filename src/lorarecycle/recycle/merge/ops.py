@@ -6,7 +6,6 @@ results are (A, B) pairs with delta W = B @ A; dense results are (d_out, d_in) t
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -72,8 +71,9 @@ def truncate(U: torch.Tensor, S: torch.Tensor, Vh: torch.Tensor, rank: int) -> t
 
 
 def magnitude_trim(t: torch.Tensor, density: float) -> torch.Tensor:
-    """Keep the ceil(density * numel) entries of largest magnitude, zero the rest."""
-    k = math.ceil(density * t.numel())
+    """Keep the int(density * numel) entries of largest magnitude, zero the rest (PEFT's and
+    mergekit's rounding, so a merge config gives the same adapter in all three)."""
+    k = int(density * t.numel())
     if k >= t.numel():
         return t.clone()
     if k == 0:

@@ -1,0 +1,7 @@
+"""Names of the files in a run directory, in one place (importing this costs nothing)."""
+
+CONFIG_FILE = "config.yaml"  # the resolved experiment, with its hash
+RESULTS_FILE = "results.jsonl"  # one row per model x library x split
+SAMPLES_FILE = "samples.jsonl"  # every generation
+FAMILIARITY_FILE = "familiarity.jsonl"  # base-model scores of the test entities
+GRID_FILE = "grid.yaml"  # a grid's resolved spec (grid run directories only)
