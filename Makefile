@@ -9,15 +9,15 @@ LORARECYCLE_TORCH ?= torch==2.13.0
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.lorarecycle-installed
 
-.PHONY: setup run smoke test test-slow bench clean-runs
+.PHONY: setup run smoke test test-slow bench clean-runs lock
 
-$(STAMP): pyproject.toml Makefile
+$(STAMP): pyproject.toml Makefile requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# torch first, pinned (CPU build by default); then freeze it so nothing upgrades it
 	$(BIN)/python -m pip install --quiet $(LORARECYCLE_TORCH)
 	$(BIN)/python -c "import torch; print('torch==' + torch.__version__)" > $(VENV)/torch-constraint.txt
-	$(BIN)/python -m pip install --quiet -c $(VENV)/torch-constraint.txt -e ".[dev,ray]"
+	$(BIN)/python -m pip install --quiet -c $(VENV)/torch-constraint.txt -c requirements.lock -e ".[dev,ray]"
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -41,3 +41,15 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/merge.py $(ARGS)
 	$(BIN)/python benchmarks/decode.py
 	$(BIN)/python benchmarks/train.py
+
+# Re-resolve the dependency set from pyproject.toml in a scratch venv and write requirements.lock.
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet --upgrade pip
+	.lock-venv/bin/python -m pip install --quiet $(LORARECYCLE_TORCH)
+	.lock-venv/bin/python -c "import torch; print('torch==' + torch.__version__)" > .lock-venv/torch-constraint.txt
+	.lock-venv/bin/python -m pip install --quiet -c .lock-venv/torch-constraint.txt -e ".[dev,ray]"
+	{ echo "# The dependency set that 'make' installs and CI tests (Python 3.11, Linux x86_64)."; \
+	  echo "# torch is pinned separately (LORARECYCLE_TORCH). Refresh deliberately: make lock"; \
+	  .lock-venv/bin/python -m pip freeze --exclude-editable | grep -v '^torch=='; } > requirements.lock
+	rm -rf .lock-venv
