@@ -85,3 +85,17 @@ def test_nan_and_infinity_are_never_settings():
                  {"lora": {"dropout": float("nan")}}):
         with pytest.raises(UserError, match="finite"):
             validate_experiment(data, "t")
+
+
+def test_a_damaged_cached_base_model_is_rebuilt(smoke_cfg):
+    from lorarecycle.model.load import cached_base_ok, prepare_base
+    from lorarecycle.tasks.registry import task_of
+
+    _, datasets = task_of(smoke_cfg).build(smoke_cfg)
+    path = prepare_base(smoke_cfg, datasets["pretrain"])
+    weights = path / "model.safetensors"
+    intact = weights.read_bytes()
+    weights.write_bytes(intact[: len(intact) // 3])  # a truncated copy
+    assert not cached_base_ok(path)
+    assert prepare_base(smoke_cfg, datasets["pretrain"]) == path
+    assert cached_base_ok(path) and weights.read_bytes() == intact  # pretrained again, deterministically

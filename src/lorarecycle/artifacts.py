@@ -11,6 +11,22 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 
+def check_output_dir(path: Path, what: str = "--out") -> None:
+    """`path` is, or can become, a writable directory: one line naming it otherwise."""
+    from .errors import UserError
+
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise UserError(f"{what} {path}: exists and is not a directory")
+    ancestor = path
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise UserError(f"{what} {path}: {ancestor} is a file, not a directory")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise UserError(f"{what} {path}: {ancestor} is not writable")
+
+
 def inside(root: Path, *parts: str) -> Path:
     """`root / parts...`, refused unless it resolves inside `root` (names reach file paths)."""
     from .errors import UserError
@@ -68,15 +84,35 @@ def append_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """Complete rows of a JSONL file; a truncated trailing line is ignored and removed."""
+    """Complete rows of a JSONL file. A truncated trailing line is dropped; a damaged line
+    anywhere else is moved to `<name>.corrupt` (with a one-line notice) so that a resume
+    recomputes its row instead of crashing."""
     path = Path(path)
     if not path.exists():
         return []
-    text = path.read_text()
-    if text and not text.endswith("\n"):
-        text = text[: text.rfind("\n") + 1]
-        atomic_write_text(path, text)
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
+    text = path.read_text(errors="replace")
+    rows, bad = [], []
+    for line in text.splitlines(keepends=True):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line) if line.endswith("\n") else None
+        except json.JSONDecodeError:
+            row = None
+        if isinstance(row, dict):
+            rows.append(row)
+        elif line.endswith("\n"):  # a whole line that is not a row: damage, not an interrupted append
+            bad.append(line)
+    if bad:
+        from .ui import console
+
+        with open(path.with_name(path.name + ".corrupt"), "a") as f:
+            f.writelines(bad)
+        console.print(f"{path}: moved {len(bad)} damaged line(s) to {path.name}.corrupt; their rows are redone",
+                      markup=False, highlight=False)
+    if bad or (text and not text.endswith("\n")):
+        atomic_write_text(path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
+    return rows
 
 
 def read_json(path: Path) -> dict[str, Any]:

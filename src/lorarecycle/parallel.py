@@ -50,6 +50,7 @@ def threads(n: int) -> Iterator[None]:
 
 
 def _exit_on_sigterm(signum, frame) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # already on the way out: once is enough
     raise SystemExit(143)
 
 
@@ -89,17 +90,22 @@ class JobRunner:
                 self._pool = multiprocessing.get_context("spawn").Pool(self.workers, initializer=_init_worker)
             yield from self._pool.imap_unordered(_indexed, list(enumerate(jobs)))
 
-    def close(self) -> None:
+    def close(self, graceful: bool = True) -> None:
+        """Let idle workers exit on their own; `graceful=False` (Ctrl-C, an error) stops
+        running jobs at once, so no job outlives the run."""
         if self._pool is not None:
-            self._pool.terminate()  # also on Ctrl-C or an error: no job outlives the run
+            if graceful:
+                self._pool.close()
+            else:
+                self._pool.terminate()
             self._pool.join()
             self._pool = None
 
     def __enter__(self) -> "JobRunner":
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.close(graceful=exc_type is None)
 
 
 def _indexed(item: tuple[int, Callable[[], Any]]) -> tuple[int, Any]:

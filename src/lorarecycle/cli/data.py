@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from ..artifacts import write_json
+from ..artifacts import check_output_dir, write_json
 from .options import ConfigArg, PresetOpt, SeedOpt
 from .resolve import resolve_config
 
@@ -23,6 +23,7 @@ def data(out: Annotated[Path, typer.Option("--out", "-o", help="directory for th
          config: ConfigArg = None, preset: PresetOpt = None, seed: SeedOpt = None) -> None:
     """Write world.json and one JSONL per training set and test split."""
     cfg = resolve_config(config, preset, None, seed)
+    check_output_dir(out)
     from ..pipeline import write_data  # heavy (torch, transformers): after the arguments are checked
     from ..tasks.registry import task_of
 

@@ -8,11 +8,12 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
-from ..artifacts import atomic_dir, file_lock, read_json, write_json
+from ..artifacts import atomic_dir, check_output_dir, file_lock, read_json, write_json
 from ..config import ExperimentConfig, stable_hash
 from ..errors import UserError
 from ..runtime import cache_root
 from ..seeding import derive_seed
+from ..ui import console
 from ..tasks.datasets import Example
 from ..train.trainer import train_causal_lm
 from .device import current_device
@@ -39,10 +40,29 @@ def prepare_base(cfg: ExperimentConfig, pretrain_corpus: list[Example]) -> Path:
     if cfg.model.base_model is not None:
         return check_model_dir(Path(cfg.model.base_model))
     path = Path(cache_root()) / "base" / base_model_key(cfg)
+    check_output_dir(path, "cache directory")
     with file_lock(path):
-        if not (path / BASE_META).is_file():
+        if not cached_base_ok(path):
+            if path.exists():
+                console.print(f"cached base model {path} is damaged; pretraining it again", markup=False)
             _pretrain(cfg, pretrain_corpus, path)
     return path
+
+
+def cached_base_ok(path: Path) -> bool:
+    """A finished pretraining whose weights file opens: a truncated or corrupt cache entry
+    (a full disk, a killed copy) is rebuilt instead of failing every later run."""
+    from safetensors import SafetensorError, safe_open
+
+    if not (path / BASE_META).is_file():
+        return False
+    try:
+        with safe_open(path / "model.safetensors", "pt") as f:
+            for key in f.keys():
+                f.get_slice(key)
+        return True
+    except (OSError, SafetensorError):
+        return False
 
 
 def _pretrain(cfg: ExperimentConfig, pretrain_corpus: list[Example], path: Path) -> None:

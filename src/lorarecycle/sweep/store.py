@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from ..artifacts import atomic_write_text, read_jsonl
+from ..artifacts import atomic_write_text, check_output_dir, read_jsonl
 from ..errors import UserError
 from ..layout import GRID_FILE, RESULTS_FILE
 from ..pipeline import row_keys
@@ -28,6 +28,7 @@ def shared_store(run_dir: Path) -> Path:
 def prepare_grid_dir(run_dir: Path, grid: GridSpec) -> None:
     """Record the grid, or check that `run_dir` holds this same grid (a resume)."""
     run_dir = Path(run_dir)
+    check_output_dir(run_dir)
     path = run_dir / GRID_FILE
     if path.is_file():
         previous = (yaml.safe_load(path.read_text()) or {}).get("grid_hash")
