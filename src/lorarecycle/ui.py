@@ -11,7 +11,7 @@ from typing import Callable, Iterator
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # log lines are never broken at 80 columns
 PLAIN_INTERVAL_S = 10.0  # at most one plain progress line per step this often
 
 

@@ -50,6 +50,7 @@ def render_report(manifest: dict, rows: Sequence[dict]) -> str:
 - config hash `{manifest['config_hash']}`, seed {manifest['seed']}, familiarity {manifest['familiarity']}, exposure {manifest['exposure']}
 - base model: `{base.get('path')}` (pretraining: {base.get('pretrain', 'not ours')})
 - versions: {manifest.get('versions')}
+- precision: {manifest.get('precision')}; machine: {manifest.get('machine')}
 
 ## Accuracy (exact match, 95% Wilson interval)
 
