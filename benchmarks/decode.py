@@ -21,14 +21,13 @@ import time
 from pathlib import Path
 
 import torch
-from peft import LoraConfig, PeftModel, get_peft_model
+from peft import LoraConfig, get_peft_model
 
 from lorarecycle.config import ModelSpec, WorldSpec
 from lorarecycle.model.load import load_base, load_tokenizer
 from lorarecycle.model.precision import autocast, cpu_description, current_precision, matmul_gflops, set_precision
 from lorarecycle.model.tiny import build_tiny_llama
 from lorarecycle.model.tokenizer import build_tokenizer
-from lorarecycle.recycle.merge.apply import merge_adapter_dirs
 from lorarecycle.recycle.recycler import LibraryInputs
 from lorarecycle.recycle.registry import RECYCLERS
 from lorarecycle.runtime import configure_runtime

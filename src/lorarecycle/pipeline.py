@@ -19,7 +19,7 @@ import yaml
 from . import __version__
 from .adapters.experts import expert_meta
 from .adapters.lora_io import read_adapter
-from .artifacts import (append_jsonl, atomic_write_text, check_output_dir, file_lock, inside, read_json, read_jsonl,
+from .artifacts import (append_jsonl, atomic_write_text, check_output_dir, inside, read_json, read_jsonl,
                         remove_stray_temporaries, run_lock, write_json, write_jsonl, RUN_LOCK)
 from .config import ExperimentConfig, TrainSpec, stable_hash
 from .diagnostics.report import pair_rows, summarize_pairs

@@ -86,7 +86,6 @@ def verdict(single_alone: float | None, cross_best: float | None, best_method: s
 def evaluate_probe(base_path: Path, adapter_paths: list[Path], labels: list[str], probe: ProbeSet, methods: list[str],
                    work_dir: Path, max_new_tokens: int, batch_size: int = 64) -> dict:
     """Correctness per row for the base, each adapter alone and each recycled method."""
-    import torch
     from ..evaluate.decode import greedy_decode
     from ..model.load import load_base, load_tokenizer
     from ..recycle.adapted import load_adapted

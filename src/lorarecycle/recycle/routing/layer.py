@@ -52,7 +52,7 @@ class RoutedLinear(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.base(x)
-        router, E = self.router, self.n_experts
+        router = self.router
         if router.mode == "off":
             return y
         # The experts' path runs in fp32 (factors kept fp32, autocast off) and is added to the
