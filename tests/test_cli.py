@@ -21,9 +21,12 @@ def cli(*args: str, cache: Path, cwd: Path | None = None) -> subprocess.Complete
                           env=env, cwd=cwd, timeout=900)
 
 
+def acc_rows(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+
+
 def accuracies(out: Path) -> dict:
-    rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
-    return {(r["model"], r["library"], r["split"]): r["accuracy"] for r in rows}
+    return {(r["model"], r["library"], r["split"]): r["accuracy"] for r in acc_rows(out)}
 
 
 def check_html_report(path: Path) -> None:
@@ -72,8 +75,8 @@ def test_smoke_experiment_end_to_end(smoke_run):
     out = root / "run"
     acc = accuracies(out)
     models = {(m, lib) for m, lib, _ in acc}
-    expected = {(m, None) for m in ("base", "expert:hop1", "expert:hop2", "expert:skill", "expert:general", "union",
-                                    "union_demos", "target_expert", "full_ft")}
+    expected = {(m, None) for m in ("base", "expert:hop1", "expert:hop2", "expert:skill", "expert:general",
+                                    "union_replay", "union_demos", "target_expert", "full_ft")}
     methods = ("uniform_factors", "uniform_delta", "arrow", "arrow_cos_gks", "mixture", "select_arrow",
                "select_retriever", "lorahub", "ties", "knots")
     expected |= {(m, lib) for m in methods for lib in ("two", "three")}
@@ -81,7 +84,7 @@ def test_smoke_experiment_end_to_end(smoke_run):
     assert len(acc) == len(expected) * len(TEST_SPLITS) + len(TWO_HOP.base_checks)  # no duplicate rows
     row = json.loads((out / "results.jsonl").read_text().splitlines()[0])
     assert {"seed", "config_hash", "n", "ci_low", "ci_high", "data_requirement"} <= set(row)
-    for name in ("hop1", "hop2", "skill", "union"):
+    for name in ("hop1", "hop2", "skill", "union_replay"):
         (adapter,) = (out / "adapters").glob(f"{name}-*")  # named by content hash
         assert (adapter / "adapter_model.safetensors").is_file()
     assert (out / "recycled" / "uniform_delta-two" / "uniform_delta" / "adapter_config.json").is_file()
@@ -93,8 +96,21 @@ def test_smoke_experiment_end_to_end(smoke_run):
     check_html_report(out / "report.html")
     manifest = json.loads((out / "run.json").read_text())
     assert manifest["precision"]["config"] == "auto" and manifest["machine"]["capability"]
+    # the gates, with their numbers, in run.json, the report and above the printed table
+    gates = {g["gate"]: g for g in manifest["gates"]}
+    assert set(gates) == {"gate0", "gate1", "gate2"} and gates["gate1"]["passed"] is None
+    subject = next(r for r in acc_rows(out) if (r["model"], r["split"]) == ("base", "twohop_cot"))["subject_accuracy"]
+    assert gates["gate0"]["checks"][0]["value"] == subject
+    assert manifest["attributable"] == (gates["gate0"]["passed"] and gates["gate2"]["passed"])
+    assert "## Gates" in report and "## Chain-of-thought steps" in report and "against `union_replay`" in report
+    verdict = "Gates passed" if manifest["attributable"] else "GATES FAILED"
+    assert verdict in report and verdict in result.stdout.split("accuracy")[0]
+    # the replay recipe's experts stop on held-out checks, recorded in their metadata
+    assert {"recall", "retention", "control"} <= set(manifest["experts"]["hop1"]["train"]["checks"][-1])
     rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     assert {r["precision"] for r in rows} == {manifest["precision"]["resolved"]}
+    assert {"subject_accuracy", "first_hop_accuracy", "second_hop_given_first"} <= set(
+        next(r for r in rows if r["split"] == "twohop_cot"))
     for name in ("arrow-two", "select_retriever-three", "mixture-two"):  # routing traces, linked from the report
         assert (out / "figures" / f"routing-{name}.png").is_file() and f"figures/routing-{name}.png" in report
     assert "oracle_expert [three]" in report and "few-shot (4)" in report
@@ -156,7 +172,7 @@ def test_rerun_resumes_without_duplicate_rows(smoke_run):
         (["run", "{traversal_label}"], "field methods.0.label: '../../victim' is not a safe name"),
         (["run", "{traversal_library}"], "'a/../../b' is not a safe name"),
         (["run", "{traversal_name}"], "field name: '../x' is not a safe name"),
-        (["run", "{too_many_names}"], "the world needs 5066 distinct names of 1 word(s), only"),
+        (["run", "{too_many_names}"], "the world needs 5078 distinct names of 1 word(s), only"),
         (["run", "{absurd_alpha}"], "field lora.alpha: Input should be less than or equal to 100000"),
         (["run", "{nan_lr}"], "field pretrain.lr: Input should be a finite number"),
         (["run", "--preset", "smoke", "--out", "{a_file}"], "exists and is not a directory"),

@@ -69,8 +69,9 @@ def test_world_sizes_that_cannot_be_built_are_refused(smoke_cfg):
     from lorarecycle.errors import UserError
     from lorarecycle.tasks.world import build_world
 
-    with pytest.raises(UserError, match="5066 distinct names of 1 word"):
-        build_world(WorldSpec(name_words=1, n_familiar=5000, n_test_chains=12, n_skill_chains=6, n_fewshot_chains=4), 0)
+    with pytest.raises(UserError, match="5078 distinct names of 1 word"):
+        build_world(WorldSpec(name_words=1, n_familiar=5000, n_test_chains=12, n_skill_chains=6, n_fewshot_chains=4,
+                              n_control_matched=4), 0)
     # 3 entities x 2 facts: at most 12 paths, fewer once a -> b -> a loops are dropped
     with pytest.raises(UserError, match="two-hop paths, n_control_paths"):
         build_world(WorldSpec(n_familiar=3, n_pretrain_paths=10, n_control_paths=2, n_test_chains=2,

@@ -2,19 +2,40 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from .test_cli import accuracies, cli
 
 
-@pytest.mark.slow
-def test_default_experiment_meets_its_acceptance_bars(tmp_path):
-    result = cli("run", "--preset", "default", "--out", str(tmp_path / "run"), cache=tmp_path / "cache")
+@pytest.fixture(scope="module")
+def default_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("default")
+    result = cli("run", "--preset", "default", "--out", str(root / "run"), cache=root / "cache")
     assert result.returncode == 0, result.stderr[-3000:]
-    acc = accuracies(tmp_path / "run")
+    return root / "run", result
+
+
+@pytest.mark.slow
+def test_default_experiment_meets_its_acceptance_bars(default_run):
+    out, result = default_run
+    acc = accuracies(out)
     assert acc[("expert:hop1", None, "hop1")] >= 0.9 and acc[("expert:hop2", None, "hop2")] >= 0.9
     for split in ("hop1", "hop2", "twohop_direct", "twohop_cot"):
         assert acc[("base", None, split)] <= 0.05
-    report = (tmp_path / "run" / "report.md").read_text()
+    report = (out / "report.md").read_text()
     for row in ("arrow-two", "arrow_top2-three", "select_arrow-two"):
-        assert (tmp_path / "run" / "figures" / f"routing-{row}.png").is_file() and f"routing-{row}.png" in report
+        assert (out / "figures" / f"routing-{row}.png").is_file() and f"routing-{row}.png" in report
+    manifest = json.loads((out / "run.json").read_text())
+    verdict = "Gates passed" if manifest["attributable"] else "GATES FAILED"
+    assert verdict in result.stdout and verdict in report
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="issue 13: the default base cannot restate a new subject (Gate 0) and "
+                   "union_replay does not compose (Gate 2); flips to a pass when the controls work")
+def test_default_experiment_passes_its_gates(default_run):
+    manifest = json.loads((default_run[0] / "run.json").read_text())
+    gates = {g["gate"]: g["passed"] for g in manifest["gates"]}
+    assert gates["gate0"] and gates["gate2"]

@@ -10,7 +10,6 @@ import pytest
 from lorarecycle.config import ExperimentConfig, WorldSpec, load_preset
 from lorarecycle.errors import UserError
 from lorarecycle.model.tokenizer import build_tokenizer
-from lorarecycle.tasks.datasets import build_datasets
 from lorarecycle.tasks.entities import TYPES, object_type, real_entities
 from lorarecycle.tasks.registry import task_of
 from lorarecycle.tasks.templates import TEMPLATE_WORDS

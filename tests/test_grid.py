@@ -20,7 +20,9 @@ from .test_cli import cli
 TINY = """name: tiny-grid
 experiment:
   preset: smoke
-  world: {n_test_chains: 8, n_skill_chains: 4, n_fewshot_chains: 2, n_familiar: 16, n_pretrain_paths: 20, n_control_paths: 6}
+  world: {n_test_chains: 8, n_skill_chains: 4, n_fewshot_chains: 2, n_familiar: 16, n_pretrain_paths: 20, n_control_paths: 6,
+          n_control_matched: 2, n_incontext: 0}
+  experts: {recipe: plain}  # grid mechanics only: the cheaper recipe
   methods: [{name: uniform_delta}, {name: arrow}]
   references: [union]
   libraries: [two]
@@ -85,9 +87,10 @@ def uninterrupted(tmp_path_factory):
 def test_grid_runs_every_cell_and_reports(uninterrupted):
     root, _ = uninterrupted
     acc = rows_by_key(root / "run")
-    assert len({k[0] for k in acc}) == 4 and len(acc) == 4 * (6 * 6 + 2)  # cells x (rows x splits + base checks)
+    assert len({k[0] for k in acc}) == 4 and len(acc) == 4 * (6 * 7 + 2)  # cells x (rows x splits + base checks)
     html = (root / "run" / "report.html").read_text()
     assert html.count("data:image/png;base64,") == 3  # library vs expert, familiarity, errors: embedded
+    assert "Gates per cell" in html and html.count("<td>NO</td>") == 4  # smoke-sized cells fail the gates
     report = (root / "run" / "report.md").read_text()
     assert "figures/familiarity.png" in report and "oracle_expert [two]" in report
     status = cli("status", str(root / "run"), cache=root / "cache")

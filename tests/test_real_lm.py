@@ -59,11 +59,11 @@ def test_smoke_runs_end_to_end_on_each_architecture(hf_bases, tmp_path, arch):
     assert (out / "figures" / "routing-arrow-two.png").is_file()
     # familiarity measured on the base, before training, for every test entity
     scores = [json.loads(x) for x in (out / "familiarity.jsonl").read_text().splitlines()]
-    assert len(scores) == 3 * 12 and {s["role"] for s in scores} == {"a", "b", "c"}
+    assert len(scores) == 3 * 12 + 20 and {s["role"] for s in scores} == {"a", "b", "c", "reference"}
     assert all(s["name_logprob"] < 0 and s["tokens"] >= 1 for s in scores)
-    assert [r["role"] for r in manifest["familiarity_measured"]] == ["a", "b", "c"]
+    assert [r["role"] for r in manifest["familiarity_measured"]] == ["a", "b", "c", "reference"]
     row = json.loads((out / "results.jsonl").read_text().splitlines()[0])
-    assert set(row["measured_familiarity"]) == {"a", "b", "c"}
+    assert set(row["measured_familiarity"]) == {"a", "b", "c", "reference"}
     assert "## Familiarity of the test entities" in (out / "report.md").read_text()
 
 
@@ -217,10 +217,11 @@ def test_name_scores_are_the_model_log_probabilities(hf_bases):
     path = hf_bases["gpt2"]
     model, tokenizer = AutoModelForCausalLM.from_pretrained(path).eval(), load_tokenizer(path)
     names = ["Kato Rimu", "Lo", "Zoge Gapa Sedu"]
-    scores = name_scores(model, tokenizer, names, batch_size=2)  # padded batches
-    for name, score in zip(names, scores):
-        ids = tokenizer(f"{CONTEXT} {name}")["input_ids"]
-        n_context = len(tokenizer(CONTEXT)["input_ids"])
+    contexts = [CONTEXT, "Question: Who is the employer of the mentor of", "A bag of"]
+    scores = name_scores(model, tokenizer, names, batch_size=2, contexts=contexts)  # padded batches
+    for name, context, score in zip(names, contexts, scores):
+        ids = tokenizer(f"{context} {name}")["input_ids"]
+        n_context = len(tokenizer(context)["input_ids"])
         with torch.no_grad():
             logp = torch.log_softmax(model(torch.tensor([ids])).logits[0].float(), -1)
         expected = [float(logp[t - 1, ids[t]]) for t in range(n_context, len(ids))]

@@ -31,9 +31,81 @@ def test_new_knowledge_uses_fresh_entities():
 
 def test_control_paths_compose_pretraining_facts():
     world = build_world(SPEC, 0)
-    graph = set(world.graph)
+    pretraining = set(world.pretraining_facts())
     for chain in world.group("control") + world.group("pretrain"):
-        assert set(chain.facts()) <= graph
+        assert set(chain.facts()) <= pretraining
+
+
+def test_the_matched_control_has_the_test_relations_and_shape():
+    world = build_world(SPEC, 0)
+    matched = [c for c in world.group("control") if c.matched]
+    assert len(matched) == SPEC.n_control_matched == 50
+    assert len(world.group("control")) == SPEC.n_control_paths + SPEC.n_control_matched
+    assert all((c.r1, c.r2) == (SPEC.hop1_relation, SPEC.hop2_relation) for c in matched)
+    entities = [e for c in matched for e in (c.a, c.b, c.c)]
+    test = {e for c in world.group("test") for e in (c.a, c.b, c.c)}
+    assert len(set(entities)) == len(entities) and not set(entities) & test
+    # each fact stated once in pretraining, like an exposed test chain
+    facts = [f for f in world.pretraining_facts()]
+    assert all(facts.count(f) == 1 for c in matched for f in c.facts())
+
+
+@pytest.mark.parametrize(("exposure_hop", "exposed"), [("both", (0, 1)), ("hop1", (0,)), ("hop2", (1,))])
+def test_exposure_hop_puts_exactly_the_named_facts_into_pretraining(exposure_hop, exposed):
+    world = build_world(SPEC.model_copy(update={"exposure": 0.5, "exposure_hop": exposure_hop}), 0)
+    pretraining = set(world.pretraining_facts())
+    test = world.group("test")
+    assert sum(c.exposed for c in test) == round(0.5 * SPEC.n_test_chains)
+    for chain in test:
+        for i, fact in enumerate(chain.facts()):
+            assert (fact in pretraining) == (chain.exposed and i in exposed), (chain.id, i)
+    data = build_datasets(world)  # every test example says whether its chain was exposed
+    for split in ("hop1", "hop2", "twohop_direct", "twohop_cot"):
+        assert [ex.exposed for ex in data[split]] == [c.exposed for c in test]
+
+
+def test_incontext_sequences_use_one_off_names_fresh_each_epoch():
+    from lorarecycle.tasks.incontext import incontext_corpus
+
+    world = build_world(SPEC, 0)
+    epochs = [incontext_corpus(world, 90, epoch) for epoch in range(3)]
+    assert incontext_corpus(world, 90, 1) == epochs[1]  # deterministic
+    for corpus in epochs:
+        text = " ".join(ex.text for ex in corpus)
+        assert not any(e in text for e in world.entities)  # never a name of the world
+        # each sequence's subject occurs in no other sequence of its epoch
+        assert all(sum(ex.subject in other.text for other in corpus) == 1 for ex in corpus if ex.subject)
+        forms = [ex.id.rsplit(":", 1)[1] for ex in corpus]
+        assert {f: forms.count(f) for f in set(forms)} == {"cot": 30, "direct": 30, "single": 30}
+        test_pair = f"the {SPEC.hop2_relation} of the {SPEC.hop1_relation} of"
+        assert sum(test_pair in ex.prompt for ex in corpus) >= 20  # a third of the two-hop ones, at least
+    subjects = [{ex.subject for ex in corpus if ex.subject} for corpus in epochs]
+    assert not subjects[0] & subjects[1] and not subjects[1] & subjects[2]
+
+
+def test_retention_facts_are_pretraining_facts_held_out_of_replay():
+    from lorarecycle.adapters.recipe import recipe_examples
+    from lorarecycle.config import ExpertTrainSpec
+    from lorarecycle.tasks.catalog import TWO_HOP
+    from lorarecycle.tasks.datasets import question_form
+    from lorarecycle.tasks.recipe_sets import recipe_sets
+
+    data = build_datasets(build_world(SPEC, 0))
+    data |= recipe_sets(data, TWO_HOP, question_form)
+    retention = {ex.prompt for ex in data["retention"]}
+    assert len(retention) == SPEC.n_retention and retention <= {ex.prompt for ex in data["pretrain"]}
+    spec = ExpertTrainSpec(epochs=1, lr=1e-3, replay_ratio=0.5)
+    examples, loss_on_prompt = recipe_examples(("hop1_facts",), data, spec, seed=3)
+    own = data["hop1_facts"]
+    assert loss_on_prompt and examples[: len(own)] == own
+    forms = examples[len(own) : 2 * len(own)]
+    assert [f.prompt for f in forms] == [f"Question: Who is the mentor of {ex.id.split(':', 2)[2]}? Answer:" for ex in own]
+    assert [f.answer for f in forms] == [ex.answer for ex in own]
+    replay = examples[2 * len(own) :]
+    assert len(replay) == round(0.5 * len(own)) and not {ex.prompt for ex in replay} & retention
+    assert not {ex.prompt for ex in replay} & {ex.prompt for ex in own}
+    plain, plain_loss = recipe_examples(("hop1_facts",), data, spec.model_copy(update={"recipe": "plain"}), 3)
+    assert plain == own and not plain_loss
 
 
 def test_expert_training_sets_are_pairwise_disjoint():
@@ -60,7 +132,8 @@ def test_no_two_hop_test_question_in_any_training_set(familiarity):
 @pytest.mark.parametrize(("familiarity", "familiar_roles"), [("F", set()), ("H", {"a"}), ("R", {"a", "b", "c"})])
 def test_familiarity_controls_which_test_entities_pretraining_sees(familiarity, familiar_roles):
     world = build_world(SPEC.model_copy(update={"familiarity": familiarity}), 0)
-    corpus = " ".join(ex.text for ex in build_datasets(world)["pretrain"])
+    data = build_datasets(world)
+    corpus = " ".join(ex.text for ex in data["pretrain"] + data["pretrain_incontext"])
     for chain in world.group("test"):
         for role in "abc":
             assert (getattr(chain, role) in corpus) == (role in familiar_roles), (chain, role)

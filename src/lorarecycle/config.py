@@ -40,13 +40,24 @@ class StrictModel(BaseModel):
 class WorldSpec(StrictModel):
     familiarity: Literal["F", "H", "R"] = Field("F", description="F fictional, H hybrid (A familiar), R real/familiar")
     exposure: float = Field(0.0, ge=0.0, le=1.0, description="fraction of test chains whose facts are in pretraining")
+    exposure_hop: Literal["both", "hop1", "hop2"] = Field(
+        "both", description="which facts of an exposed test chain pretraining holds (hop1/hop2: one familiar, one new)")
     n_test_chains: int = Field(150, ge=1, description="the experts' chains (hop-1/hop-2 facts, two-hop tests)")
     n_skill_chains: int = Field(60, ge=1, description="other chains for the two-hop-skill expert")
     n_fewshot_chains: int = Field(20, ge=1, description="chains the experts learn but never tested: few-shot material")
     n_familiar: int = Field(200, ge=2, description="entities of the pretraining knowledge graph")
     facts_per_entity: int = Field(2, ge=1, description="facts (distinct relations) per familiar entity")
     n_pretrain_paths: int = Field(400, ge=1, description="two-hop paths asked in pretraining (direct and CoT)")
-    n_control_paths: int = Field(50, ge=1, description="held-out two-hop paths over pretraining facts")
+    n_control_paths: int = Field(100, ge=1, description="held-out two-hop paths of the knowledge graph (any relations)")
+    n_control_matched: int = Field(
+        50, ge=0, description="held-out control chains with the test's relation pair and shape (own entities, both "
+        "facts in pretraining once): the matched half of the control")
+    n_incontext: int = Field(
+        0, ge=0, description="pretraining sequences per epoch (fresh each epoch) over one-off names that state facts "
+        "in context and ask single-hop and two-hop questions about them (direct and CoT): meant to teach the "
+        "procedure for new names; 0 = none (measured: at 600-900 per epoch for 24-30 epochs the default model "
+        "learned no copying and lost control CoT, see README)")
+    n_retention: int = Field(100, ge=1, description="pretraining facts asked directly after training (retention)")
     name_words: int = Field(2, ge=1, le=2, description="words per entity name (2 syllables, i.e. 2 tokens, each)")
     names: Literal["fictional", "real"] = Field(
         "fictional", description="familiar chain entities: fictional syllable names, or real, widely known "
@@ -108,6 +119,19 @@ class TrainSpec(StrictModel):
     stop_loss: float | None = Field(None, gt=0, description="stop once an epoch's mean loss falls below this")
 
 
+class ExpertTrainSpec(TrainSpec):
+    """Training of an adapter or fine-tune on new knowledge."""
+
+    recipe: Literal["plain", "replay"] = Field(
+        "replay", description="plain: own examples, answer-only loss (the ablation); replay: each fact also in its "
+        "question form, loss on the full sequence, plus replayed pretraining examples")
+    replay_ratio: float = Field(1.0, ge=0, le=100, description="replayed pretraining examples per own example (replay)")
+    stop_recall: float | None = Field(
+        0.98, gt=0, le=1, description="stop at the first check where exact-match recall of a sample of the own "
+        "examples reaches this (None: run every epoch); retention and control CoT are recorded at each check")
+    check_every: int = Field(5, ge=1, description="epochs between held-out checks")
+
+
 class LoraSpec(StrictModel):
     r: int = Field(16, ge=1)
     alpha: float = Field(32.0, gt=0, le=1e5, description="scale alpha / r (rsLoRA-size values stay far below 1e5)")
@@ -157,7 +181,7 @@ class ExperimentConfig(StrictModel):
     math: MathSpec = MathSpec()
     model: ModelSpec = ModelSpec()
     pretrain: TrainSpec = TrainSpec(epochs=30, lr=1e-3, batch_size=32)
-    experts: TrainSpec = TrainSpec(epochs=40, lr=2e-3, batch_size=16)
+    experts: ExpertTrainSpec = ExpertTrainSpec(epochs=40, lr=2e-3, batch_size=16)
     lora: LoraSpec = LoraSpec()
     libraries: dict[SafeName, list[str]] = Field(
         default_factory=dict, description="library name -> experts; a list of the task's built-in names "
@@ -165,7 +189,10 @@ class ExperimentConfig(StrictModel):
     methods: list[MethodSpec] = Field(default_factory=list)
     references: list[Literal[REFERENCES]] = Field(  # type: ignore[valid-type]
         default_factory=lambda: ["union"], description=f"data-access references: {', '.join(REFERENCES)}")
-    full_ft: TrainSpec | None = Field(None, description="full fine-tuning reference; None = the experts' settings")
+    full_ft: ExpertTrainSpec | None = Field(None, description="full fine-tuning reference; None = the experts' settings")
+    full_ft_replay: ExpertTrainSpec = Field(
+        ExpertTrainSpec(epochs=30, lr=1e-4, batch_size=16, recipe="replay"),
+        description="full fine-tuning with replay at its own, lower learning rate (reference full_ft_replay)")
     eval: EvalSpec = EvalSpec()
     prompt: PromptSpec = PromptSpec()
 

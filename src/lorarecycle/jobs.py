@@ -14,6 +14,7 @@ from .adapters.experts import expert_meta, train_expert
 from .artifacts import file_lock, inside, write_json
 from .config import ExperimentConfig, LoraSpec, TrainSpec
 from .evaluate.evaluator import evaluate_split
+from .evaluate.monitor import HeldOutMonitor
 from .evaluate.trace import trace_examples
 from .model.load import load_tokenizer
 from .recycle.recycler import LibraryInputs
@@ -28,19 +29,20 @@ TRACE_EXAMPLES = 2  # chain-of-thought prompts traced per routed model (plus one
 
 
 def train_adapter_once(base_path: Path, examples: list[Example], lora: LoraSpec, train: TrainSpec, seed: int,
-                       path: Path, name: str, key: str) -> None:
+                       path: Path, name: str, key: str, loss_on_prompt: bool, monitor: HeldOutMonitor) -> None:
     """Train the adapter unless `path` already holds it (cells of a sweep share adapters)."""
     with file_lock(path):
         meta = expert_meta(path)
         if meta is None or meta.get("key") != key:
-            train_expert(base_path, examples, lora, train, seed, path, name, key)
+            train_expert(base_path, examples, lora, train, seed, path, name, key, loss_on_prompt, monitor)
 
 
-def train_full_once(base_path: Path, examples: list[Example], spec: TrainSpec, seed: int, path: Path, key: str) -> None:
+def train_full_once(base_path: Path, examples: list[Example], spec: TrainSpec, seed: int, path: Path, key: str,
+                    loss_on_prompt: bool, monitor: HeldOutMonitor) -> None:
     with file_lock(path):
         meta = full_ft_meta(path)
         if meta is None or meta.get("key") != key:
-            train_full(base_path, examples, spec, seed, path, key)
+            train_full(base_path, examples, spec, seed, path, key, loss_on_prompt, monitor)
 
 
 def build_recycled(method: str, inputs: LibraryInputs, params: dict) -> torch.nn.Module:
@@ -99,7 +101,7 @@ def evaluate_row(row: Row, splits: tuple[str, ...], ctx: EvalContext) -> list[tu
     out = []
     for split in splits:
         summary, samples = evaluate_split(model, tokenizer, ctx.datasets[split], ctx.cfg.eval, set(ctx.entities),
-                                          task.first_step)
+                                          task.cot_steps)
         if isinstance(model, RoutedModel) and model.selector is not None:
             summary["selected"] = model.pop_choices()
         out.append((split, summary, samples))

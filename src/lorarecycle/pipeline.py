@@ -21,7 +21,9 @@ from .adapters.experts import expert_meta
 from .adapters.lora_io import read_adapter
 from .artifacts import (append_jsonl, atomic_write_text, check_output_dir, inside, read_json, read_jsonl,
                         remove_stray_temporaries, run_lock, write_json, write_jsonl, RUN_LOCK)
-from .config import ExperimentConfig, TrainSpec, stable_hash
+from .adapters.recipe import recipe_examples
+from .config import ExperimentConfig, ExpertTrainSpec, TrainSpec, stable_hash
+from .evaluate.monitor import SAMPLE as MONITOR_SAMPLE, HeldOutMonitor
 from .diagnostics.report import pair_rows, summarize_pairs
 from .errors import UserError
 from .model.device import current_device
@@ -32,13 +34,15 @@ from .model.tiny import tiny_llama_config
 from .model.load import base_meta, check_model_dir, load_base, load_tokenizer, prepare_base
 from .recycle.adapted import load_adapted
 from .recycle.registry import RECYCLERS, LibraryInputs
+from .report.gates import attributable, evaluate_gates
 from .report.markdown import render_report
-from .seeding import derive_seed
+from .seeding import derive_seed, make_rng
 from .evaluate.familiarity import name_scores, summarize_familiarity
 from .evaluate.oracle import oracle_rows
 from .layout import CONFIG_FILE, FAMILIARITY_FILE, RESULTS_FILE, SAMPLES_FILE
 from .jobs import EvalContext, Row, build_recycled, evaluate_row, trace_path, train_adapter_once, train_full_once
 from .parallel import JobRunner
+from .tasks.catalog import REPLAY_REFERENCES
 from .tasks.registry import task_of
 from .train.full import full_ft_meta
 from .tasks.templates import normalize
@@ -131,32 +135,54 @@ def stage_key(cfg: ExperimentConfig, base_path: Path, name: str, examples: list,
     return stable_hash({"base": str(base_path), "name": name, "data": stable_hash([ex.to_dict() for ex in examples]),
                         "lora": cfg.lora.model_dump(mode="json"),
                         "train": train.model_dump(mode="json", exclude={"micro_batch_size"}),  # same update either way
-                        "seed": derive_seed(cfg.seed, "expert", name), "precision": current_precision()})
+                        "seed": derive_seed(cfg.seed, "expert", name),
+        "precision": current_precision()})
+
+
+FULL_FINE_TUNES = ("full_ft", "full_ft_replay")
+
+
+def training_spec(cfg: ExperimentConfig, name: str) -> ExpertTrainSpec:
+    """How an adapter or fine-tune is trained: the experts' settings (full_ft: its own if
+    given; full_ft_replay: its own), with the replay recipe forced for the replay references."""
+    spec = {"full_ft": cfg.full_ft or cfg.experts, "full_ft_replay": cfg.full_ft_replay}.get(name, cfg.experts)
+    return spec.model_copy(update={"recipe": "replay"}) if name in REPLAY_REFERENCES else spec
+
+
+def held_out_monitor(cfg: ExperimentConfig, datasets: dict, own: list, spec: ExpertTrainSpec, seed: int) -> HeldOutMonitor:
+    control = task_of(cfg).catalog.controls[1]
+    rng = make_rng(seed, "monitor")
+    checks = {"recall": own, "retention": datasets["retention"], "control": datasets[control]}
+    return HeldOutMonitor({k: tuple(rng.sample(v, min(len(v), MONITOR_SAMPLE[k]))) for k, v in checks.items()},
+                          spec.stop_recall, spec.check_every, cfg.eval)
 
 
 def ensure_adapters(cfg: ExperimentConfig, base_path: Path, datasets: dict, store: Path,
-                    runner: JobRunner) -> tuple[dict[str, Path], Path | None]:
-    """Train (or reuse from `store`) every adapter the config needs, and the full fine-tune
-    if it is a reference: independent jobs, run on worker processes."""
-    catalog, paths, jobs = task_of(cfg).catalog, {}, []
-    for name in needed_experts(cfg):
-        examples = [ex for ds in catalog.expert_data[name] for ex in datasets[ds]]
-        key = stage_key(cfg, base_path, name, examples, cfg.experts)
-        paths[name] = inside(store, f"{name}-{key}")
-        if (expert_meta(paths[name]) or {}).get("key") != key:
-            jobs.append(partial(train_adapter_once, base_path, examples, cfg.lora, cfg.experts,
-                                derive_seed(cfg.seed, "expert", name), paths[name], name, key))
-    full_ft = None
-    if "full_ft" in cfg.references:
-        examples = [ex for ds in catalog.full_ft_data for ex in datasets[ds]]
-        spec = cfg.full_ft or cfg.experts
-        key = stage_key(cfg, base_path, "full_ft", examples, spec)
-        full_ft = inside(store, f"full_ft-{key}")
-        if (full_ft_meta(full_ft) or {}).get("key") != key:
-            jobs.append(partial(train_full_once, base_path, examples, spec, derive_seed(cfg.seed, "full_ft"), full_ft, key))
+                    runner: JobRunner) -> tuple[dict[str, Path], dict[str, Path]]:
+    """Train (or reuse from `store`) every adapter the config needs, and the full fine-tunes
+    that are references: independent jobs, run on worker processes. Returns (adapters,
+    full fine-tunes), by name."""
+    catalog, paths, full, jobs = task_of(cfg).catalog, {}, {}, []
+    wanted = [(n, catalog.expert_data[n]) for n in needed_experts(cfg)]
+    wanted += [(n, catalog.full_ft_data) for n in FULL_FINE_TUNES if n in cfg.references]
+    for name, sets in wanted:
+        spec, seed = training_spec(cfg, name), derive_seed(cfg.seed, "expert", name)
+        examples, loss_on_prompt = recipe_examples(sets, datasets, spec, seed)
+        key = stage_key(cfg, base_path, name, examples, spec)
+        path = inside(store, f"{name}-{key}")
+        monitor = held_out_monitor(cfg, datasets, [ex for s in sets for ex in datasets[s]], spec, seed)
+        if name in FULL_FINE_TUNES:
+            full[name] = path
+            if (full_ft_meta(path) or {}).get("key") != key:
+                jobs.append(partial(train_full_once, base_path, examples, spec, seed, path, key, loss_on_prompt, monitor))
+        else:
+            paths[name] = path
+            if (expert_meta(path) or {}).get("key") != key:
+                jobs.append(partial(train_adapter_once, base_path, examples, cfg.lora, spec, seed, path, name, key,
+                                    loss_on_prompt, monitor))
     for _ in runner.run(jobs):
         pass
-    return paths, full_ft
+    return paths, full
 
 
 def library_diagnostics(cfg: ExperimentConfig, experts: dict[str, Path]) -> dict[str, list[dict]]:
@@ -170,6 +196,7 @@ def library_diagnostics(cfg: ExperimentConfig, experts: dict[str, Path]) -> dict
 
 
 REFERENCE_ROWS = {"union": "data-access (pooled expert data)",
+                  "union_replay": "data-access (pooled expert data, replay recipe)",
                   "union_demos": "data-access (pooled + two-hop demos)",
                   "target_expert": "data-access (test questions)"}
 
@@ -178,11 +205,11 @@ def row_keys(cfg: ExperimentConfig) -> list[tuple[str, str | None]]:
     """(model, library) of every row an experiment evaluates, in report order."""
     keys: list[tuple[str, str | None]] = [("base", None)]
     keys += [(n if n in REFERENCE_ROWS else f"expert:{n}", None) for n in needed_experts(cfg)]
-    keys += [("full_ft", None)] if "full_ft" in cfg.references else []
+    keys += [(n, None) for n in FULL_FINE_TUNES if n in cfg.references]
     return keys + [(spec.row_name, library) for library in cfg.libraries for spec in cfg.methods]
 
 
-def plan_rows(cfg: ExperimentConfig, base_path: Path, experts: dict[str, Path], full_ft: Path | None,
+def plan_rows(cfg: ExperimentConfig, base_path: Path, experts: dict[str, Path], full: dict[str, Path],
               datasets: dict, out: Path) -> list[Row]:
     rows = [Row("base", None, "base", "none", partial(load_base, base_path))]
     for name, path in experts.items():
@@ -190,9 +217,9 @@ def plan_rows(cfg: ExperimentConfig, base_path: Path, experts: dict[str, Path], 
             rows.append(Row(name, None, name, REFERENCE_ROWS[name], partial(load_adapted, base_path, path)))
         else:
             rows.append(Row(f"expert:{name}", None, "single_expert", "single expert", partial(load_adapted, base_path, path)))
-    if full_ft is not None:
-        rows.append(Row("full_ft", None, "full_ft", "data-access (pooled expert data, all weights)",
-                        partial(load_base, full_ft)))
+    for name, path in full.items():
+        what = "pooled expert data, all weights" + (", replay recipe" if name in REPLAY_REFERENCES else "")
+        rows.append(Row(name, None, name, f"data-access ({what})", partial(load_base, path)))
     general = [experts[n] for n in ("general",) if n in experts]
     catalog = task_of(cfg).catalog
     for library, names in cfg.libraries.items():
@@ -208,7 +235,7 @@ def plan_rows(cfg: ExperimentConfig, base_path: Path, experts: dict[str, Path], 
 
 
 
-def measure_familiarity(cfg: ExperimentConfig, base_path: Path, tokenizer, entities: list[tuple[str, str, bool]],
+def measure_familiarity(cfg: ExperimentConfig, base_path: Path, tokenizer, entities: list[tuple[str, str, bool, str]],
                         out: Path) -> list[dict]:
     """Score every test entity under the base model (once per run directory); returns the
     per-(role, familiar) summary."""
@@ -217,12 +244,13 @@ def measure_familiarity(cfg: ExperimentConfig, base_path: Path, tokenizer, entit
     if len(rows) != len(entities):
         model = load_base(base_path)
         with progress_bar("measuring familiarity", 1) as advance:
-            scores = name_scores(model, tokenizer, [name for name, _, _ in entities])
+            scores = name_scores(model, tokenizer, [e[0] for e in entities], contexts=[e[3] for e in entities])
             advance()
-        rows = [{"role": role, "familiar": familiar, **s} for (_, role, familiar), s in zip(entities, scores)]
+        rows = [{"role": role, "familiar": familiar, "context": context, **s}
+                for (_, role, familiar, context), s in zip(entities, scores)]
         write_jsonl(path, rows)
         del model
-    return summarize_familiarity(rows)
+    return summarize_familiarity(rows, len(tokenizer))
 
 
 def run_experiment(cfg: ExperimentConfig, out: Path, store: Path | None = None, extra: dict | None = None) -> list[dict]:
@@ -245,13 +273,13 @@ def _run_locked(cfg: ExperimentConfig, out: Path, task, world, datasets: dict, s
     set_precision(cfg.precision)
     precision = current_precision()
     write_data(out / "data", datasets)
-    base_path = prepare_base(cfg, datasets["pretrain"])
+    base_path = prepare_base(cfg, datasets["pretrain"], partial(task.incontext, world, cfg.world.n_incontext))
     tokenizer = load_tokenizer(base_path)
     # what every model stage sees: plain text, or the base model's chat template
     prompt_format, datasets = render_datasets(datasets, tokenizer, cfg.prompt)
     familiarity = measure_familiarity(cfg, base_path, tokenizer, task.probe_entities(world), out)
     store = Path(store) if store is not None else out / "adapters"
-    experts, full_ft = ensure_adapters(cfg, base_path, datasets, store, runner)
+    experts, full = ensure_adapters(cfg, base_path, datasets, store, runner)
     entities = {normalize(e) for e in world.entities}
     results = read_jsonl(out / RESULTS_FILE)
     done = {(r["model"], r["library"], r["split"]) for r in results}
@@ -261,7 +289,7 @@ def _run_locked(cfg: ExperimentConfig, out: Path, task, world, datasets: dict, s
     if samples_path.exists():
         kept = [x for x in read_jsonl(samples_path) if (x["model"], x["library"], x["split"]) in done]
         write_jsonl(samples_path, kept)
-    rows = plan_rows(cfg, base_path, experts, full_ft, datasets, out)
+    rows = plan_rows(cfg, base_path, experts, full, datasets, out)
     todo = [(row, s) for row in rows for s in task.catalog.splits_for(row.model) if (row.model, row.library, s) not in done]
     common = {"measured_familiarity": {r["role"]: round(r["name_logprob"], 4) for r in familiarity},
               "config_hash": cfg.config_hash(), "seed": cfg.seed, "experiment": cfg.name, "device": current_device().type, "precision": precision,
@@ -285,6 +313,7 @@ def _run_locked(cfg: ExperimentConfig, out: Path, task, world, datasets: dict, s
                 append_jsonl(out / RESULTS_FILE, [result])
                 results.append(result)
                 advance(info=f"{row.model} {row.library or ''} {split}")
+    gates = evaluate_gates(results, task.catalog, cfg.world.exposure, cfg.world.exposure_hop)
     diagnostics = library_diagnostics(cfg, experts)
     routing = {p.stem: read_json(p)["segment_means"] for p in sorted((out / "routing").glob("*.json"))}
     manifest = {
@@ -294,7 +323,9 @@ def _run_locked(cfg: ExperimentConfig, out: Path, task, world, datasets: dict, s
         "machine": cpu_description() if current_device().type == "cpu" else {"gpu": torch.cuda.get_device_name()},
         "prompt_format": prompt_format,
         "base": {"path": str(base_path), "pretrain": base_meta(base_path).get("pretrain")},
-        "experts": {name: expert_meta(p) for name, p in experts.items()} | ({"full_ft": full_ft_meta(full_ft)} if full_ft else {}),
+        "experts": {name: expert_meta(p) for name, p in experts.items()} | {n: full_ft_meta(p) for n, p in full.items()},
+        "gates": gates,
+        "attributable": attributable(gates),
         "familiarity_measured": familiarity,
         "diagnostics": diagnostics,
         "routing": routing,

@@ -32,9 +32,11 @@ def run(config: ConfigArg = None, preset: PresetOpt = None, out: OutOpt = None, 
     # config error answers in a second, not after ~10 s of imports
     from ..model.device import DEVICE_ENV, set_device
     from ..pipeline import run_experiment
+    from ..report.gates import attributable, evaluate_gates, verdict
     from ..report.grid import write_grid_report
     from ..runtime import configure_runtime
     from ..sweep.run import run_grid
+    from ..tasks.registry import task_of
 
     # On Ray the GPUs live on the workers: the driver checks only the device's form.
     on_ray = isinstance(resolved, GridSpec) and (executor or resolved.executor.name) == "ray"
@@ -54,4 +56,7 @@ def run(config: ConfigArg = None, preset: PresetOpt = None, out: OutOpt = None, 
     rows = run_experiment(cfg, out)
     write_grid_report(out, cfg.name, [], [Cell("", {}, cfg)], rows, markdown=False)
     title = f"{cfg.name} (seed {cfg.seed}, familiarity {cfg.world.familiarity}) accuracy; intervals in report.md"
-    Console(width=None if sys.stdout.isatty() else TERMINAL_WIDTH).print(rich_table(rows, title))
+    console = Console(width=None if sys.stdout.isatty() else TERMINAL_WIDTH)
+    gates = evaluate_gates(rows, task_of(cfg).catalog, cfg.world.exposure, cfg.world.exposure_hop)
+    console.print(verdict(gates), style=None if attributable(gates) else "bold red", markup=False)
+    console.print(rich_table(rows, title))

@@ -10,7 +10,7 @@ from transformers import PreTrainedTokenizerBase
 
 from ..config import EvalSpec
 from ..tasks.datasets import Example
-from ..tasks.templates import extract_answer, extract_first_hop, normalize
+from ..tasks.templates import cot_steps, extract_answer, normalize
 from ..model.prompting import encode
 from .decode import auto_batch_size, greedy_decode
 from .metrics import ERROR_KINDS, classify_error, wilson_interval
@@ -22,9 +22,10 @@ def evaluate_split(
     examples: Sequence[Example],
     spec: EvalSpec,
     entities: set[str],
-    first_step: Callable[[str], str] = extract_first_hop,
+    steps: Callable[[str], tuple[str, str, str]] = cot_steps,
 ) -> tuple[dict, list[dict]]:
-    """Returns (summary, per-example rows). `entities` are normalised entity names.
+    """Returns (summary, per-example rows). `entities` are normalised entity names;
+    `steps` reads (subject, first hop, second hop) from a chain-of-thought generation.
     Decoding runs in the run's precision (`model.precision`)."""
     kind = examples[0].kind
     budget = spec.max_new_tokens_cot if kind == "cot" else spec.max_new_tokens_direct
@@ -38,13 +39,14 @@ def evaluate_split(
     for ex, gen in zip(examples, generations):
         pred = extract_answer(gen, ex.kind)
         correct = pred == normalize(ex.answer)
-        row = {"id": ex.id, "generation": gen, "prediction": pred, "answer": ex.answer, "correct": correct}
+        row = {"id": ex.id, "generation": gen, "prediction": pred, "answer": ex.answer, "correct": correct,
+               **({"exposed": ex.exposed} if ex.chain else {})}
         if ex.bridge:
             if not correct:
                 row["error"] = classify_error(pred, normalize(ex.bridge), entities)
                 errors[row["error"]] += 1
             if ex.kind == "cot":
-                row["first_hop_correct"] = first_step(gen) == normalize(ex.bridge)
+                row.update(score_steps(steps(gen), ex))
         samples.append(row)
     n, correct = len(samples), sum(s["correct"] for s in samples)
     low, high = wilson_interval(correct, n)
@@ -54,5 +56,23 @@ def evaluate_split(
     if examples[0].bridge:
         summary["errors"] = {k: errors[k] for k in ERROR_KINDS}
         if kind == "cot":
-            summary["first_hop_accuracy"] = sum(s["first_hop_correct"] for s in samples) / n
+            summary.update(summarize_steps(samples))
     return summary, samples
+
+
+def score_steps(stated: tuple[str, str, str], ex: Example) -> dict:
+    """Each reasoning step of one chain-of-thought answer: the subject restated, the first
+    hop (the bridge), the second hop (the answer, stated as the second step's object)."""
+    subject, first, second = stated
+    return {"subject_correct": subject == normalize(ex.subject), "first_hop_correct": first == normalize(ex.bridge),
+            "second_hop_correct": second == normalize(ex.answer)}
+
+
+def summarize_steps(samples: Sequence[dict]) -> dict:
+    """Step-by-step accuracies; the second hop is scored given a right first hop (None when
+    no first hop is right), so a failure is placed at the step where it happens."""
+    n = len(samples)
+    first = [s for s in samples if s["first_hop_correct"]]
+    return {"subject_accuracy": sum(s["subject_correct"] for s in samples) / n,
+            "first_hop_accuracy": len(first) / n,
+            "second_hop_given_first": sum(s["second_hop_correct"] for s in first) / len(first) if first else None}

@@ -2,14 +2,18 @@
 any training.
 
 Two scores per name, both mean log-probabilities per token under the base model:
-  name_logprob  the name after a neutral context ("Question: Who is"), so a name the
-                model has seen often scores high and an invented one low;
+  name_logprob  the name where the task's text expects a name (two-hop: the subject of
+                "Question: Who is the r2 of the r1 of ..."), so a name the model has seen
+                there scores high and an invented one low;
   rest_logprob  the words after the first, given the first ("Barack" -> "Obama"): the
                 completion of a known name, None for one-word names.
+Each is read against two references measured the same way: uniform over the vocabulary
+(-log V per token) and a group of names pretraining is known to hold (`reference`).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -19,7 +23,8 @@ from ..model.precision import autocast
 from ..model.prompting import encode
 from ..train.trainer import collate
 
-CONTEXT = "Question: Who is"
+CONTEXT = "Question: Who is"  # the default context: a name is expected next
+REFERENCE_ROLE = "reference"  # names pretraining holds: the familiar yardstick
 
 
 def _token_logprobs(model, tokenizer, sequences: list[list[int]], batch_size: int) -> list[list[float]]:
@@ -38,24 +43,27 @@ def _token_logprobs(model, tokenizer, sequences: list[list[int]], batch_size: in
 
 
 @torch.no_grad()
-def name_scores(model, tokenizer: PreTrainedTokenizerBase, names: Sequence[str], batch_size: int = 64) -> list[dict]:
-    context = encode(tokenizer, CONTEXT)["input_ids"]
-    full = [encode(tokenizer, f"{CONTEXT} {n}")["input_ids"] for n in names]
-    first = [encode(tokenizer, f"{CONTEXT} {n.split()[0]}")["input_ids"] for n in names]
+def name_scores(model, tokenizer: PreTrainedTokenizerBase, names: Sequence[str], batch_size: int = 64,
+                contexts: Sequence[str] | None = None) -> list[dict]:
+    """Scores of each name after its context (default: CONTEXT for all)."""
+    contexts = contexts or [CONTEXT] * len(names)
+    full = [encode(tokenizer, f"{c} {n}")["input_ids"] for c, n in zip(contexts, names)]
+    first = [encode(tokenizer, f"{c} {n.split()[0]}")["input_ids"] for c, n in zip(contexts, names)]
     logps = _token_logprobs(model, tokenizer, full, batch_size)
     rows = []
-    for name, ids, head, lp in zip(names, full, first, logps):
-        name_lp = lp[len(context) - 1 :]  # logps[k] scores token k + 1
+    for name, context, ids, head, lp in zip(names, contexts, full, first, logps):
+        n_context = len(encode(tokenizer, context)["input_ids"])
+        name_lp = lp[n_context - 1 :]  # logps[k] scores token k + 1
         rest_ok = len(name.split()) > 1 and ids[: len(head)] == head and len(ids) > len(head)
         rest_lp = lp[len(head) - 1 :] if rest_ok else None
-        rows.append({"name": name, "tokens": len(ids) - len(context),
+        rows.append({"name": name, "tokens": len(ids) - n_context,
                      "name_logprob": sum(name_lp) / len(name_lp),
                      "rest_logprob": sum(rest_lp) / len(rest_lp) if rest_lp else None})
     return rows
 
 
-def summarize_familiarity(rows: Sequence[dict]) -> list[dict]:
-    """Mean scores per (role, familiar-by-design) group."""
+def summarize_familiarity(rows: Sequence[dict], vocab_size: int | None = None) -> list[dict]:
+    """Mean scores per (role, familiar-by-design) group, each with the uniform baseline."""
     groups: dict[tuple[str, bool], list[dict]] = {}
     for r in rows:
         groups.setdefault((r["role"], r["familiar"]), []).append(r)
@@ -64,5 +72,6 @@ def summarize_familiarity(rows: Sequence[dict]) -> list[dict]:
         rest = [m["rest_logprob"] for m in members if m["rest_logprob"] is not None]
         out.append({"role": role, "familiar": familiar, "n": len(members),
                     "name_logprob": sum(m["name_logprob"] for m in members) / len(members),
-                    "rest_logprob": sum(rest) / len(rest) if rest else None})
+                    "rest_logprob": sum(rest) / len(rest) if rest else None,
+                    **({"uniform_logprob": -math.log(vocab_size)} if vocab_size else {})})
     return out

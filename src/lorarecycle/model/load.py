@@ -3,6 +3,7 @@ load any local HF causal-LM directory. Weights are read from safetensors only.""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -22,7 +23,7 @@ from .tiny import build_tiny_llama
 from .tokenizer import build_tokenizer
 
 BASE_META = "lorarecycle_base.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: fresh in-context sequences every pretraining epoch
 
 
 def base_model_key(cfg: ExperimentConfig) -> str:
@@ -35,8 +36,10 @@ def base_model_key(cfg: ExperimentConfig) -> str:
     )
 
 
-def prepare_base(cfg: ExperimentConfig, pretrain_corpus: list[Example]) -> Path:
-    """Path of the base model directory, pretraining the built-in model if not cached."""
+def prepare_base(cfg: ExperimentConfig, pretrain_corpus: list[Example],
+                 fresh: Callable[[int], list[Example]] | None = None) -> Path:
+    """Path of the base model directory, pretraining the built-in model if not cached.
+    `fresh(epoch)` adds examples seen in that epoch only (see `train_causal_lm`)."""
     if cfg.model.base_model is not None:
         return check_model_dir(Path(cfg.model.base_model))
     path = Path(cache_root()) / "base" / base_model_key(cfg)
@@ -45,7 +48,7 @@ def prepare_base(cfg: ExperimentConfig, pretrain_corpus: list[Example]) -> Path:
         if not cached_base_ok(path):
             if path.exists():
                 console.print(f"cached base model {path} is damaged; pretraining it again", markup=False)
-            _pretrain(cfg, pretrain_corpus, path)
+            _pretrain(cfg, pretrain_corpus, fresh, path)
     return path
 
 
@@ -65,14 +68,15 @@ def cached_base_ok(path: Path) -> bool:
         return False
 
 
-def _pretrain(cfg: ExperimentConfig, pretrain_corpus: list[Example], path: Path) -> None:
+def _pretrain(cfg: ExperimentConfig, pretrain_corpus: list[Example], fresh: Callable[[int], list[Example]] | None,
+              path: Path) -> None:
     from ..tasks.registry import task_of  # the task registry imports the config, as this module does
 
     tokenizer = build_tokenizer(task_of(cfg).vocabulary(cfg))
     model = build_tiny_llama(cfg.model, tokenizer, derive_seed(cfg.seed, "init")).to(current_device())
     stats = train_causal_lm(
         model, tokenizer, pretrain_corpus, cfg.pretrain, derive_seed(cfg.seed, "pretrain"),
-        "pretraining base model", loss_on_prompt=True,
+        "pretraining base model", loss_on_prompt=True, fresh=fresh,
     )
     with atomic_dir(path) as tmp:
         model.save_pretrained(tmp, safe_serialization=True)

@@ -1,5 +1,7 @@
-"""Across-seed aggregation of result rows: mean accuracy and a 95% interval per
-(condition, model, library, split), where a condition is the cell's non-seed axis values."""
+"""Across-seed aggregation of result rows: mean accuracy and two 95% intervals per
+(condition, model, library, split), where a condition is the cell's non-seed axis values:
+a t interval over seeds (seed-to-seed variation) and a Wilson interval of the pooled
+questions (sampling error of all questions together)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from scipy import stats
+
+from ..evaluate.metrics import wilson_interval
 
 SEED_AXIS = "seed"
 
@@ -39,6 +43,12 @@ class Aggregate:
             return self.rows[0]["ci_low"], self.rows[0]["ci_high"]
         half = stats.t.ppf(0.975, n - 1) * statistics.stdev(self.accuracies) / math.sqrt(n)
         return max(0.0, self.mean - half), min(1.0, self.mean + half)
+
+    @property
+    def pooled_interval(self) -> tuple[float, float]:
+        """Wilson interval of all seeds' questions pooled: unlike the t interval it never
+        collapses to [0, 0] when every seed scores 0 (the seeds then still bound the rate)."""
+        return wilson_interval(sum(r["correct"] for r in self.rows), sum(r["n"] for r in self.rows))
 
     @property
     def chance(self) -> float | None:

@@ -11,6 +11,8 @@ from pathlib import Path
 from ..artifacts import atomic_write_text
 from ..evaluate.oracle import oracle_rows
 from .aggregate import Aggregate, aggregate
+from ..tasks.registry import task_of
+from .gates import attributable, evaluate_gates
 from .figures import plot_axis_curves, plot_error_bars, plot_accuracy_heatmap
 from .tables import requirement_rank
 
@@ -23,7 +25,11 @@ def _cell_text(a: Aggregate | None) -> str:
     if a is None:
         return ""
     low, high = a.interval
-    return f"{a.mean:.2f} [{low:.2f}, {high:.2f}] (n={len(a.accuracies)})"
+    if len(a.accuracies) == 1:
+        return f"{a.mean:.2f} [{low:.2f}, {high:.2f}] (n=1)"
+    pooled_low, pooled_high = a.pooled_interval
+    return (f"{a.mean:.2f} t[{low:.2f}, {high:.2f}] pooled Wilson[{pooled_low:.2f}, {pooled_high:.2f}] "
+            f"(n={len(a.accuracies)})")
 
 
 def _table(aggs: Sequence[Aggregate], condition: tuple) -> tuple[list[str], list[list[str]]]:
@@ -62,9 +68,32 @@ def make_figures(run_dir: Path, aggs: Sequence[Aggregate], axes: Sequence[str]) 
     return figures
 
 
-def render_markdown(title: str, aggs: Sequence[Aggregate], figures: dict[str, str], n_cells: int) -> str:
-    parts = [f"# {title}", "", f"{n_cells} cells. Cells: mean accuracy over seeds [95% interval] (n seeds); "
-             "with one seed, the Wilson interval of that run.", ""]
+GATE_HEADER = ["cell", "gate0 (base procedure)", "gate1 (exposed vs matched control)", "gate2 (union_replay)",
+               "recycled rows attributable"]
+
+
+def gate_rows(cells, by_cell: dict[str, list[dict]]) -> list[list[str]]:
+    """One line per cell: each gate's result (the checks are in the cell's report)."""
+    mark = {True: "pass", False: "FAIL", None: "not measured"}
+    out = []
+    for cell in cells:
+        rows = by_cell.get(cell.id, [])
+        if not rows:
+            continue
+        world = cell.config.world
+        gates = evaluate_gates(rows, task_of(cell.config).catalog, world.exposure, world.exposure_hop)
+        axes = ", ".join(f"{k}={v}" for k, v in rows[0].get("axes", {}).items()) or cell.config.name
+        out.append([axes, *(mark[g["passed"]] for g in gates), "yes" if attributable(gates) else "NO"])
+    return out
+
+
+def render_markdown(title: str, aggs: Sequence[Aggregate], figures: dict[str, str], n_cells: int,
+                    gates: Sequence[list[str]] = ()) -> str:
+    parts = [f"# {title}", "", f"{n_cells} cells. Cells: mean accuracy over seeds, t interval over seeds and "
+             "Wilson interval of the pooled questions (95%); with one seed, the Wilson interval of that run.", ""]
+    if gates:
+        parts += ["## Gates per cell", "", "| " + " | ".join(GATE_HEADER) + " |", "|---" * len(GATE_HEADER) + "|"]
+        parts += ["| " + " | ".join(row) + " |" for row in gates] + [""]
     for name, caption in figures.items():
         parts += [f"![{caption}](figures/{name})", "", f"*{caption}*", ""]
     for condition in _conditions(aggs):
@@ -75,13 +104,19 @@ def render_markdown(title: str, aggs: Sequence[Aggregate], figures: dict[str, st
     return "\n".join(parts)
 
 
-def render_html(title: str, aggs: Sequence[Aggregate], figures: dict[str, str], figure_dir: Path, n_cells: int) -> str:
+def render_html(title: str, aggs: Sequence[Aggregate], figures: dict[str, str], figure_dir: Path, n_cells: int,
+                gates: Sequence[list[str]] = ()) -> str:
     esc = html.escape
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{esc(title)}</title>",
              "<style>body{font-family:sans-serif;max-width:1200px;margin:auto}table{border-collapse:collapse;"
              "font-size:12px}td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}"
              "td:first-child,th:first-child{text-align:left}img{max-width:100%}</style></head><body>",
-             f"<h1>{esc(title)}</h1><p>{n_cells} cells. Cells: mean accuracy over seeds [95% interval] (n seeds).</p>"]
+             f"<h1>{esc(title)}</h1><p>{n_cells} cells. Cells: mean accuracy over seeds, t interval over seeds and "
+             "Wilson interval of the pooled questions (95%).</p>"]
+    if gates:
+        parts.append("<h2>Gates per cell</h2><table><tr>" + "".join(f"<th>{esc(h)}</th>" for h in GATE_HEADER)
+                     + "</tr>" + "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in gates)
+                     + "</table>")
     for name, caption in figures.items():
         data = base64.b64encode((figure_dir / name).read_bytes()).decode()
         parts.append(f"<figure><img alt='{esc(caption)}' src='data:image/png;base64,{data}'>"
@@ -110,7 +145,8 @@ def write_grid_report(run_dir: Path, name: str, axes: Sequence[str], cells, rows
     aggs = aggregate(list(rows) + derived)
     figures = make_figures(run_dir, aggs, list(axes))
     title = f"lorarecycle {'grid' if axes else 'experiment'} {name}"
+    gates = gate_rows(cells, by_cell)
     if markdown:
-        atomic_write_text(run_dir / "report.md", render_markdown(title, aggs, figures, len(cells)))
-    atomic_write_text(run_dir / "report.html", render_html(title, aggs, figures, run_dir / "figures", len(cells)))
+        atomic_write_text(run_dir / "report.md", render_markdown(title, aggs, figures, len(cells), gates))
+    atomic_write_text(run_dir / "report.html", render_html(title, aggs, figures, run_dir / "figures", len(cells), gates))
     return run_dir / "report.html"

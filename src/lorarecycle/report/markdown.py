@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .tables import markdown_accuracy, markdown_errors, markdown_selection
+from .gates import REFERENCE, differences_to_reference, markdown_gates, verdict
+from .tables import markdown_accuracy, markdown_errors, markdown_selection, markdown_steps
 
 
 def routing_section(routing: dict) -> str:
@@ -28,9 +29,22 @@ def familiarity_section(summary: Sequence[dict]) -> str:
         return "(not measured)"
     fmt = lambda v: "–" if v is None else f"{v:.2f}"  # noqa: E731
     lines = [f"| {r['role']} | {'yes' if r['familiar'] else 'no'} | {r['n']} | {fmt(r['name_logprob'])} | "
-             f"{fmt(r['rest_logprob'])} |" for r in summary]
-    return "\n".join(["| role | familiar | n | name log p / token | rest log p / token |",
-                      "|---|---|---:|---:|---:|", *lines])
+             f"{fmt(r['rest_logprob'])} | {fmt(r.get('uniform_logprob'))} |" for r in summary]
+    return "\n".join(["| role | familiar | n | name log p / token | rest log p / token | uniform over vocabulary |",
+                      "|---|---|---:|---:|---:|---:|", *lines])
+
+
+def differences_section(rows: Sequence[dict]) -> str:
+    diffs = differences_to_reference(rows, list(dict.fromkeys(r["split"] for r in rows)))
+    if not diffs:
+        return f"`{REFERENCE}` is not among this run's references."
+    splits = list(dict.fromkeys(d["split"] for d in diffs))
+    cells = {(f"{d['model']} [{d['library']}]", d["split"]): d["difference"] for d in diffs}
+    labels = list(dict.fromkeys(f"{d['model']} [{d['library']}]" for d in diffs))
+    lines = ["| model [library] | " + " | ".join(splits) + " |", "|---|" + "---:|" * len(splits)]
+    lines += [f"| {label} | " + " | ".join(f"{cells[label, s]:+.2f}" if (label, s) in cells else "" for s in splits)
+              + " |" for label in labels]
+    return "\n".join(lines)
 
 
 def render_report(manifest: dict, rows: Sequence[dict]) -> str:
@@ -52,11 +66,19 @@ def render_report(manifest: dict, rows: Sequence[dict]) -> str:
 - versions: {manifest.get('versions')}
 - precision: {manifest.get('precision')}; machine: {manifest.get('machine')}
 
+**{verdict(manifest.get("gates", []))}**
+
+## Gates (positive controls, thresholds fixed in advance)
+
+{markdown_gates(manifest.get("gates", []))}
+
 ## Accuracy (exact match, 95% Wilson interval)
 
 Splits: `hop1`/`hop2` are the experts' own facts; `twohop_*` ask r2(r1(A)) on the experts'
 chains (no adapter was trained on these questions); `control_*` ask two-hop questions
-over familiar chains whose facts the base model read in pretraining (can it compose at all?).
+over familiar chains whose facts the base model read in pretraining (can it compose at all?;
+the `control-m*` chains match the test chains' relations and shape); `retention` asks
+familiar pretraining facts no adapter trains on (forgetting facts).
 
 {markdown_accuracy(rows)}
 
@@ -68,9 +90,11 @@ can exceed it).
 
 ## Familiarity of the test entities, measured on the base model
 
-Mean log-probability per token of each name after "Question: Who is" (`name`), and of its
-words after the first given the first (`rest`, multi-word names); `familiar` is the
-design (seen in our pretraining, or a real entity). Higher = better known. Prompt format:
+Mean log-probability per token of each name where the task's text expects a name (`name`),
+and of its words after the first given the first (`rest`, multi-word names); `familiar` is
+the design (seen in our pretraining, or a real entity); `reference` is a group of names
+pretraining holds, scored the same way; uniform: -log(vocabulary size). Higher = better
+known; a score far below the reference group means the name is new to the model. Prompt format:
 {manifest.get("prompt_format", "plain")}.
 
 {familiarity_section(manifest.get("familiarity_measured", []))}
@@ -80,6 +104,20 @@ design (seen in our pretraining, or a real entity). Higher = better known. Promp
 Share of test questions each selector sent to each expert.
 
 {markdown_selection(rows)}
+
+## Chain-of-thought steps
+
+Where a chain of thought fails: the subject restated in the first step, the first hop
+(the bridge), the second hop given a right first hop, the final answer.
+
+{markdown_steps(rows)}
+
+## Recycled rows against `{REFERENCE}`
+
+Accuracy minus `{REFERENCE}`'s on the same split, same run and seed (negative: recycling
+loses against pooling the data).
+
+{differences_section(rows)}
 
 ## Two-hop errors
 

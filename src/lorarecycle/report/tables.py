@@ -50,7 +50,9 @@ def rich_table(rows: Sequence[dict], title: str) -> Table:
     underscores so the table fits TERMINAL_WIDTH columns."""
     labels, cells = _grid(rows)
     table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1))
-    splits = splits_of(rows)
+    # splits only the base model answers (its in-context checks) are in the gates and report.md
+    splits = [s for s in splits_of(rows) if any(r["split"] == s and r["model"] != "base" for r in rows)] \
+        or splits_of(rows)
     widths = [max(4, *(len(w) for w in split.split("_"))) for split in splits]
     room = TERMINAL_WIDTH - sum(w + 3 for w in widths) - 3  # each column: padding and a separator
     longest = max(len(label) for label in labels)
@@ -84,14 +86,26 @@ def markdown_accuracy(rows: Sequence[dict]) -> str:
 def markdown_errors(rows: Sequence[dict]) -> str:
     """Two-hop error taxonomy: counts of wrong answers that are the bridge entity B,
     another known entity, or anything else."""
-    lines = ["| model [library] | split | n | correct | bridge B | other entity | other | CoT first hop right |",
-             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| model [library] | split | n | correct | bridge B | other entity | other |",
+             "|---|---|---:|---:|---:|---:|---:|"]
     for r in rows:
         if "errors" in r:  # the splits that need both experts, and their controls
             e = r["errors"]
-            hop = f"{r['first_hop_accuracy']:.2f}" if "first_hop_accuracy" in r else ""
             lines.append(f"| {row_label(r)} | {r['split']} | {r['n']} | {r['correct']} | {e['bridge']} | "
-                         f"{e['other_entity']} | {e['other']} | {hop} |")
+                         f"{e['other_entity']} | {e['other']} |")
+    return "\n".join(lines)
+
+
+STEP_KEYS = ("subject_accuracy", "first_hop_accuracy", "second_hop_given_first", "accuracy")
+
+
+def markdown_steps(rows: Sequence[dict]) -> str:
+    """Step-by-step scores of every chain-of-thought row."""
+    fmt = lambda v: "–" if v is None else f"{v:.2f}"  # noqa: E731
+    lines = ["| model [library] | split | n | subject | first hop | second hop given first | final |",
+             "|---|---|---:|---:|---:|---:|---:|"]
+    lines += [f"| {row_label(r)} | {r['split']} | {r['n']} | " + " | ".join(fmt(r.get(k)) for k in STEP_KEYS) + " |"
+              for r in rows if "subject_accuracy" in r]
     return "\n".join(lines)
 
 

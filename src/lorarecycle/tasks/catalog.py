@@ -6,13 +6,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-REFERENCES = ("union", "union_demos", "full_ft", "target_expert")
+REFERENCES = ("union", "union_replay", "union_demos", "full_ft", "full_ft_replay", "target_expert")
+# references trained with the replay recipe whatever the experts' recipe is
+REPLAY_REFERENCES = ("union_replay", "full_ft_replay")
 
 
 @dataclass(frozen=True)
 class Catalog:
     test_splits: tuple[str, ...]
     composed: tuple[str, str]  # (direct, chain-of-thought) splits that need both experts
+    hops: tuple[str, str]  # the two experts' own knowledge, asked directly
     controls: tuple[str, ...]  # the same questions over knowledge the base model already has
     train_sets: tuple[str, ...]  # every set any model trains on (never a test question)
     # adapter name -> training sets. `general` (a sample of the pretraining corpus) is
@@ -38,8 +41,9 @@ class Catalog:
 
 
 TWO_HOP = Catalog(
-    test_splits=("hop1", "hop2", "twohop_direct", "twohop_cot", "control_direct", "control_cot"),
+    test_splits=("hop1", "hop2", "twohop_direct", "twohop_cot", "control_direct", "control_cot", "retention"),
     composed=("twohop_direct", "twohop_cot"),
+    hops=("hop1", "hop2"),
     controls=("control_direct", "control_cot"),
     train_sets=("pretrain", "hop1_facts", "hop2_facts", "skill", "general", "fewshot_twohop"),
     expert_data={
@@ -48,6 +52,7 @@ TWO_HOP = Catalog(
         "skill": ("skill",),
         "general": ("general",),
         "union": ("hop1_facts", "hop2_facts"),
+        "union_replay": ("hop1_facts", "hop2_facts"),
         "union_demos": ("hop1_facts", "hop2_facts", "fewshot_twohop"),
         "target_expert": ("twohop_direct", "twohop_cot"),
     },
@@ -60,8 +65,10 @@ TWO_HOP = Catalog(
 )
 
 MATH = Catalog(
-    test_splits=("knowledge", "procedure", "math_direct", "math_cot", "control_direct", "control_cot", "arithmetic"),
+    test_splits=("knowledge", "procedure", "math_direct", "math_cot", "control_direct", "control_cot", "arithmetic",
+                 "retention"),
     composed=("math_direct", "math_cot"),
+    hops=("knowledge", "procedure"),
     controls=("control_direct", "control_cot"),
     train_sets=("pretrain", "knowledge_facts", "procedure_set", "general", "fewshot_math"),
     expert_data={
@@ -69,6 +76,7 @@ MATH = Catalog(
         "procedure": ("procedure_set",),
         "general": ("general",),
         "union": ("knowledge_facts", "procedure_set"),
+        "union_replay": ("knowledge_facts", "procedure_set"),
         "union_demos": ("knowledge_facts", "procedure_set", "fewshot_math"),
         "target_expert": ("math_direct", "math_cot"),
     },

@@ -5,11 +5,13 @@ Every example is a (prompt, completion) pair; `answer` is the entity scored by e
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import replace
 
 from ..seeding import make_rng
 from . import templates as T
 from .catalog import TWO_HOP
+from .example import Example
+from .incontext import incontext_corpus
 from .world import Chain, Fact, World
 
 TRAIN_SETS = TWO_HOP.train_sets
@@ -17,24 +19,6 @@ TEST_SPLITS = TWO_HOP.test_splits
 TWO_HOP_SPLITS = TWO_HOP.scored_with_bridge
 
 GENERAL_SAMPLE = 300
-
-
-@dataclass(frozen=True)
-class Example:
-    id: str
-    kind: str  # fact | direct | cot
-    prompt: str
-    completion: str
-    answer: str
-    chain: str = ""
-    bridge: str = ""
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @property
-    def text(self) -> str:
-        return self.prompt + self.completion
 
 
 def fact_example(fact: Fact, chain: str = "") -> Example:
@@ -48,13 +32,28 @@ def fact_example(fact: Fact, chain: str = "") -> Example:
     )
 
 
+def question_example(fact: Fact, chain: str = "") -> Example:
+    """The fact's second surface form: asked as a single-hop question."""
+    return Example(f"question:{fact.relation}:{fact.subject}", "direct", T.single_hop_prompt(fact.relation, fact.subject),
+                   T.fact_completion(fact.obj), fact.obj, chain)
+
+
+def question_form(ex: Example) -> Example | None:
+    """A fact example's question form (None for anything that is not a fact)."""
+    if not ex.id.startswith("fact:"):
+        return None
+    _, relation, subject = ex.id.split(":", 2)
+    return question_example(Fact(subject, relation, ex.answer), ex.chain)
+
+
 def direct_example(c: Chain) -> Example:
-    return Example(f"direct:{c.id}", "direct", T.direct_prompt(c.r1, c.r2, c.a), T.fact_completion(c.c), c.c, c.id, c.b)
+    return Example(f"direct:{c.id}", "direct", T.direct_prompt(c.r1, c.r2, c.a), T.fact_completion(c.c), c.c, c.id, c.b,
+                   c.a, c.exposed)
 
 
 def cot_example(c: Chain) -> Example:
     completion = T.cot_completion(c.r1, c.r2, c.a, c.b, c.c)
-    return Example(f"cot:{c.id}", "cot", T.cot_prompt(c.r1, c.r2, c.a), completion, c.c, c.id, c.b)
+    return Example(f"cot:{c.id}", "cot", T.cot_prompt(c.r1, c.r2, c.a), completion, c.c, c.id, c.b, c.a, c.exposed)
 
 
 def in_context(ex: Example, facts: str) -> Example:
@@ -69,17 +68,20 @@ def chain_facts(c: Chain) -> str:
 def build_datasets(world: World) -> dict[str, list[Example]]:
     """All training sets and test splits, keyed by name (see TRAIN_SETS, TEST_SPLITS)."""
     test, skill, pre, control, fewshot = (world.group(g) for g in ("test", "skill", "pretrain", "control", "fewshot"))
-    hop1 = [fact_example(c.facts()[0], c.id) for c in test]
-    hop2 = [fact_example(c.facts()[1], c.id) for c in test]
+    hop1 = [replace(fact_example(c.facts()[0], c.id), exposed=c.exposed) for c in test]
+    hop2 = [replace(fact_example(c.facts()[1], c.id), exposed=c.exposed) for c in test]
     fewshot_hop1 = [fact_example(c.facts()[0], c.id) for c in fewshot]
     fewshot_hop2 = [fact_example(c.facts()[1], c.id) for c in fewshot]
     pretrain = [fact_example(f) for f in world.pretraining_facts()]
     pretrain += [direct_example(c) for c in pre] + [cot_example(c) for c in pre]
+    retention = make_rng(world.seed, "retention").sample(world.graph, min(world.spec.n_retention, len(world.graph)))
     skill_set = [fact_example(f, c.id) for c in skill for f in c.facts()]
     skill_set += [direct_example(c) for c in skill] + [cot_example(c) for c in skill]
     general = make_rng(world.seed, "general").sample(pretrain, min(GENERAL_SAMPLE, len(pretrain)))
     return {
         "pretrain": pretrain,
+        # the first epoch's in-context sequences (pretraining draws fresh ones every epoch)
+        "pretrain_incontext": incontext_corpus(world, world.spec.n_incontext),
         "hop1_facts": hop1 + fewshot_hop1,
         "hop2_facts": hop2 + fewshot_hop2,
         "skill": skill_set,
@@ -94,6 +96,8 @@ def build_datasets(world: World) -> dict[str, list[Example]]:
         "twohop_cot": [cot_example(c) for c in test],
         "control_direct": [direct_example(c) for c in control],
         "control_cot": [cot_example(c) for c in control],
+        # familiar facts asked again after training: forgetting facts vs forgetting the procedure
+        "retention": [fact_example(f) for f in retention],
         "incontext_twohop_direct": [in_context(direct_example(c), chain_facts(c)) for c in test],
         "incontext_twohop_cot": [in_context(cot_example(c), chain_facts(c)) for c in test],
     }

@@ -100,20 +100,58 @@ def _fact(item: str, price: int) -> Example:
     return Example(f"price:{item}", "fact", M.price_prompt(item), M.price_completion(price), f"{price} coins", item)
 
 
+def question_form(ex: Example) -> Example | None:
+    """A price fact's question form (None for anything else)."""
+    if not ex.id.startswith("price:"):
+        return None
+    item = ex.id.split(":", 1)[1]
+    return Example(f"price-question:{item}", "direct", M.price_question(item), ex.completion, ex.answer, ex.chain)
+
+
 def _direct(p: Problem, given: bool) -> Example:
     price = p.price if given else None
     return Example(f"direct{'-given' if given else ''}:{p.id}", "direct", M.direct_prompt(p.buyer, p.count, p.item, price),
-                   f" {p.answer}.", str(p.answer), p.item, "" if given else str(p.price))
+                   f" {p.answer}.", str(p.answer), p.item, "" if given else str(p.price), p.item)
 
 
 def _cot(p: Problem, given: bool) -> Example:
     price = p.price if given else None
     return Example(f"cot{'-given' if given else ''}:{p.id}", "cot", M.cot_prompt(p.buyer, p.count, p.item, price),
-                   M.cot_completion(p.count, p.item, p.price), str(p.answer), p.item, "" if given else str(p.price))
+                   M.cot_completion(p.count, p.item, p.price), str(p.answer), p.item, "" if given else str(p.price),
+                   p.item)
 
 
 def _price_sentence(world: MathWorld, item: str) -> str:
     return (M.price_prompt(item) + M.price_completion(world.prices[item])).strip()
+
+
+def incontext_math_corpus(world: MathWorld, n: int, epoch: int = 0) -> list[Example]:
+    """Pretraining problems over one-off items (each item in one sequence only) whose price
+    is stated in context, with a distractor price: the procedure for an unseen item name
+    (restate it, read its price, multiply), as `incontext.py` does for two-hop; fresh for
+    each pretraining epoch."""
+    rng = make_rng(world.seed, "math-incontext", str(epoch))
+    reserved = set(M.MATH_WORDS) | {e.lower() for e in world.entities}
+    items = iter(unique_names(rng, 2 * n, reserved, words=1))
+    buyers = world.familiar_buyers
+    out = []
+    for i in range(n):
+        item, other = next(items), next(items)
+        p = Problem(f"incontext-{epoch}-{i}", "incontext", rng.choice(buyers), item, rng.randint(2, world.math.max_count),
+                    rng.randint(2, world.math.max_price))
+        prices = [f"{M.price_prompt(item)}{M.price_completion(p.price)}",
+                  f"{M.price_prompt(other)}{M.price_completion(rng.randint(2, world.math.max_price))}"]
+        rng.shuffle(prices)
+        context = " ".join(s.strip() for s in prices)
+        form = i % 3
+        if form == 0:
+            out.append(in_context(_cot(p, False), context))
+        elif form == 1:
+            out.append(in_context(_direct(p, False), context))
+        else:
+            out.append(Example(f"incontext:price-question:{item}", "direct", f"{context} {M.price_question(item)}",
+                               M.price_completion(p.price), f"{p.price} coins", item))
+    return out
 
 
 def build_math_datasets(world: MathWorld) -> dict[str, list[Example]]:
@@ -137,6 +175,7 @@ def build_math_datasets(world: MathWorld) -> dict[str, list[Example]]:
     proc = [ex for p in procedure for ex in (_direct(p, True), _cot(p, True))]
     return {
         "pretrain": corpus,
+        "pretrain_incontext": incontext_math_corpus(world, spec.n_incontext),
         "knowledge_facts": knowledge + fewshot_knowledge,
         "procedure_set": proc,
         "general": make_rng(world.seed, "general").sample(corpus, min(300, len(corpus))),
@@ -150,6 +189,7 @@ def build_math_datasets(world: MathWorld) -> dict[str, list[Example]]:
         "control_direct": [_direct(p, False) for p in control],
         "control_cot": [_cot(p, False) for p in control],
         "arithmetic": table,
+        "retention": [_fact(i, world.prices[i]) for i in familiar_items],
         "incontext_math_direct": [in_context(_direct(p, False), _price_sentence(world, p.item)) for p in test],
         "incontext_math_cot": [in_context(_cot(p, False), _price_sentence(world, p.item)) for p in test],
     }

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import re
 
-from .templates import normalize
+from .templates import reasoning_sentences
 
 MATH_WORDS = ("a", "bag", "bags", "of", "costs", "coins", "buys", "at", "each", "how", "many", "question",
-              "answer", "reasoning", "so", "the", "is", "times", "sold", "market", "in")
+              "answer", "reasoning", "so", "the", "is", "times", "sold", "market", "in", "does", "cost")
 NUMBERS = tuple(str(i) for i in range(100))
 
 
@@ -18,6 +18,11 @@ def price_prompt(item: str) -> str:
 
 def price_completion(price: int) -> str:
     return f" {price} coins."
+
+
+def price_question(item: str) -> str:
+    """A price asked as a question: the second surface form of a price fact."""
+    return f"Question: How many coins does a bag of {item} cost? Answer:"
 
 
 def background(item: str) -> str:
@@ -47,10 +52,15 @@ def cot_completion(n: int, item: str, price: int) -> str:
     return f" {price_prompt(item)}{price_completion(price)} {product_prompt(n, price)} {n * price}. So the answer is {n * price}."
 
 
-_PRICE = re.compile(r"costs\s+(\d+)\s+coins", re.IGNORECASE)
+def cot_steps(generated: str) -> tuple[str, str, str]:
+    """(item, price, product) a chain-of-thought generation states: "A bag of <item> costs
+    <price> coins. <n> times <price> is <product>." Normalised; "" where absent."""
+    sentences = reasoning_sentences(generated) + ["", ""]
+    price = re.fullmatch(r"a bag of (.+) costs (\d+) coins", sentences[0])
+    product = re.fullmatch(r"\d+ times \d+ is (\d+)", sentences[1])
+    return (*(price.groups() if price else ("", "")), product.group(1) if product else "")
 
 
 def extract_price(generated: str) -> str:
     """The price a chain-of-thought generation states first ("" if none)."""
-    match = _PRICE.search(generated.split(".")[0] + ".") if generated else None
-    return normalize(match.group(1)) if match else ""
+    return cot_steps(generated)[1]

@@ -20,10 +20,16 @@ def random_word(rng: random.Random, n_syllables: int = 2) -> str:
     return "".join(rng.choice(SYLLABLES) for _ in range(n_syllables)).capitalize()
 
 
+def usable_word(word: str, reserved: set[str]) -> bool:
+    """Not a reserved word, and no reserved word longer than a syllable starts it: the
+    tokenizer matches whole words first, so "Baga" would become "bag" + an unknown piece."""
+    return word not in reserved and not any(len(r) > 2 and word.startswith(r) for r in reserved)
+
+
 def name_capacity(reserved: set[str], words: int) -> int:
-    """How many distinct names of `words` words exist whose words are not reserved."""
+    """How many distinct names of `words` words exist whose words are usable."""
     taken = {r.lower() for r in reserved}
-    free = sum(1 for a in SYLLABLES for b in SYLLABLES if a + b not in taken)
+    free = sum(1 for a in SYLLABLES for b in SYLLABLES if usable_word(a + b, taken))
     return free**words
 
 
@@ -35,11 +41,12 @@ def unique_names(rng: random.Random, n: int, reserved: set[str], words: int = 2)
         raise UserError(f"the world needs {n} distinct names of {words} word(s), only {capacity} exist; "
                         "use fewer entities or chains, or name_words: 2")
     taken = {r.lower() for r in reserved}
+    words_taken = {r for r in taken if " " not in r}  # reserved names of several words block only themselves
     names: list[str] = []
     while len(names) < n:
         parts = [random_word(rng) for _ in range(words)]
         name = " ".join(parts)
-        if name.lower() in taken or any(p.lower() in taken for p in parts):
+        if name.lower() in taken or not all(usable_word(p.lower(), words_taken) for p in parts):
             continue
         taken.add(name.lower())
         names.append(name)

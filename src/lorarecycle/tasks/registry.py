@@ -1,5 +1,5 @@
 """Every task by name: its catalog, how to build its world and datasets, the words its
-built-in tokenizer needs, and how to read the first step of a chain-of-thought answer."""
+built-in tokenizer needs, and how to read the steps of a chain-of-thought answer."""
 
 from __future__ import annotations
 
@@ -11,10 +11,13 @@ from ..config import ExperimentConfig
 from ..registry import Registry
 from . import math_templates as M
 from .catalog import MATH, TWO_HOP, Catalog
-from .datasets import Example, build_datasets
+from .datasets import Example, build_datasets, question_form
 from .entities import real_vocabulary
-from .math import build_math_datasets, build_math_world
-from .templates import TEMPLATE_WORDS, extract_first_hop
+from .incontext import incontext_corpus
+from .math import build_math_datasets, build_math_world, incontext_math_corpus
+from .math import question_form as math_question_form
+from .recipe_sets import recipe_sets
+from .templates import TEMPLATE_WORDS, cot_steps
 from .world import build_world
 
 
@@ -25,26 +28,45 @@ class Task:
     build_world: Callable[[ExperimentConfig], Any]  # an object with .entities
     build_datasets: Callable[[Any], dict[str, list[Example]]]
     vocabulary: Callable[[ExperimentConfig], list[str]]
-    first_step: Callable[[str], str]  # the bridge a CoT generation states first
-    # (name, role, familiar by design) of the test entities, for the familiarity measurement
-    probe_entities: Callable[[Any], list[tuple[str, str, bool]]]
+    cot_steps: Callable[[str], tuple[str, str, str]]  # (subject, first hop, second hop) a CoT generation states
+    # (name, role, familiar by design, context that expects the name) of the test entities and
+    # of a familiar reference group, for the familiarity measurement
+    probe_entities: Callable[[Any], list[tuple[str, str, bool, str]]]
+    question_form: Callable[[Example], Example | None]  # a fact's second surface form (replay recipe)
+    incontext: Callable[[Any, int, int], list[Example]]  # (world, n, epoch): fresh pretraining sequences
 
     def build(self, cfg: ExperimentConfig) -> tuple[Any, dict[str, list[Example]]]:
         world = self.build_world(cfg)
-        return world, self.build_datasets(world)
+        datasets = self.build_datasets(world)
+        return world, {**datasets, **recipe_sets(datasets, self.catalog, self.question_form)}
+
+
+REFERENCE_ROLE = "reference"
+N_REFERENCE = 50
+
+
+def two_hop_probes(world) -> list[tuple[str, str, bool, str]]:
+    """Test entities A, B, C and familiar subjects, each where the text expects a subject."""
+    spec = world.spec
+    context = f"Question: Who is the {spec.hop2_relation} of the {spec.hop1_relation} of"
+    subjects = list(dict.fromkeys(f.subject for f in world.graph))[:N_REFERENCE]
+    return ([(getattr(c, r), r, getattr(c, r) in world.familiar, context) for c in world.group("test") for r in "abc"]
+            + [(s, REFERENCE_ROLE, True, context) for s in subjects])
 
 
 TASKS: Registry[Task] = Registry("task")
 TASKS.register("two_hop")(Task(
     "two_hop", TWO_HOP, lambda cfg: build_world(cfg.world, cfg.seed), build_datasets,
     lambda cfg: [*TEMPLATE_WORDS, *cfg.world.relations, *(real_vocabulary() if cfg.world.names == "real" else [])],
-    extract_first_hop, lambda world: [(getattr(c, r), r, getattr(c, r) in world.familiar)
-                                      for c in world.group("test") for r in "abc"]))
+    cot_steps, two_hop_probes,
+    question_form, incontext_corpus))
 TASKS.register("math")(Task(
     "math", MATH, lambda cfg: build_math_world(cfg.world, cfg.math, cfg.seed), build_math_datasets,
-    lambda cfg: [*M.MATH_WORDS, *M.NUMBERS], M.extract_price,
-    lambda world: [(i, "item", world.spec.familiarity in ("H", "R")) for i in world.items("test")]
-    + [(b, "buyer", world.spec.familiarity == "R") for b in world.test_buyers]))
+    lambda cfg: [*M.MATH_WORDS, *M.NUMBERS], M.cot_steps,
+    lambda world: [(i, "item", world.spec.familiarity in ("H", "R"), "A bag of") for i in world.items("test")]
+    + [(b, "buyer", world.spec.familiarity == "R", "Question:") for b in world.test_buyers]
+    + [(i, REFERENCE_ROLE, True, "A bag of") for i in world.items("pretrain")],
+    math_question_form, incontext_math_corpus))
 
 
 def task_of(cfg: ExperimentConfig) -> Task:

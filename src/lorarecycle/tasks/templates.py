@@ -20,6 +20,11 @@ def fact_completion(obj: str) -> str:
     return f" {obj}."
 
 
+def single_hop_prompt(relation: str, subject: str) -> str:
+    """A fact asked as a question: the second surface form of every fact."""
+    return f"Question: Who is the {relation} of {subject}? Answer:"
+
+
 def two_hop_question(r1: str, r2: str, a: str) -> str:
     return f"Question: Who is the {r2} of the {r1} of {a}?"
 
@@ -72,7 +77,23 @@ def extract_answer(generated: str, kind: str) -> str:
     return normalize(sentence)
 
 
+def reasoning_sentences(generated: str, n: int = 2) -> list[str]:
+    """The first `n` sentences of a generation, normalised (markup removed)."""
+    return [normalize(x) for x in _SENTENCE_END.split(_MARKUP.sub("", generated).strip(), maxsplit=n)[:n]]
+
+
+def cot_steps(generated: str) -> tuple[str, str, str]:
+    """(subject, bridge, second object) a two-hop chain-of-thought generation states:
+    "The r1 of <subject> is <bridge>. The r2 of <bridge> is <object>." Normalised; "" where
+    a sentence is missing or has no "the ... of ... is ..." shape."""
+    steps = []
+    for sentence in reasoning_sentences(generated):
+        match = re.fullmatch(r"the \w+ of (.+) is (.+)", sentence)
+        steps.append(match.groups() if match else ("", ""))
+    steps += [("", "")] * (2 - len(steps))
+    return steps[0][0], steps[0][1], steps[1][1]
+
+
 def extract_first_hop(generated: str) -> str:
     """The bridge entity a chain-of-thought generation states in its first sentence."""
-    first = first_sentence(_MARKUP.sub("", generated))
-    return normalize(first.rsplit(" is ", 1)[-1]) if " is " in first else ""
+    return cot_steps(generated)[1]

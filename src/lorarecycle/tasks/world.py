@@ -4,7 +4,9 @@ Familiar knowledge is a graph: each of `n_familiar` entities has `facts_per_enti
 facts r(X) = Y with distinct relations. Its two-hop paths A -r1-> B -r2-> C are split:
   pretrain  paths whose two-hop questions (direct and CoT) are in the pretraining corpus
   control   paths whose questions are held out (base-skill control: the base knows both
-            facts; can it compose them?)
+            facts; can it compose them?), plus `n_control_matched` chains built like the
+            test chains (own entities, the test's relation pair) whose two facts pretraining
+            states once each: the matched control
 New knowledge lives on disjoint chains of other entities, all with (hop1, hop2) relations:
   test      the experts' chains: r1 facts -> hop-1 expert, r2 facts -> hop-2 expert
   skill     other chains for the two-hop-skill expert (its facts and two-hop questions)
@@ -12,7 +14,8 @@ New knowledge lives on disjoint chains of other entities, all with (hop1, hop2) 
             never tested: the few-shot material of LoraHub/retrievers and demonstrations
 Familiarity decides which test/skill entities the base model sees in pretraining (one
 background fact each, with another relation): F none, H only A, R all of A, B, C.
-Exposure puts that fraction of the test chains' own facts into pretraining.
+Exposure puts that fraction of the test chains' own facts into pretraining (both facts, or
+only hop 1 / hop 2 with `exposure_hop`).
 With `names: real` the familiar roles take real, widely known entities (people, cities,
 organisations; see entities.py) instead of fictional names, so "familiar" also holds for a
 real pretrained LM; their facts stay synthetic.
@@ -49,7 +52,8 @@ class Chain:
     c: str
     r1: str
     r2: str
-    exposed: bool = False
+    exposed: bool = False  # some of its own facts are in pretraining (see World.pretraining_facts)
+    matched: bool = False  # a matched-control chain
 
     def facts(self) -> tuple[Fact, Fact]:
         return Fact(self.a, self.r1, self.b), Fact(self.b, self.r2, self.c)
@@ -72,8 +76,10 @@ class World:
 
     def pretraining_facts(self) -> list[Fact]:
         """Every fact the base model reads in pretraining."""
-        exposed = [f for c in self.group("test") if c.exposed for f in c.facts()]
-        return self.graph + self.background + exposed
+        which = {"both": (0, 1), "hop1": (0,), "hop2": (1,)}[self.spec.exposure_hop]
+        exposed = [c.facts()[i] for c in self.group("test") if c.exposed for i in which]
+        matched = [f for c in self.group("control") if c.matched for f in c.facts()]
+        return self.graph + matched + self.background + exposed
 
     @property
     def familiar(self) -> set[str]:
@@ -83,7 +89,7 @@ class World:
 
 def build_world(spec: WorldSpec, seed: int) -> World:
     rng = make_rng(seed, "world")
-    n_new = 3 * (spec.n_test_chains + spec.n_skill_chains + spec.n_fewshot_chains)
+    n_new = 3 * (spec.n_test_chains + spec.n_skill_chains + spec.n_fewshot_chains + spec.n_control_matched)
     names = unique_names(rng, spec.n_familiar + n_new, set(TEMPLATE_WORDS) | set(spec.relations), spec.name_words)
     familiar, new = names[: spec.n_familiar], iter(names[spec.n_familiar :])
     graph = _knowledge_graph(familiar, spec, rng)
@@ -103,6 +109,8 @@ def build_world(spec: WorldSpec, seed: int) -> World:
             a, b, c = (next(real[role]) if role in real else next(new) for role in "abc")
             chains.append(Chain(f"{group}-{i}", group, a, b, c, spec.hop1_relation, spec.hop2_relation,
                                 group == "test" and i in exposed))
+    chains += [Chain(f"control-m{i}", "control", next(new), next(new), next(new), spec.hop1_relation,
+                     spec.hop2_relation, exposed=True, matched=True) for i in range(spec.n_control_matched)]
     world = World(spec, seed, graph, chains)
     world.background = _background_facts(world, familiar, rng)
     return world

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -95,9 +95,20 @@ def train_causal_lm(
     seed: int,
     description: str,
     loss_on_prompt: bool = False,
+    monitor: Callable | None = None,
+    fresh: Callable[[int], Sequence[Example]] | None = None,
 ) -> dict:
-    """Train the model's trainable parameters in place; returns training statistics."""
-    rows = [encode_example(tokenizer, ex, loss_on_prompt) for ex in examples]
+    """Train the model's trainable parameters in place; returns training statistics.
+    `fresh(epoch)` (0-based) gives examples added to that epoch only, the same number each
+    epoch: material that must never repeat.
+    `monitor(model, tokenizer) -> (stop, metrics)` runs when `monitor.due(epoch, epochs)`;
+    its metrics are kept in the statistics and training ends when it says stop."""
+    fixed = [encode_example(tokenizer, ex, loss_on_prompt) for ex in examples]
+
+    def epoch_rows(epoch: int) -> list[tuple[list[int], list[int]]]:
+        return fixed + [encode_example(tokenizer, ex, loss_on_prompt) for ex in (fresh(epoch) if fresh else ())]
+
+    rows = epoch_rows(0)
     pad_id = tokenizer.pad_token_id
     steps_per_epoch = math.ceil(len(rows) / spec.batch_size)
     total = spec.epochs * steps_per_epoch
@@ -111,11 +122,12 @@ def train_causal_lm(
     torch.manual_seed(seed)  # dropout
     shuffler = torch.Generator().manual_seed(seed)
     model.train()
-    start, losses, tokens = time.perf_counter(), [], 0
+    start, losses, tokens, checks = time.perf_counter(), [], 0, []
     epochs_run = 0
     with progress_bar(description, total) as advance:
-        for _ in range(spec.epochs):
+        for epoch in range(spec.epochs):
             epochs_run += 1
+            rows = rows if epoch == 0 else epoch_rows(epoch)
             for indices in length_bucketed_batches([len(r[0]) for r in rows], spec.batch_size, shuffler):
                 loss, n_tokens = accumulate_gradients(model, [rows[j] for j in indices], pad_id, device, spec)
                 torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -132,6 +144,14 @@ def train_causal_lm(
             if spec.stop_loss is not None and epoch_loss < spec.stop_loss:
                 advance(0, info=f"stopped after epoch {epochs_run}: loss {epoch_loss:.4f} < {spec.stop_loss}")
                 break
+            if monitor is not None and monitor.due(epochs_run, spec.epochs):
+                model.eval()
+                stop, metrics = monitor(model, tokenizer)
+                model.train()
+                checks.append({"epoch": epochs_run, "loss": round(epoch_loss, 4), **metrics})
+                if stop:
+                    advance(0, info=f"stopped after epoch {epochs_run}: {metrics}")
+                    break
     model.eval()
     if not all(bool(torch.isfinite(p).all()) for p in params):
         raise TrainingDiverged(f"{description}: weights became non-finite (lr {spec.lr}); nothing was saved")
@@ -143,4 +163,5 @@ def train_causal_lm(
         "seconds": round(time.perf_counter() - start, 2),
         "tokens": tokens,
         "examples": len(rows),
+        **({"checks": checks} if monitor is not None else {}),
     }
