@@ -106,5 +106,13 @@ def test_smoke_math_runs_end_to_end(tmp_path):
     assert ("expert:knowledge", None) in models and ("arrow", "two") in models and ("lorahub", "two") in models
     cot = next(r for r in rows if r["model"] == "base" and r["split"] == "math_cot")
     assert set(cot["errors"]) == {"bridge", "other_entity", "other"} and "first_hop_accuracy" in cot
+    assert {"subject_accuracy", "second_hop_given_first"} <= set(cot)  # item restated, product given the price
+    # the same gates on the math catalog: item copy, in-context price, union_replay's knowledge and procedure
+    gates = {g["gate"]: g for g in json.loads((tmp_path / "run" / "run.json").read_text())["gates"]}
+    assert gates["gate0"]["checks"][0] == {"check": "base math_cot: subject restated",
+                                           "value": cot["subject_accuracy"], "threshold": ">= 0.95",
+                                           "passed": cot["subject_accuracy"] >= 0.95}
+    assert [c["check"] for c in gates["gate2"]["checks"][:3]] == [
+        "union_replay knowledge", "union_replay procedure", "union_replay retention"]
     assert (tmp_path / "run" / "figures" / "routing-arrow-two.png").is_file()
     assert (tmp_path / "run" / "report.html").is_file()

@@ -41,7 +41,7 @@ def evaluate_gates(rows: Sequence[dict], catalog: Catalog, exposure: float, expo
     def get(model: str, split: str, key: str = "accuracy") -> float | None:
         return cell.get((model, split), {}).get(key)
 
-    direct, cot = catalog.composed
+    cot = catalog.composed[1]  # the direct form may stay at 0 (the two-hop curse): not a gate
     control_cot = catalog.controls[1]
     incontext_cot = next((s for s in catalog.base_checks if s.endswith("_cot")), None)
     gate0 = _gate("gate0", "base model has the procedure for new names", [
@@ -66,15 +66,14 @@ def evaluate_gates(rows: Sequence[dict], catalog: Catalog, exposure: float, expo
         _check(f"{REFERENCE} {cot}", get(REFERENCE, cot), ">=", 0.5),
         _check(f"{REFERENCE} {cot}: Wilson lower bound", get(REFERENCE, cot, "ci_low"), ">=", 0.3),
     ], "" if (REFERENCE, cot) in cell else f"{REFERENCE} is not among this run's references")
-    del direct  # the direct form may stay at 0 (the two-hop curse): not a gate
     return [gate0, gate1, gate2]
 
 
 def attributable(gates: Sequence[dict]) -> bool:
-    """Recycled rows can be read as evidence about recycling: Gates 0 and 2 passed (Gate 1
-    where the run measures it)."""
-    return all(g["passed"] for g in gates if g["gate"] != "gate1") and next(
-        (g["passed"] is not False for g in gates if g["gate"] == "gate1"), True)
+    """Recycled rows can be read as evidence about recycling: Gates 0 and 2 passed, and
+    Gate 1 did not fail (it is measured only in exposure runs)."""
+    passed = {g["gate"]: g["passed"] for g in gates}
+    return bool(passed.get("gate0")) and bool(passed.get("gate2")) and passed.get("gate1") is not False
 
 
 def verdict(gates: Sequence[dict]) -> str:
