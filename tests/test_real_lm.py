@@ -54,6 +54,9 @@ def test_smoke_runs_end_to_end_on_each_architecture(hf_bases, tmp_path, arch):
     assert len(accuracies(out)) == 29 * len(TEST_SPLITS) + len(TWO_HOP.base_checks)
     manifest = json.loads((out / "run.json").read_text())
     assert manifest["prompt_format"] == ("chat" if arch == "qwen2" else "plain")
+    # replay recipe over a model we did not pretrain: question forms, no replayed corpus
+    own = len((out / "data" / "hop1_facts.jsonl").read_text().splitlines())
+    assert manifest["experts"]["hop1"]["train"]["examples"] == 2 * own
     (adapter,) = (out / "adapters").glob("hop1-*")
     config = json.loads((adapter / "adapter_config.json").read_text())
     assert sorted(config["target_modules"]) == sorted(ARCHITECTURE_TARGETS[arch])

@@ -43,6 +43,7 @@ from .layout import CONFIG_FILE, FAMILIARITY_FILE, RESULTS_FILE, SAMPLES_FILE
 from .jobs import EvalContext, Row, build_recycled, evaluate_row, trace_path, train_adapter_once, train_full_once
 from .parallel import JobRunner
 from .tasks.catalog import REPLAY_REFERENCES
+from .tasks.recipe_sets import REPLAY_POOL
 from .tasks.registry import task_of
 from .train.full import full_ft_meta
 from .tasks.templates import normalize
@@ -163,6 +164,8 @@ def ensure_adapters(cfg: ExperimentConfig, base_path: Path, datasets: dict, stor
     that are references: independent jobs, run on worker processes. Returns (adapters,
     full fine-tunes), by name."""
     catalog, paths, full, jobs = task_of(cfg).catalog, {}, {}, []
+    if cfg.model.base_model is not None:  # a model we did not pretrain: our corpus is not its past, so no replay
+        datasets = {**datasets, REPLAY_POOL: []}
     wanted = [(n, catalog.expert_data[n]) for n in needed_experts(cfg)]
     wanted += [(n, catalog.full_ft_data) for n in FULL_FINE_TUNES if n in cfg.references]
     for name, sets in wanted:

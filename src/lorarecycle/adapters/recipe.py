@@ -4,7 +4,8 @@ plain   its own examples, loss on the answer only: what most published LoRAs are
 replay  its own examples and each fact's question form (two surface forms, so the fact is
         stored, not one string memorised), loss on the full sequence (the subject is a
         trained target too), plus `replay_ratio` pretraining examples per own example, so
-        the procedure the base model had is rehearsed while the facts go in.
+        the procedure the base model had is rehearsed while the facts go in. Over a
+        `--base-model` the pool is empty (our corpus is not that model's pretraining).
 """
 
 from __future__ import annotations
