@@ -136,8 +136,7 @@ def stage_key(cfg: ExperimentConfig, base_path: Path, name: str, examples: list,
     return stable_hash({"base": str(base_path), "name": name, "data": stable_hash([ex.to_dict() for ex in examples]),
                         "lora": cfg.lora.model_dump(mode="json"),
                         "train": train.model_dump(mode="json", exclude={"micro_batch_size"}),  # same update either way
-                        "seed": derive_seed(cfg.seed, "expert", name),
-        "precision": current_precision()})
+                        "seed": derive_seed(cfg.seed, "expert", name), "precision": current_precision()})
 
 
 FULL_FINE_TUNES = ("full_ft", "full_ft_replay")
