@@ -24,7 +24,6 @@ from ..model.prompting import encode
 from ..train.trainer import collate
 
 CONTEXT = "Question: Who is"  # the default context: a name is expected next
-REFERENCE_ROLE = "reference"  # names pretraining holds: the familiar yardstick
 
 
 def _token_logprobs(model, tokenizer, sequences: list[list[int]], batch_size: int) -> list[list[float]]:

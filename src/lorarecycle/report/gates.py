@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..tasks.catalog import Catalog
+from .tables import fmt_optional
 
 REFERENCE = "union_replay"
 
@@ -87,15 +88,14 @@ def verdict(gates: Sequence[dict]) -> str:
 
 
 def markdown_gates(gates: Sequence[dict]) -> str:
-    fmt = lambda v: "–" if v is None else f"{v:.2f}"  # noqa: E731
     mark = {True: "pass", False: "FAIL", None: "not measured"}
     lines = ["| gate | check | value | needs | result |", "|---|---|---:|---|---|"]
     for g in gates:
         if not g["checks"]:
             lines.append(f"| {g['gate']}: {g['title']} | {g['note']} | | | not applicable |")
         for c in g["checks"]:
-            lines.append(f"| {g['gate']}: {g['title']} | {c['check']} | {fmt(c['value'])} | {c['threshold']} | "
-                         f"{mark[c['passed']]} |")
+            lines.append(f"| {g['gate']}: {g['title']} | {c['check']} | {fmt_optional(c['value'])} | "
+                         f"{c['threshold']} | {mark[c['passed']]} |")
     return "\n".join(lines)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .gates import REFERENCE, differences_to_reference, markdown_gates, verdict
-from .tables import markdown_accuracy, markdown_errors, markdown_selection, markdown_steps
+from .tables import fmt_optional, markdown_accuracy, markdown_errors, markdown_selection, markdown_steps
 
 
 def routing_section(routing: dict) -> str:
@@ -27,9 +27,8 @@ def routing_section(routing: dict) -> str:
 def familiarity_section(summary: Sequence[dict]) -> str:
     if not summary:
         return "(not measured)"
-    fmt = lambda v: "–" if v is None else f"{v:.2f}"  # noqa: E731
-    lines = [f"| {r['role']} | {'yes' if r['familiar'] else 'no'} | {r['n']} | {fmt(r['name_logprob'])} | "
-             f"{fmt(r['rest_logprob'])} | {fmt(r.get('uniform_logprob'))} |" for r in summary]
+    lines = [f"| {r['role']} | {'yes' if r['familiar'] else 'no'} | {r['n']} | {fmt_optional(r['name_logprob'])} | "
+             f"{fmt_optional(r['rest_logprob'])} | {fmt_optional(r.get('uniform_logprob'))} |" for r in summary]
     return "\n".join(["| role | familiar | n | name log p / token | rest log p / token | uniform over vocabulary |",
                       "|---|---|---:|---:|---:|---:|", *lines])
 

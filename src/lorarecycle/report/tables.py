@@ -10,6 +10,11 @@ from rich.table import Table
 
 
 
+def fmt_optional(value: float | None) -> str:
+    """A score with two decimals, or a dash where there is none."""
+    return "–" if value is None else f"{value:.2f}"
+
+
 def row_label(row: dict) -> str:
     return f"{row['model']} [{row['library']}]" if row.get("library") else row["model"]
 
@@ -101,11 +106,10 @@ STEP_KEYS = ("subject_accuracy", "first_hop_accuracy", "second_hop_given_first",
 
 def markdown_steps(rows: Sequence[dict]) -> str:
     """Step-by-step scores of every chain-of-thought row."""
-    fmt = lambda v: "–" if v is None else f"{v:.2f}"  # noqa: E731
     lines = ["| model [library] | split | n | subject | first hop | second hop given first | final |",
              "|---|---|---:|---:|---:|---:|---:|"]
-    lines += [f"| {row_label(r)} | {r['split']} | {r['n']} | " + " | ".join(fmt(r.get(k)) for k in STEP_KEYS) + " |"
-              for r in rows if "subject_accuracy" in r]
+    lines += [f"| {row_label(r)} | {r['split']} | {r['n']} | " + " | ".join(fmt_optional(r.get(k)) for k in STEP_KEYS)
+              + " |" for r in rows if "subject_accuracy" in r]
     return "\n".join(lines)
 
 
