@@ -178,6 +178,14 @@ def test_rerun_resumes_without_duplicate_rows(smoke_run):
         (["run", "--preset", "smoke", "--out", "{a_file}"], "exists and is not a directory"),
         (["run", "--preset", "smoke", "--out", "{under_a_file}"], "is a file, not a directory"),
         (["data", "--preset", "smoke", "--out", "{a_file}"], "exists and is not a directory"),
+        (["run", "{hidden_zero}"], "field model.hidden_size: Input should be greater than or equal to 2"),
+        (["run", "{heads_three}"], "field model: hidden_size 64 must be num_heads (3) times an even head size"),
+        # method parameters are typed: refused before pretraining, not when the merge is built
+        (["run", "{ties_sign}"], "merge method 'ties': parameter sign: Input should be 'total' or 'frequency'"),
+        (["run", "--preset", "smoke", "--base-model", "{truncated_base}"], "model.safetensors: unreadable safetensors"),
+        (["status", "{empty_dir}"], "neither grid.yaml nor config.yaml; not a run directory"),
+        (["report", "{empty_dir}"], "neither grid.yaml nor config.yaml; not a run directory"),
+        (["theory", "--bogus"], "No such option: --bogus"),
     ],
 )
 def test_bad_input_one_line_nonzero_no_traceback(tmp_path, args, message):
@@ -197,14 +205,22 @@ def test_bad_input_one_line_nonzero_no_traceback(tmp_path, args, message):
         "too_many_names": "world: {name_words: 1, n_familiar: 5000}",
         "absurd_alpha": "lora: {alpha: 1.0e+30}",
         "nan_lr": "pretrain: {lr: .nan}",
+        "hidden_zero": "model: {hidden_size: 0}",
+        "heads_three": "model: {hidden_size: 64, num_heads: 3}",
+        "ties_sign": "methods: [{name: ties, params: {sign: majority}}]",
     }
     for name, text in configs.items():
         (tmp_path / f"{name}.yaml").write_text(f"preset: smoke\n{text}\n")
     (tmp_path / "a_file").write_text("not a directory")
-    subs = {"{a_file}": "a_file", "{under_a_file}": "a_file/run", "{cfg}": "cfg.yaml", "{bad_yaml}": "bad.yaml", "{extra_field}": "extra.yaml",
+    truncated = tmp_path / "truncated_base"
+    truncated.mkdir()
+    (truncated / "config.json").write_text('{"model_type": "llama"}')
+    (truncated / "tokenizer.json").write_text("{}")
+    (truncated / "model.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{truncated")
+    subs = {"{truncated_base}": "truncated_base", "{empty_dir}": "empty_dir", "{a_file}": "a_file", "{under_a_file}": "a_file/run", "{cfg}": "cfg.yaml", "{bad_yaml}": "bad.yaml", "{extra_field}": "extra.yaml",
             "{missing}": "no/such/dir", "{not_a_model}": "empty_dir", **{f"{{{n}}}": f"{n}.yaml" for n in configs}}
     args = [str(tmp_path / subs[a]) if a in subs else a for a in args]
-    if "--out" not in args:
+    if "--out" not in args and args[0] in ("run", "data"):
         args = [*args, "--out", str(tmp_path / "out")]
     result = cli(*args, cache=tmp_path / "cache")
     assert result.returncode == 2

@@ -64,10 +64,13 @@ def bad_dirs(tmp_path):
         ("rank0", {"base_model.model.m.q.lora_A.weight": torch.zeros(0, 4),
                    "base_model.model.m.q.lora_B.weight": torch.zeros(6, 0)}, "rank 0"),
         ("dora", random_lora_state(g, {"m.q": (6, 4)}, 2), "use_dora=true is not supported"),
+        ("alpha0", random_lora_state(g, {"m.q": (6, 4)}, 2), "lora_alpha must be a positive finite number, got 0"),
+        ("int", {k: v.to(torch.int32) for k, v in random_lora_state(g, {"m.q": (6, 4)}, 2).items()},
+         "weights must be floating point"),
     ]:
         d = tmp_path / name
         d.mkdir()
-        config = {"peft_type": "LORA", "r": 2, "lora_alpha": 2, "use_dora": name == "dora"}
+        config = {"peft_type": "LORA", "r": 2, "lora_alpha": 0 if name == "alpha0" else 2, "use_dora": name == "dora"}
         (d / "adapter_config.json").write_text(json.dumps(config))
         if state is None:
             (d / "adapter_model.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{truncated")
@@ -92,11 +95,39 @@ def test_bad_adapters_one_line_nonzero_nothing_written(experts, tmp_path):
     [
         (["--method", "tie"], "unknown merge method 'tie'. Did you mean 'ties'?"),
         (["--method", "ties", "--param", "densty=0.2"], "unknown parameter 'densty'"),
-        (["--method", "ties", "--density", "0"], "density must be in (0, 1]"),
+        (["--method", "ties", "--density", "0"], "parameter density: Input should be greater than 0"),
         (["--method", "linear", "--weights", "1,2,3"], "--weights has 3 values for 2 adapters"),
+        (["--method", "linear", "--weights", "nan,1"], "field adapters.0.weight: Input should be a finite number"),
+        (["--method", "task_arithmetic", "--param", "lam=nan"], "parameter lam: Input should be a finite number"),
+        (["--method", "linear", "--param", "normalize=no"], "parameter normalize: Input should be a valid boolean"),
+        (["--method", "svd", "--param", "rank=-1"], "parameter rank: Input should be greater than or equal to 0"),
+        (["--method", "knots", "--param", "merge=foo"], "parameter merge: Input should be 'ties', 'dare_ties'"),
     ],
 )
 def test_bad_method_or_params(experts, tmp_path, args, message):
     result = cli("merge", *args, str(experts / "e0"), str(experts / "e1"), "-o", str(tmp_path / "out"), cache=tmp_path)
     assert result.returncode == 2 and message in result.stderr, result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "out").exists()
+
+
+def test_flags_next_to_a_yaml_config_are_refused_not_ignored(experts, tmp_path):
+    config = tmp_path / "merge.yaml"
+    config.write_text(f"method: ties\nadapters: [{{path: {experts / 'e0'}}}, {{path: {experts / 'e1'}}}]\n")
+    result = cli("merge", str(config), "--density", "0.3", "-o", str(tmp_path / "out"), cache=tmp_path)
+    assert result.returncode == 2 and "--density cannot be combined with a CONFIG.yaml" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "out").exists()
+
+
+def test_half_precision_adapters_merge_as_their_exact_fp32_values(experts, tmp_path):
+    from safetensors.torch import load_file
+
+    half = tmp_path / "half"
+    half.mkdir()
+    (half / "adapter_config.json").write_text((experts / "e1" / "adapter_config.json").read_text())
+    state = {k: v.to(torch.bfloat16) for k, v in load_file(experts / "e1" / "adapter_model.safetensors").items()}
+    save_file(state, half / "adapter_model.safetensors")
+    adapter = read_adapter(half)
+    for name, module in adapter.modules.items():
+        assert module.A.dtype == torch.float32
+        key = f"base_model.model.{name}.lora_A.weight"
+        assert torch.equal(module.A, state[key].float())

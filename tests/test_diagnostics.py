@@ -87,6 +87,9 @@ def test_diagnose_refuses_mixed_bases_and_single_adapter(experts, tmp_path):  # 
     assert result.returncode == 2 and "different base models" in result.stderr and "Traceback" not in result.stderr
     result = cli("diagnose", str(experts / "e0"), cache=tmp_path)
     assert result.returncode == 2 and "at least two adapters" in result.stderr
+    result = cli("diagnose", str(experts / "e0"), str(experts / "e1"), "--json", str(tmp_path), cache=tmp_path)
+    assert result.returncode == 2 and "is a directory; give a file name" in result.stderr
+    assert result.stderr.strip().count("\n") == 0 and "Traceback" not in result.stderr
 
 
 def write_probe(path, rows):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -11,6 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lorarecycle.adapters.lora_io import LoraModule
+from lorarecycle.config import MethodSpec
+from lorarecycle.errors import UserError
 from lorarecycle.recycle.merge.ops import LowRank, gram_svd, rank_for_tolerance, truncate
 from lorarecycle.recycle.merge.registry import MERGE_METHODS
 
@@ -201,3 +204,46 @@ def test_trimming_methods_equal_peft_merge_utils_on_dense_deltas(density):
     # TIES with unit weights: PEFT's mean over kept entries equals the disjoint weighted mean
     expected = merge_utils.ties(deltas, ones, density, majority_sign_method="total")
     torch.testing.assert_close(run("ties", modules, [1.0] * 3, density=density), expected)
+
+
+@pytest.mark.parametrize(
+    ("method", "params", "message"),
+    [
+        ("ties", {"sign": "majority"}, "parameter sign: Input should be 'total' or 'frequency'"),
+        ("dare_ties", {"drop": True}, "parameter drop: Input should be a valid number"),
+        ("ties", {"density": 0}, "parameter density: Input should be greater than 0"),
+        ("task_arithmetic", {"lam": float("inf")}, "parameter lam: Input should be a finite number"),
+        ("linear", {"normalize": "no"}, "parameter normalize: Input should be a valid boolean"),
+        ("svd", {"rank": "8"}, "parameter rank: Input should be a valid integer"),
+        ("knots", {"merge": "foo"}, "parameter merge: Input should be 'ties', 'dare_ties', 'dare_linear' or"),
+        ("ties", {"densty": 0.2}, "unknown parameter 'densty'. Known: density, sign"),
+    ],
+)
+def test_method_parameters_are_checked_against_their_annotations(method, params, message):
+    with pytest.raises(UserError, match=re.escape(f"merge method {method!r}: {message}")):
+        MERGE_METHODS.get(method).check_params(params)
+
+
+def test_every_method_parameter_is_typed_and_defaults_pass_their_own_contract():
+    for name in MERGE_METHODS:
+        spec = MERGE_METHODS.get(name)
+        fields = spec.param_model.model_fields
+        assert all(f.annotation is not None and f.annotation is not object for f in fields.values()), name
+        assert spec.check_params({}) == spec.params  # defaults filled in, valid
+
+
+@pytest.mark.parametrize(
+    ("method", "message"),
+    [
+        ({"name": "knots", "params": {"merge": "foo"}}, "parameter merge"),
+        ({"name": "svd", "params": {"rank": 0}}, "method 'svd': parameter rank: Input should be greater than or equal to 1"),
+        ({"name": "svd", "params": {"rank": 4, "tolerance": 0.1}}, "give rank or tolerance, not both"),
+        ({"name": "ties", "params": {"tolerance": -1}}, "parameter tolerance: Input should be greater than or equal to 0"),
+    ],
+)
+def test_a_run_refuses_bad_merge_parameters_before_any_work(smoke_cfg, method, message):
+    from lorarecycle.pipeline import validate
+
+    cfg = smoke_cfg.model_copy(update={"methods": [MethodSpec(**method)]})
+    with pytest.raises(UserError, match=re.escape(message)):
+        validate(cfg)

@@ -27,6 +27,16 @@ def check_output_dir(path: Path, what: str = "--out") -> None:
         raise UserError(f"{what} {path}: {ancestor} is not writable")
 
 
+def check_output_file(path: Path, what: str) -> None:
+    """`path` can be written as a file (not a directory; its folder exists or can be made)."""
+    from .errors import UserError
+
+    path = Path(path)
+    if path.is_dir():
+        raise UserError(f"{what} {path}: is a directory; give a file name")
+    check_output_dir(path.parent, what)
+
+
 def inside(root: Path, *parts: str) -> Path:
     """`root / parts...`, refused unless it resolves inside `root` (names reach file paths)."""
     from .errors import UserError

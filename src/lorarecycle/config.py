@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .errors import UserError
+from .errors import UserError, invalid
 from .tasks.catalog import CATALOGS, REFERENCES
 
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+=-]{0,99}")
@@ -101,11 +101,19 @@ class MathSpec(StrictModel):
 
 class ModelSpec(StrictModel):
     base_model: str | None = Field(None, description="local HF causal-LM directory; None = built-in tiny model")
-    hidden_size: int = 256
-    num_layers: int = 4
-    num_heads: int = 4
-    intermediate_size: int = 512
-    max_positions: int = 128
+    hidden_size: int = Field(256, ge=2, le=65536)
+    num_layers: int = Field(4, ge=1, le=1024)
+    num_heads: int = Field(4, ge=1)
+    intermediate_size: int = Field(512, ge=1, le=262144)
+    max_positions: int = Field(128, ge=8, le=1 << 20)
+
+    @model_validator(mode="after")
+    def _heads_divide_hidden(self) -> ModelSpec:
+        head_dim, rest = divmod(self.hidden_size, self.num_heads)
+        if rest or head_dim % 2:  # rotary embeddings rotate pairs of a head's dimensions
+            raise ValueError(f"hidden_size {self.hidden_size} must be num_heads ({self.num_heads}) times an even "
+                             "head size")
+        return self
 
 
 class TrainSpec(StrictModel):
@@ -302,10 +310,7 @@ def validate_experiment(data: Any, source: str) -> ExperimentConfig:
     try:
         return ExperimentConfig.model_validate(data)
     except ValidationError as err:
-        first = err.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"]) or "(top level)"
-        msg = first["msg"].removeprefix("Value error, ")
-        raise UserError(f"{source}: field {loc}: {msg}" if first["loc"] else f"{source}: {msg}") from None
+        raise invalid(source, err) from None
 
 
 # Mappings an override replaces as a whole (a user's libraries do not add to the preset's).

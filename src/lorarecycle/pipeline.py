@@ -50,7 +50,6 @@ from .tasks.templates import normalize
 from .ui import console, progress_bar
 
 
-
 def validate(cfg: ExperimentConfig) -> None:
     """Reject bad method names/parameters, references and base-model paths before anything is written."""
     if cfg.model.base_model is not None:

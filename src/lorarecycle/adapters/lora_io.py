@@ -82,7 +82,24 @@ def read_adapter(path: Path) -> LoraAdapter:
     return LoraAdapter(path, config, _modules_from_state(state, config, weights))
 
 
-def _check_supported(config: dict, where: Path) -> None:
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_supported(config: object, where: Path) -> None:
+    if not isinstance(config, dict):
+        raise UserError(f"{where}: must be a JSON object, got {type(config).__name__}")
+    for field in ("rank_pattern", "alpha_pattern"):
+        if not isinstance(config.get(field) or {}, dict):
+            raise UserError(f"{where}: {field} must be a mapping of module pattern to value")
+    alphas = [config.get("lora_alpha", 8), *(config.get("alpha_pattern") or {}).values()]
+    ranks = [config.get("r", 8), *(config.get("rank_pattern") or {}).values()]
+    if not all(_is_number(a) and a > 0 for a in alphas):
+        bad = next(a for a in alphas if not (_is_number(a) and a > 0))
+        raise UserError(f"{where}: lora_alpha must be a positive finite number, got {bad!r}")
+    bad_ranks = [r for r in ranks if not (isinstance(r, int) and not isinstance(r, bool) and r > 0)]
+    if bad_ranks:
+        raise UserError(f"{where}: r must be a positive integer, got {bad_ranks[0]!r}")
     if config.get("peft_type", "LORA") != "LORA":
         raise UserError(f"{where}: peft_type {config.get('peft_type')!r} is not LORA")
     for flag in ("use_dora", "lora_bias"):
@@ -97,8 +114,12 @@ def _modules_from_state(state: dict[str, torch.Tensor], config: dict, where: Pat
             continue
         name = key[: -len(".lora_A.weight")].removeprefix("base_model.model.")
         B = state.get(key.replace(".lora_A.", ".lora_B."))
-        if B is None or A.dim() != 2 or B.shape[1] != A.shape[0]:
-            raise UserError(f"{where}: module {name}: missing or mis-shaped lora_B")
+        if B is None or A.dim() != 2 or B.dim() != 2 or B.shape[1] != A.shape[0]:
+            raise UserError(f"{where}: module {name}: lora_A and lora_B must be matrices sharing one rank (missing or mis-shaped)")
+        if not (A.is_floating_point() and B.is_floating_point()):
+            raise UserError(f"{where}: module {name}: weights must be floating point, got {A.dtype}/{B.dtype}")
+        # bf16/fp16 adapters are common; every computation here is in fp32 or wider (exact upcast)
+        A, B = (t.float() if t.dtype in (torch.bfloat16, torch.float16) else t for t in (A, B))
         if A.shape[0] == 0:
             raise UserError(f"{where}: module {name}: rank 0")
         expected = _pattern_value(config.get("rank_pattern"), name, config.get("r", A.shape[0]))

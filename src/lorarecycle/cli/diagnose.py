@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ..artifacts import write_json
+from ..artifacts import check_output_file, write_json
 from ..errors import UserError
 from .options import PrecisionOpt
 
@@ -32,6 +32,8 @@ def diagnose(
         raise UserError("diagnose needs at least two adapters")
     if not 0 < density <= 1:
         raise UserError(f"--density must be in (0, 1], got {density}")
+    if json_out is not None:
+        check_output_file(json_out, "--json")
     # torch and the adapter readers load only after the arguments are checked
     from ..adapters.lora_io import read_adapter
     from ..diagnostics.probe import evaluate_probe, load_probe, summarize_probe
@@ -45,8 +47,11 @@ def diagnose(
     labels = [f"{lab}#{i}" if labels.count(lab) > 1 else lab for i, lab in enumerate(labels)]
     probe_set = None
     if probe is not None:  # validate the probe before any work
-        if base_model is None or not (base_model / "config.json").is_file():
+        if base_model is None:
             raise UserError("--probe needs --base-model pointing to a Hugging Face model directory")
+        from ..model.load import check_model_dir
+
+        check_model_dir(base_model)
         probe_set = load_probe(probe, labels)
         set_precision(precision or "auto")
         method_list = [m for m in methods.split(",") if m]

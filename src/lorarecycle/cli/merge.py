@@ -31,7 +31,7 @@ def merge(
     param: Annotated[Optional[list[str]], typer.Option(help="other method parameter as KEY=VALUE (repeatable)")] = None,
     rank: Annotated[Optional[int], typer.Option(help="fixed output rank")] = None,
     tolerance: Annotated[Optional[float], typer.Option(help="smallest rank with relative error <= tolerance")] = None,
-    seed: Annotated[int, typer.Option(help="seed for DARE's drops")] = 0,
+    seed: Annotated[Optional[int], typer.Option(help="seed for DARE's drops [default: 0]")] = None,
 ) -> None:
     """Merge LoRA adapters exactly in delta-W space (see `lorarecycle methods`).
 
@@ -41,10 +41,15 @@ def merge(
 
     from ..adapters.lora_io import read_adapter
     from ..recycle.merge.apply import MergeOptions, check_compatible, write_merge
-    from ..recycle.merge.config import AdapterEntry, MergeConfig, load_merge_config
+    from ..recycle.merge.config import load_merge_config, validate_merge_config
     from ..recycle.merge.registry import MERGE_METHODS
 
+    flags = {"--method": method, "--weights": weights, "--density": density, "--drop": drop, "--sign": sign,
+             "--param": param, "--rank": rank, "--tolerance": tolerance, "--seed": seed}
     if len(inputs) == 1 and inputs[0].suffix in (".yaml", ".yml"):
+        given = [flag for flag, value in flags.items() if value is not None]
+        if given:
+            raise UserError(f"{given[0]} cannot be combined with a CONFIG.yaml; set it in {inputs[0]}")
         cfg = load_merge_config(inputs[0])
     else:
         if method is None:
@@ -56,11 +61,12 @@ def merge(
             key, value = item.split("=", 1)
             params[key] = _parse_value(value)
         default = MERGE_METHODS.get(method).default_weights(len(inputs))
-        ws = [float(w) for w in weights.split(",")] if weights else default
+        ws = [_parse_value(w) for w in weights.split(",")] if weights else default
         if len(ws) != len(inputs):
             raise UserError(f"--weights has {len(ws)} values for {len(inputs)} adapters")
-        cfg = MergeConfig(method=method, adapters=[AdapterEntry(path=str(p), weight=w) for p, w in zip(inputs, ws)],
-                          parameters=params, rank=rank, tolerance=tolerance, seed=seed)
+        cfg = validate_merge_config({"method": method, "parameters": params, "rank": rank, "tolerance": tolerance,
+                                     "seed": seed or 0, "adapters": [{"path": str(p), "weight": w} for p, w in zip(inputs, ws)]},
+                                    "merge options")
     for entry in cfg.adapters:
         if not Path(entry.path).is_dir():
             raise UserError(f"{entry.path}: no such adapter directory")

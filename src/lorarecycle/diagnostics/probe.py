@@ -10,7 +10,7 @@ from pathlib import Path
 from pydantic import Field, ValidationError
 
 from ..config import StrictModel
-from ..errors import UserError
+from ..errors import UserError, invalid
 
 KINDS = ("fact", "cot")
 
@@ -49,8 +49,7 @@ def load_probe(path: Path, adapter_labels: list[str]) -> ProbeSet:
         except json.JSONDecodeError as err:
             raise UserError(f"{path}:{n}: malformed JSON ({err.msg})") from None
         except ValidationError as err:
-            first = err.errors()[0]
-            raise UserError(f"{path}:{n}: field {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+            raise invalid(f"{path}:{n}", err) from None
         unknown = [a for a in row.adapters if a not in adapter_labels]
         if unknown:
             raise UserError(f"{path}:{n}: adapter {unknown[0]!r} was not given (adapters: {', '.join(adapter_labels)})")

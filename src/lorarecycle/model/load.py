@@ -3,6 +3,8 @@ load any local HF causal-LM directory. Weights are read from safetensors only.""
 
 from __future__ import annotations
 
+import json
+
 from collections.abc import Callable
 from pathlib import Path
 
@@ -55,17 +57,21 @@ def prepare_base(cfg: ExperimentConfig, pretrain_corpus: list[Example],
 def cached_base_ok(path: Path) -> bool:
     """A finished pretraining whose weights file opens: a truncated or corrupt cache entry
     (a full disk, a killed copy) is rebuilt instead of failing every later run."""
+    return (path / BASE_META).is_file() and safetensors_problem(path / "model.safetensors") is None
+
+
+def safetensors_problem(file: Path) -> str | None:
+    """Why `file` cannot be read as safetensors (header and every tensor's extent), or None.
+    Reads the header only: cheap even for large checkpoints."""
     from safetensors import SafetensorError, safe_open
 
-    if not (path / BASE_META).is_file():
-        return False
     try:
-        with safe_open(path / "model.safetensors", "pt") as f:
+        with safe_open(file, "pt") as f:
             for key in f.keys():
                 f.get_slice(key)
-        return True
-    except (OSError, SafetensorError):
-        return False
+        return None
+    except (OSError, SafetensorError) as err:
+        return str(err).splitlines()[0] if str(err) else type(err).__name__
 
 
 def _pretrain(cfg: ExperimentConfig, pretrain_corpus: list[Example], fresh: Callable[[int], list[Example]] | None,
@@ -88,8 +94,24 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model",
 
 
 def check_model_dir(path: Path) -> Path:
+    """A loadable HF directory, checked before any work: config, tokenizer, safetensors weights."""
     if not (path / "config.json").is_file():
         raise UserError(f"--base-model {path}: not a Hugging Face model directory (no config.json)")
+    try:
+        config = json.loads((path / "config.json").read_text())
+    except (OSError, ValueError) as err:
+        raise UserError(f"--base-model {path / 'config.json'}: unreadable ({err})") from None
+    if not isinstance(config, dict) or not isinstance(config.get("model_type"), str):
+        raise UserError(f"--base-model {path / 'config.json'}: not a model config (a JSON object with model_type)")
+    weights = sorted(path.glob("*.safetensors"))
+    if not weights:
+        found = " (found PyTorch .bin weights: only safetensors are loaded, never pickles)" \
+            if list(path.glob("*.bin")) else ""
+        raise UserError(f"--base-model {path}: no *.safetensors weights{found}")
+    for file in weights:
+        problem = safetensors_problem(file)
+        if problem:
+            raise UserError(f"--base-model {file}: unreadable safetensors ({problem})")
     if not any((path / name).is_file() for name in TOKENIZER_FILES):
         raise UserError(f"--base-model {path}: no tokenizer ({' / '.join(TOKENIZER_FILES)}); "
                         "save it next to the model with tokenizer.save_pretrained(DIR)")

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import torch
+from pydantic import ValidationError
 
+from ..errors import invalid
 from .adapted import load_adapted
 from .merge.apply import MergeOptions, merge_adapter_dirs
+from .merge.params import OutputOptions
 from .merge.registry import MERGE_METHODS
 from .recycler import RECYCLERS, LibraryInputs, Recycler
 
@@ -28,7 +31,12 @@ def _merge_recycler(method: str) -> Recycler:
         return load_adapted(inputs.base_path, out)
 
     def check(params: dict, library_size: int) -> None:
-        spec.check_params(_split(params)[0])
+        own, options = _split(params)
+        spec.check_params(own)
+        try:
+            OutputOptions.model_validate(options)
+        except ValidationError as err:
+            raise invalid(f"method {method!r}", err, what="parameter") from None
 
     return Recycler(method, build, check, spec.summary)
 

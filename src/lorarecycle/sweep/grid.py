@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import Field
 
 from ..config import ExperimentConfig, SafeName, StrictModel, stable_hash, validate_experiment
-from ..errors import UserError
+from ..errors import UserError, invalid
 
 
 class ExecutorSpec(StrictModel):
@@ -105,6 +105,4 @@ def validate_grid(data: Any, source: str) -> GridSpec:
     try:
         return GridSpec.model_validate(data)
     except ValidationError as err:
-        first = err.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"]) or "(top level)"
-        raise UserError(f"{source}: field {loc}: {first['msg']}") from None
+        raise invalid(source, err) from None

@@ -18,7 +18,8 @@ import yaml
 from pydantic import Field, ValidationError, model_validator
 
 from ...config import StrictModel
-from ...errors import UserError
+from ...errors import UserError, invalid
+from .params import OutputOptions, OutputRank, Tolerance
 
 
 class AdapterEntry(StrictModel):
@@ -30,16 +31,22 @@ class MergeConfig(StrictModel):
     method: str
     adapters: list[AdapterEntry] = Field(min_length=1)
     parameters: dict[str, Any] = Field(default_factory=dict)
-    rank: int | None = Field(None, ge=1)
-    tolerance: float | None = Field(None, ge=0, lt=1)
+    rank: OutputRank | None = None
+    tolerance: Tolerance | None = None
     seed: int = 0
     dtype: Literal["float32", "float64"] = "float32"
 
     @model_validator(mode="after")
-    def _one_rank_rule(self) -> "MergeConfig":
-        if self.rank is not None and self.tolerance is not None:
-            raise ValueError("give rank or tolerance, not both")
+    def _one_rank_rule(self) -> MergeConfig:
+        OutputOptions(rank=self.rank, tolerance=self.tolerance)
         return self
+
+
+def validate_merge_config(data: Any, source: str) -> MergeConfig:
+    try:
+        return MergeConfig.model_validate(data)
+    except ValidationError as err:
+        raise invalid(source, err) from None
 
 
 def load_merge_config(path: Path) -> MergeConfig:
@@ -49,12 +56,7 @@ def load_merge_config(path: Path) -> MergeConfig:
         raise UserError(f"{path}: cannot read ({err.strerror})") from None
     except yaml.YAMLError as err:
         raise UserError(f"{path}: malformed YAML ({getattr(err, 'problem', err)})") from None
-    try:
-        cfg = MergeConfig.model_validate(data)
-    except ValidationError as err:
-        first = err.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"]) or "(top level)"
-        raise UserError(f"{path}: field {loc}: {first['msg']}") from None
+    cfg = validate_merge_config(data, str(path))
     base = Path(path).parent  # adapter paths are relative to the YAML file
     adapters = [a.model_copy(update={"path": str(base / a.path)}) for a in cfg.adapters]
     return cfg.model_copy(update={"adapters": adapters})

@@ -6,6 +6,7 @@ import torch
 
 from .methods import merge_method
 from .ops import LowRank, dare_drop, magnitude_trim
+from .params import Density, Drop, KnotsMerge, Sign
 from .sparse import consensus, weighted_sum
 
 
@@ -22,8 +23,8 @@ def shared_basis(modules) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor
 
 
 @merge_method("knots", space="delta", summary="KnOTS: SVD-align the deltas, then ties|dare_ties|dare_linear|task_arithmetic on V")
-def knots(modules, weights, *, generator, merge: str = "ties", density: float = 0.2, drop: float = 0.5,
-          sign: str = "total") -> LowRank:
+def knots(modules, weights, *, generator, merge: KnotsMerge = "ties", density: Density = 0.2,
+          drop: Drop = 0.5, sign: Sign = "total") -> LowRank:
     """delta W = U S merge(V_1^T, ..., V_n^T): the tasks share U S; their right factors are
     merged entrywise. Rank <= sum r_i; never forms a dense delta W."""
     U, S, coords = shared_basis(modules)

@@ -6,6 +6,7 @@ import math
 
 from .methods import merge_method
 from .ops import LowRank, lowrank_svd, stack_factors, truncate
+from .params import OwnRank, Scale
 
 
 @merge_method("linear", space="delta", summary="weighted average of delta W (exact; rank sum r_i)", averages=True)
@@ -18,7 +19,7 @@ def linear(modules, weights, *, generator, normalize: bool = True) -> LowRank:
 
 
 @merge_method("task_arithmetic", space="delta", summary="lambda * sum_i w_i delta W_i (exact)")
-def task_arithmetic(modules, weights, *, generator, lam: float = 1.0) -> LowRank:
+def task_arithmetic(modules, weights, *, generator, lam: Scale = 1.0) -> LowRank:
     return stack_factors(modules, [lam * w for w in weights])
 
 
@@ -29,7 +30,7 @@ def cat(modules, weights, *, generator) -> LowRank:
 
 @merge_method("svd", space="delta", summary="truncated SVD of sum_i w_i delta W_i via QR of the factors",
               averages=True, truncates=True)
-def svd(modules, weights, *, generator, rank: int = 0) -> LowRank:
+def svd(modules, weights, *, generator, rank: OwnRank = 0) -> LowRank:
     """Best rank-`rank` approximation (0: the largest input rank) of sum_i w_i delta W_i,
     computed from the stacked factors; never forms the dense matrix."""
     k = rank or max(m.rank for m in modules)

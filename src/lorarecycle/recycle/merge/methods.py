@@ -1,8 +1,8 @@
 """The merge-method contract and its registry.
 
 A method is a pure function `fn(modules, weights, *, generator, **params)` returning a
-`LowRank` pair or a dense delta W; its keyword parameters and defaults (read from the
-signature) are the parameters users may set. Import MERGE_METHODS from `.registry`,
+`LowRank` pair or a dense delta W; its keyword parameters, their annotated types and
+defaults (read from the signature) are the parameters users may set and their contract. Import MERGE_METHODS from `.registry`,
 which imports every method file."""
 
 from __future__ import annotations
@@ -10,8 +10,12 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
+from typing import get_type_hints
 
-from ...errors import UserError
+from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+
+from ...errors import UserError, invalid
 from ...registry import Registry
 
 
@@ -29,28 +33,29 @@ class MergeMethod:
 
     @property
     def params(self) -> dict[str, object]:
-        sig = inspect.signature(self.fn)
-        return {p.name: p.default for p in sig.parameters.values()
-                if p.kind is p.KEYWORD_ONLY and p.name != "generator"}
+        return {name: f.default for name, f in self.param_model.model_fields.items()}
 
-    def check_params(self, params: dict) -> None:
-        known = self.params
-        for key, value in params.items():
-            if key not in known:
-                raise UserError(f"merge method {self.name!r}: unknown parameter {key!r}. "
-                                f"Known: {', '.join(known) or 'none'}")
-            default = known[key]
-            if isinstance(default, (int, float)) and not isinstance(default, bool):
-                if not isinstance(value, (int, float)) or isinstance(value, bool):
-                    raise UserError(f"merge method {self.name!r}: {key} must be a number, got {value!r}")
-        for key in ("density",):
-            if key in params and not 0 < params[key] <= 1:
-                raise UserError(f"merge method {self.name!r}: density must be in (0, 1], got {params[key]}")
-        if "rank" in params and (isinstance(params["rank"], bool) or not isinstance(params["rank"], int)
-                                 or params["rank"] < 0):
-            raise UserError(f"merge method {self.name!r}: rank must be an integer >= 0, got {params['rank']!r}")
-        if "drop" in params and not 0 <= params["drop"] < 1:
-            raise UserError(f"merge method {self.name!r}: drop must be in [0, 1), got {params['drop']}")
+    @cached_property
+    def param_model(self) -> type[BaseModel]:
+        """The parameters users may set: the keyword-only arguments of `fn`, typed by their
+        annotations (constraints included, see `params.py`), validated strictly (no "no" for
+        a bool, no bool for a number, no NaN) before any work starts."""
+        hints = get_type_hints(self.fn, include_extras=True)
+        fields = {p.name: (hints[p.name], p.default) for p in inspect.signature(self.fn).parameters.values()
+                  if p.kind is p.KEYWORD_ONLY and p.name != "generator"}
+        config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+        return create_model(f"{self.name}_params", __config__=config, **fields)
+
+    def check_params(self, params: dict) -> dict:
+        """`params` validated (defaults filled in), or one UserError naming the parameter."""
+        unknown = [k for k in params if k not in self.param_model.model_fields]
+        if unknown:
+            raise UserError(f"merge method {self.name!r}: unknown parameter {unknown[0]!r}. "
+                            f"Known: {', '.join(self.param_model.model_fields) or 'none'}")
+        try:
+            return self.param_model.model_validate(params).model_dump()
+        except ValidationError as err:
+            raise invalid(f"merge method {self.name!r}", err, what="parameter") from None
 
 
 MERGE_METHODS: Registry[MergeMethod] = Registry("merge method")

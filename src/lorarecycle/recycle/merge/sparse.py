@@ -9,6 +9,7 @@ import torch
 
 from .methods import merge_method
 from .ops import dare_drop, disjoint_mean, elect_sign, magnitude_trim
+from .params import Density, Drop, Sign
 
 
 def dense_deltas(modules) -> torch.Tensor:
@@ -27,13 +28,13 @@ def consensus(tensors: torch.Tensor, weights, sign: str) -> torch.Tensor:
 
 
 @merge_method("magnitude_prune", space="dense", summary="keep top-density entries of each delta W, weighted sum")
-def magnitude_prune(modules, weights, *, generator, density: float = 0.2) -> torch.Tensor:
+def magnitude_prune(modules, weights, *, generator, density: Density = 0.2) -> torch.Tensor:
     trimmed = torch.stack([magnitude_trim(d, density) for d in dense_deltas(modules)])
     return weighted_sum(trimmed, weights)
 
 
 @merge_method("ties", space="dense", summary="TIES: trim to density, elect sign (total|frequency), disjoint mean")
-def ties(modules, weights, *, generator, density: float = 0.2, sign: str = "total") -> torch.Tensor:
+def ties(modules, weights, *, generator, density: Density = 0.2, sign: Sign = "total") -> torch.Tensor:
     """Yadav et al. 2023. Signs are elected on w_i-weighted trimmed deltas; the disjoint merge
     is sum w_i t_i / sum w_i over agreeing entries (mergekit's convention; with equal
     weights it is the paper's disjoint mean)."""
@@ -42,12 +43,12 @@ def ties(modules, weights, *, generator, density: float = 0.2, sign: str = "tota
 
 
 @merge_method("dare_linear", space="dense", summary="DARE: drop entries with prob. drop, rescale 1/(1-drop), weighted sum")
-def dare_linear(modules, weights, *, generator, drop: float = 0.5) -> torch.Tensor:
+def dare_linear(modules, weights, *, generator, drop: Drop = 0.5) -> torch.Tensor:
     dropped = torch.stack([dare_drop(d, drop, generator) for d in dense_deltas(modules)])
     return weighted_sum(dropped, weights)
 
 
 @merge_method("dare_ties", space="dense", summary="DARE drop + rescale, then TIES sign election and disjoint mean")
-def dare_ties(modules, weights, *, generator, drop: float = 0.5, sign: str = "total") -> torch.Tensor:
+def dare_ties(modules, weights, *, generator, drop: Drop = 0.5, sign: Sign = "total") -> torch.Tensor:
     dropped = torch.stack([dare_drop(d, drop, generator) for d in dense_deltas(modules)])
     return consensus(dropped, weights, sign)
