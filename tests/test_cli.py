@@ -140,9 +140,13 @@ def test_rerun_resumes_without_duplicate_rows(smoke_run):
     # row in the middle (a disk error, an edit gone wrong)
     damaged = lines[5][: len(lines[5]) // 2] + "\n"
     (out / "results.jsonl").write_text("".join(lines[:5]) + damaged + "".join(lines[6:-2]) + lines[-2][:10])
+    # and a stored expert whose weights were cut short: trained again, to the same weights
+    expert = sorted((out / "adapters").glob("hop1-*"))[0] / "adapter_model.safetensors"
+    expert.write_bytes(expert.read_bytes()[:100])
     result = cli("run", "--preset", "smoke", "--out", str(out), cache=root / "cache")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "moved 1 damaged line(s) to results.jsonl.corrupt" in result.stderr
+    assert f"{expert.parent} is damaged" in result.stderr.replace("\n", "")
     assert (out / "results.jsonl.corrupt").read_text() == damaged
     after = (out / "results.jsonl").read_text().splitlines()
     assert len(after) == len(lines)
@@ -300,3 +304,49 @@ def test_sigint_exits_130_in_one_line_and_the_rerun_resumes_to_the_same_rows(smo
     assert accuracies(out) == accuracies(root / "run")
     assert len((out / "results.jsonl").read_text().splitlines()) == len(accuracies(out))  # no duplicate rows
     assert not list(out.rglob(".*.tmp"))
+
+
+@pytest.mark.slow
+def test_sigkill_at_four_stages_then_resume_gives_the_uninterrupted_rows(smoke_run, tmp_path):
+    """The whole process group is killed (as by the OOM killer or a lost machine) during
+    pretraining, expert training, evaluation and report writing in turn; each re-run picks up
+    from what the last left, and the final rows equal the uninterrupted run's, once each."""
+    import signal
+    import time
+
+    root, _ = smoke_run
+    out, cache = tmp_path / "run", tmp_path / "cache"
+    env = {**os.environ, "LORARECYCLE_CACHE": str(cache)}
+    env.pop("LORARECYCLE_DEBUG", None)
+
+    def rows() -> int:
+        path = out / "results.jsonl"
+        return len(path.read_text().splitlines()) if path.is_file() else 0
+
+    stages = {
+        "pretraining": lambda log: "pretraining" in log,
+        "expert training": lambda log: "training expert" in log,
+        "evaluation": lambda log: rows() >= 3,
+        "report writing": None,  # too short to hit from outside: the run kills itself there
+    }
+    for stage, reached in stages.items():
+        log_path = tmp_path / f"{stage}.log"
+        with open(log_path, "w") as log:
+            crash = {"LORARECYCLE_CRASH_AT": "report"} if reached is None else {}
+            proc = subprocess.Popen([sys.executable, "-m", "lorarecycle.cli.main", "run", "--preset", "smoke",
+                                     "--out", str(out)], stdout=log, stderr=subprocess.STDOUT, env={**env, **crash},
+                                    start_new_session=True)
+            if reached is None:
+                assert proc.wait(timeout=900) == -signal.SIGKILL and not (out / "report.md").exists()
+                continue
+            deadline = time.monotonic() + 900
+            while proc.poll() is None and time.monotonic() < deadline and not reached(log_path.read_text()):
+                time.sleep(0.05)
+            assert proc.poll() is None, f"the run ended before {stage}: {log_path.read_text()[-2000:]}"
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=60)
+    again = cli("run", "--preset", "smoke", "--out", str(out), cache=cache)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert accuracies(out) == accuracies(root / "run")
+    assert rows() == len(accuracies(out))  # no duplicate rows
+    assert not list(out.rglob(".*.tmp")) and (out / "report.md").is_file()

@@ -16,7 +16,7 @@ from .config import ExperimentConfig, LoraSpec, TrainSpec
 from .evaluate.evaluator import evaluate_split
 from .evaluate.monitor import HeldOutMonitor
 from .evaluate.trace import trace_examples
-from .model.load import load_tokenizer
+from .model.load import load_tokenizer, safetensors_problem
 from .recycle.recycler import LibraryInputs
 from .recycle.registry import RECYCLERS
 from .recycle.routing.model import RoutedModel
@@ -24,24 +24,37 @@ from .report.figures import plot_routing_trace
 from .tasks.datasets import Example
 from .tasks.registry import task_of
 from .train.full import full_ft_meta, train_full
+from .ui import console
 
 TRACE_EXAMPLES = 2  # chain-of-thought prompts traced per routed model (plus one direct)
+
+
+def reusable(path: Path, key: str, meta: Callable[[Path], dict | None], weights: str, notice: bool = False) -> bool:
+    """A stored adapter/model for this key whose weights still read: a damaged one (a full
+    disk, a killed copy) is trained again, with a one-line notice, instead of failing later."""
+    try:
+        if (meta(path) or {}).get("key") != key:
+            return False
+    except ValueError:  # a corrupt metadata file
+        return False
+    problem = safetensors_problem(path / weights)
+    if problem and notice:
+        console.print(f"{path} is damaged ({problem}); training it again", markup=False)
+    return problem is None
 
 
 def train_adapter_once(base_path: Path, examples: list[Example], lora: LoraSpec, train: TrainSpec, seed: int,
                        path: Path, name: str, key: str, loss_on_prompt: bool, monitor: HeldOutMonitor) -> None:
     """Train the adapter unless `path` already holds it (cells of a sweep share adapters)."""
     with file_lock(path):
-        meta = expert_meta(path)
-        if meta is None or meta.get("key") != key:
+        if not reusable(path, key, expert_meta, "adapter_model.safetensors"):
             train_expert(base_path, examples, lora, train, seed, path, name, key, loss_on_prompt, monitor)
 
 
 def train_full_once(base_path: Path, examples: list[Example], spec: TrainSpec, seed: int, path: Path, key: str,
                     loss_on_prompt: bool, monitor: HeldOutMonitor) -> None:
     with file_lock(path):
-        meta = full_ft_meta(path)
-        if meta is None or meta.get("key") != key:
+        if not reusable(path, key, full_ft_meta, "model.safetensors"):
             train_full(base_path, examples, spec, seed, path, key, loss_on_prompt, monitor)
 
 

@@ -40,10 +40,12 @@ from .seeding import derive_seed, make_rng
 from .evaluate.familiarity import name_scores, summarize_familiarity
 from .evaluate.oracle import oracle_rows
 from .layout import CONFIG_FILE, FAMILIARITY_FILE, RESULTS_FILE, SAMPLES_FILE
-from .jobs import EvalContext, Row, build_recycled, evaluate_row, trace_path, train_adapter_once, train_full_once
+from .jobs import (EvalContext, Row, build_recycled, evaluate_row, reusable, trace_path, train_adapter_once,
+                   train_full_once)
 from .parallel import JobRunner
 from .tasks.catalog import REPLAY_REFERENCES
 from .tasks.recipe_sets import REPLAY_POOL
+from .runtime import crash_point
 from .tasks.registry import task_of
 from .train.full import full_ft_meta
 from .tasks.templates import normalize
@@ -174,11 +176,11 @@ def ensure_adapters(cfg: ExperimentConfig, base_path: Path, datasets: dict, stor
         monitor = held_out_monitor(cfg, datasets, [ex for s in sets for ex in datasets[s]], spec, seed)
         if name in FULL_FINE_TUNES:
             full[name] = path
-            if (full_ft_meta(path) or {}).get("key") != key:
+            if not reusable(path, key, full_ft_meta, "model.safetensors", notice=True):
                 jobs.append(partial(train_full_once, base_path, examples, spec, seed, path, key, loss_on_prompt, monitor))
         else:
             paths[name] = path
-            if (expert_meta(path) or {}).get("key") != key:
+            if not reusable(path, key, expert_meta, "adapter_model.safetensors", notice=True):
                 jobs.append(partial(train_adapter_once, base_path, examples, cfg.lora, spec, seed, path, name, key,
                                     loss_on_prompt, monitor))
     for _ in runner.run(jobs):
@@ -338,6 +340,7 @@ def _run_locked(cfg: ExperimentConfig, out: Path, task, world, datasets: dict, s
     results.sort(key=lambda r: (order.get((r["model"], r["library"]), len(order)), split_order.index(r["split"])))
     if todo:  # rows landed as parallel jobs finished: store them in plan order
         write_jsonl(out / RESULTS_FILE, results)
+    crash_point("report")
     atomic_write_text(out / "report.md", render_report(manifest, results + oracle_rows(results, cfg.libraries)))
     console.print(f"results: {out / RESULTS_FILE}; report: {out / 'report.md'}")
     return results

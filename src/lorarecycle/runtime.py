@@ -35,3 +35,13 @@ def cache_root() -> "os.PathLike[str]":
 
     default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "lorarecycle"
     return Path(os.environ.get("LORARECYCLE_CACHE", default))
+
+
+def crash_point(stage: str) -> None:
+    """Die as a killed process would (SIGKILL: no cleanup, no handlers) when the environment
+    names this stage in LORARECYCLE_CRASH_AT. The fault tests use it to hit stages too short
+    to interrupt from outside (writing the report) and check that a re-run repairs them."""
+    if os.environ.get("LORARECYCLE_CRASH_AT") == stage:
+        import signal
+
+        os.kill(os.getpid(), signal.SIGKILL)

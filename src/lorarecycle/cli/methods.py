@@ -15,5 +15,5 @@ def methods() -> None:
         params = ""
         if name in MERGE_METHODS:
             spec = MERGE_METHODS.get(name)
-            params = ", ".join([f"weights={'1/n' if spec.averages else '1'}"] + [f"{k}={v}" for k, v in spec.params.items()])
+            params = ", ".join([f"weights={'1/n' if spec.averages else '1'}"] + spec.describe_params())
         typer.echo(f"{name:16s} {r.requirement({}):18s} {r.summary}" + (f"  [{params}]" if params else ""))

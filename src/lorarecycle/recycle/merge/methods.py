@@ -11,7 +11,7 @@ import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import get_type_hints
+from typing import Literal, get_args, get_origin, get_type_hints
 
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
@@ -45,6 +45,20 @@ class MergeMethod:
                   if p.kind is p.KEYWORD_ONLY and p.name != "generator"}
         config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
         return create_model(f"{self.name}_params", __config__=config, **fields)
+
+    def describe_params(self) -> list[str]:
+        """Each parameter as `name=default (rule)`, the rule read from its annotation."""
+        out = []
+        for name, field in self.param_model.model_fields.items():
+            if get_origin(field.annotation) is Literal:
+                rule = "|".join(map(str, get_args(field.annotation)))
+            else:
+                bounds = [f"{op} {getattr(m, attr)}" for m in field.metadata
+                          for attr, op in (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<="))
+                          if getattr(m, attr, None) is not None]
+                rule = " ".join([field.annotation.__name__, *bounds])
+            out.append(f"{name}={field.default} ({rule})")
+        return out
 
     def check_params(self, params: dict) -> dict:
         """`params` validated (defaults filled in), or one UserError naming the parameter."""
