@@ -174,8 +174,13 @@ class MethodSpec(StrictModel):
 class EvalSpec(StrictModel):
     batch_size: Annotated[int, Field(ge=1)] | Literal["auto"] = Field(
         128, description="sequences per decoding batch; auto = from free memory")
-    max_new_tokens_direct: int = Field(12, ge=1)
-    max_new_tokens_cot: int = Field(48, ge=1)
+    max_new_tokens_direct: Annotated[int, Field(ge=1)] | Literal["auto"] = Field(
+        12, description="generation budget of direct answers; auto = the split's longest gold completion in the "
+        "model's tokens, plus a margin (for tokenizers whose names take many tokens)")
+    max_new_tokens_cot: Annotated[int, Field(ge=1)] | Literal["auto"] = Field(48, description="the same for CoT")
+    loglik_choices: int = Field(
+        0, ge=0, description="also rank the gold answer of direct questions among this many answers of the split by "
+        "log-likelihood (generation-free; 0 = off)")
 
 
 class ExperimentConfig(StrictModel):

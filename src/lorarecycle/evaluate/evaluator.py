@@ -13,6 +13,7 @@ from ..tasks.datasets import Example
 from ..tasks.templates import cot_steps, extract_answer, normalize
 from ..model.prompting import encode
 from .decode import auto_batch_size, greedy_decode
+from .loglik import choices_for, rank_answers
 from .metrics import ERROR_KINDS, classify_error, wilson_interval
 
 
@@ -28,19 +29,21 @@ def evaluate_split(
     `steps` reads (subject, first hop, second hop) from a chain-of-thought generation.
     Decoding runs in the run's precision (`model.precision`)."""
     kind = examples[0].kind
-    budget = spec.max_new_tokens_cot if kind == "cot" else spec.max_new_tokens_direct
+    budget = token_budget(spec.max_new_tokens_cot if kind == "cot" else spec.max_new_tokens_direct, tokenizer, examples)
     prompts = [ex.prompt for ex in examples]
     batch_size = spec.batch_size
     if batch_size == "auto":
         longest = max(len(encode(tokenizer, p)["input_ids"]) for p in prompts) + budget
         batch_size = auto_batch_size(model, longest)
     generations = greedy_decode(model, tokenizer, prompts, budget, batch_size)
+    ranks = rank_answers(model, tokenizer, examples, spec.loglik_choices, batch_size) \
+        if spec.loglik_choices > 1 and kind != "cot" else None
     samples, errors = [], Counter()
-    for ex, gen in zip(examples, generations):
+    for i, (ex, gen) in enumerate(zip(examples, generations)):
         pred = extract_answer(gen, ex.kind)
         correct = pred == normalize(ex.answer)
         row = {"id": ex.id, "generation": gen, "prediction": pred, "answer": ex.answer, "correct": correct,
-               **({"exposed": ex.exposed} if ex.chain else {})}
+               **({"exposed": ex.exposed} if ex.chain else {}), **({"loglik_rank": ranks[i]} if ranks else {})}
         if ex.bridge:
             if not correct:
                 row["error"] = classify_error(pred, normalize(ex.bridge), entities)
@@ -53,11 +56,24 @@ def evaluate_split(
     # chance: guessing uniformly among the split's distinct answers
     chance = 1 / len({normalize(ex.answer) for ex in examples})
     summary = {"n": n, "correct": correct, "accuracy": correct / n, "ci_low": low, "ci_high": high, "chance": chance}
+    if ranks:
+        k = len(choices_for(examples[0], [ex.answer for ex in examples], spec.loglik_choices))
+        summary.update({"loglik_accuracy": sum(r == 1 for r in ranks) / n, "loglik_mean_rank": sum(ranks) / n,
+                        "loglik_choices": k})
     if examples[0].bridge:
         summary["errors"] = {k: errors[k] for k in ERROR_KINDS}
         if kind == "cot":
             summary.update(summarize_steps(samples))
     return summary, samples
+
+
+def token_budget(budget: int | str, tokenizer: PreTrainedTokenizerBase, examples: Sequence[Example]) -> int:
+    """A fixed budget, or (`auto`) the longest gold completion in this tokenizer's tokens plus
+    a quarter and 8 tokens: a fictional name is 2 tokens here and 4-6 in a BPE vocabulary."""
+    if budget != "auto":
+        return int(budget)
+    longest = max(len(tokenizer(ex.completion, add_special_tokens=False)["input_ids"]) for ex in examples)
+    return longest + longest // 4 + 8
 
 
 def score_steps(stated: tuple[str, str, str], ex: Example) -> dict:

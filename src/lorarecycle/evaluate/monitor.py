@@ -16,6 +16,7 @@ from ..config import EvalSpec
 from ..tasks.example import Example
 from ..tasks.templates import extract_answer, normalize
 from .decode import greedy_decode
+from .evaluator import token_budget
 
 SAMPLE = {"recall": 64, "retention": 48, "control": 32}
 
@@ -24,7 +25,7 @@ def exact_match(model, tokenizer, examples: Sequence[Example], spec: EvalSpec) -
     correct = 0
     for kind in dict.fromkeys(ex.kind for ex in examples):
         group = [ex for ex in examples if ex.kind == kind]
-        budget = spec.max_new_tokens_cot if kind == "cot" else spec.max_new_tokens_direct
+        budget = token_budget(spec.max_new_tokens_cot if kind == "cot" else spec.max_new_tokens_direct, tokenizer, group)
         generations = greedy_decode(model, tokenizer, [ex.prompt for ex in group], budget, len(group))
         correct += sum(extract_answer(g, kind) == normalize(ex.answer) for g, ex in zip(generations, group))
     return correct / len(examples)

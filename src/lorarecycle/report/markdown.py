@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .gates import REFERENCE, differences_to_reference, markdown_gates, verdict
-from .tables import fmt_optional, markdown_accuracy, markdown_errors, markdown_selection, markdown_steps
+from .tables import fmt_optional, markdown_accuracy, markdown_errors, markdown_loglik, markdown_selection, markdown_steps
 
 
 def routing_section(routing: dict) -> str:
@@ -110,6 +110,14 @@ Where a chain of thought fails: the subject restated in the first step, the firs
 (the bridge), the second hop given a right first hop, the final answer.
 
 {markdown_steps(rows)}
+
+## Log-likelihood ranking of the answer
+
+Generation-free: the gold completion against the same completion with another answer of
+the split in its place; top-1 = the gold one is the most likely. A model that ranks the
+answer first but does not write it has the knowledge and lacks the format or the budget.
+
+{markdown_loglik(rows)}
 
 ## Recycled rows against `{REFERENCE}`
 

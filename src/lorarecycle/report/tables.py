@@ -113,6 +113,16 @@ def markdown_steps(rows: Sequence[dict]) -> str:
     return "\n".join(lines)
 
 
+def markdown_loglik(rows: Sequence[dict]) -> str:
+    """Exact match next to the generation-free ranking of the gold answer, per direct row."""
+    lines = ["| model [library] | split | n | exact match | log-likelihood top-1 | mean rank | choices (chance) |",
+             "|---|---|---:|---:|---:|---:|---:|"]
+    lines += [f"| {row_label(r)} | {r['split']} | {r['n']} | {r['accuracy']:.2f} | {r['loglik_accuracy']:.2f} | "
+              f"{r['loglik_mean_rank']:.2f} | {r['loglik_choices']} ({1 / r['loglik_choices']:.2f}) |"
+              for r in rows if "loglik_accuracy" in r]
+    return "\n".join(lines) if len(lines) > 2 else "Not measured (`eval.loglik_choices: 0`)."
+
+
 def markdown_selection(rows: Sequence[dict]) -> str:
     lines = ["| model [library] | split | share of questions per expert |", "|---|---|---|"]
     for r in rows:

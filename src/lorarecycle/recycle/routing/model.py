@@ -32,6 +32,15 @@ class RoutedModel(nn.Module):
     def forward(self, *args, **kwargs):
         return self.model(*args, **kwargs)
 
+    def score(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, prompt_mask: torch.Tensor, **kwargs):
+        """A forward pass routed as `generate` routes: a selector sees the prompt tokens only
+        (`prompt_mask`), never the continuation being scored."""
+        if self.selector is None:
+            return self.model(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
+        weights = self.selector(self, input_ids, prompt_mask)
+        with self.routing("fixed", weights=weights):
+            return self.model(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
+
     @torch.no_grad()
     def generate(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None, **kwargs):
         if attention_mask is None:

@@ -1,0 +1,85 @@
+"""Generation-free scoring: rank the gold answer among other answers of the same role by
+the log-likelihood of the gold completion with each answer substituted in (lm-evaluation-
+harness's multiple-choice scoring). It separates "knows the answer" from "writes it in our
+format within the budget", which real instruct models often do not."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from transformers import PreTrainedTokenizerBase
+
+from ..model.precision import autocast
+from ..model.prompting import encode
+from ..seeding import make_rng
+from ..tasks.datasets import Example
+from ..tasks.templates import normalize
+
+
+def choices_for(ex: Example, answers: Sequence[str], k: int) -> list[str]:
+    """The gold answer first, then k - 1 other answers of the split, drawn per example
+    (seeded by its id, so every model is scored on the same choices)."""
+    others = sorted({a for a in answers if normalize(a) != normalize(ex.answer)})
+    rng = make_rng(0, "loglik", ex.id)
+    return [ex.answer, *rng.sample(others, min(k - 1, len(others)))]
+
+
+def substitute(ex: Example, answer: str) -> str:
+    """The gold completion with `answer` in place of the gold answer (its last occurrence)."""
+    head, sep, tail = ex.completion.rpartition(ex.answer)
+    return f"{head}{answer}{tail}" if sep else ex.completion
+
+
+@torch.no_grad()
+def continuation_logprobs(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, pairs: Sequence[tuple[str, str]],
+                          batch_size: int) -> list[float]:
+    """Sum of log p(continuation tokens | prompt) for each (prompt, continuation). Prompt and
+    continuation are tokenized apart (a BPE merge across the seam would otherwise move the
+    boundary); batches are left-padded so every continuation ends at the last position and
+    only the last positions' logits are computed (`logits_to_keep`)."""
+    device = next(model.parameters()).device
+    pad = tokenizer.pad_token_id
+    out: list[float] = []
+    for i in range(0, len(pairs), batch_size):
+        chunk = pairs[i : i + batch_size]
+        prompts = encode(tokenizer, [p for p, _ in chunk])["input_ids"]
+        conts = [tokenizer(c, add_special_tokens=False)["input_ids"] for _, c in chunk]
+        seqs = [p + c for p, c in zip(prompts, conts)]
+        width, keep = max(map(len, seqs)), max(map(len, conts)) + 1
+        ids = torch.full((len(seqs), width), pad, dtype=torch.long)
+        mask = torch.zeros_like(ids)
+        prompt_mask = torch.zeros_like(ids)
+        for row, (seq, prompt) in enumerate(zip(seqs, prompts)):
+            ids[row, width - len(seq):] = torch.tensor(seq)
+            mask[row, width - len(seq):] = 1
+            prompt_mask[row, width - len(seq): width - len(seq) + len(prompt)] = 1
+        ids, mask, prompt_mask = ids.to(device), mask.to(device), prompt_mask.to(device)
+        positions = (mask.cumsum(-1) - 1).clamp_min(0)
+        kwargs = {"attention_mask": mask, "position_ids": positions, "logits_to_keep": keep}
+        with autocast(device):
+            if hasattr(model, "score"):  # a routed model: route as generation would
+                logits = model.score(ids, prompt_mask=prompt_mask, **kwargs).logits
+            else:
+                logits = model(input_ids=ids, **kwargs).logits
+        logprobs = torch.log_softmax(logits[:, :-1].float(), dim=-1)  # predicts positions width-keep+1 ..
+        targets = ids[:, width - keep + 1:]
+        token_lp = logprobs.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+        for row, cont in enumerate(conts):
+            out.append(float(token_lp[row, keep - 1 - len(cont):].sum()))
+    return out
+
+
+def rank_answers(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, examples: Sequence[Example], k: int,
+                 batch_size: int) -> list[int]:
+    """The gold answer's rank (1 = most likely) among `k` choices, per example; ties count
+    against the gold answer."""
+    answers = [ex.answer for ex in examples]
+    choices = [choices_for(ex, answers, k) for ex in examples]
+    pairs = [(ex.prompt, substitute(ex, c)) for ex, cs in zip(examples, choices) for c in cs]
+    scores = iter(continuation_logprobs(model, tokenizer, pairs, batch_size))
+    ranks = []
+    for cs in choices:
+        s = [next(scores) for _ in cs]
+        ranks.append(1 + sum(x >= s[0] for x in s[1:]))
+    return ranks
