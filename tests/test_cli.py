@@ -356,3 +356,13 @@ def test_sigkill_at_four_stages_then_resume_gives_the_uninterrupted_rows(smoke_r
     assert accuracies(out) == accuracies(root / "run")
     assert rows() == len(accuracies(out))  # no duplicate rows
     assert not list(out.rglob(".*.tmp")) and (out / "report.md").is_file()
+
+
+def test_validate_checks_everything_a_run_checks_and_trains_nothing(tmp_path):
+    result = cli("validate", "--preset", "smoke", cache=tmp_path / "cache")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("ok: smoke (config ") and "trains hop1, hop2" in result.stdout
+    (tmp_path / "bad.yaml").write_text("preset: smoke\nmethods: [{name: knots, params: {merge: foo}}]\n")
+    result = cli("validate", str(tmp_path / "bad.yaml"), cache=tmp_path / "cache")
+    assert result.returncode == 2 and "merge method 'knots': parameter merge" in result.stderr
+    assert not (tmp_path / "cache").exists()  # nothing pretrained, nothing cached

@@ -99,6 +99,7 @@ def test_grid_runs_every_cell_and_reports(uninterrupted):
     assert len(list((root / "run" / "shared" / "adapters").glob("hop1-*"))) == 4  # 2 seeds x 2 worlds
 
 
+@pytest.mark.slow  # 3 min; single-run SIGKILL resume at four stages: tests/test_cli.py (slow too)
 def test_sigkill_mid_grid_then_rerun_completes_with_identical_rows(uninterrupted, tmp_path):
     root, path = uninterrupted
     out = tmp_path / "run"
@@ -122,6 +123,7 @@ def test_sigkill_mid_grid_then_rerun_completes_with_identical_rows(uninterrupted
     assert rows_by_key(out) == rows_by_key(root / "run")
 
 
+@pytest.mark.slow  # 2 min: starts a local Ray; the optional extra's check
 def test_ray_executor_gives_the_same_rows_as_local(uninterrupted, tmp_path):
     pytest.importorskip("ray")
     root, _ = uninterrupted

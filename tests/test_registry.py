@@ -33,7 +33,7 @@ def test_merge_params_are_checked():
     ties.check({"density": 0.3, "sign": "frequency", "rank": 8}, library_size=2)
     with pytest.raises(UserError, match="unknown parameter 'densty'. Known: density, sign"):
         ties.check({"densty": 0.3}, 2)
-    with pytest.raises(UserError, match="density must be in"):
+    with pytest.raises(UserError, match="parameter density: Input should be less than or equal to 1"):
         ties.check({"density": 1.5}, 2)
 
 

@@ -17,10 +17,12 @@ from .methods import methods
 from .run import run
 from .status import report, status
 from .theory import theory
+from .validate import validate
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Do recycled LoRA adapters compose new abilities? Experiments, merges, diagnostics.")
 app.command()(run)
+app.command()(validate)
 app.command()(data)
 app.command()(methods)
 app.command()(merge)
