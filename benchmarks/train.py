@@ -29,7 +29,8 @@ from lorarecycle.model.tiny import build_tiny_llama
 from lorarecycle.model.tokenizer import build_tokenizer
 from lorarecycle.runtime import configure_runtime
 from lorarecycle.tasks.registry import task_of
-from lorarecycle.train.trainer import collate, encode_example, length_bucketed_batches, train_causal_lm
+from lorarecycle.model.batching import collate, encode_example
+from lorarecycle.train.trainer import length_bucketed_batches, train_causal_lm
 from lorarecycle.ui import console
 
 

@@ -9,7 +9,7 @@ from lorarecycle.adapters.lora_io import read_adapter
 from lorarecycle.config import LoraSpec, TrainSpec
 from lorarecycle.model.load import load_tokenizer
 from lorarecycle.tasks.datasets import Example
-from lorarecycle.train.trainer import collate, encode_example
+from lorarecycle.model.batching import collate, encode_example
 
 from .test_merge import make_peft_adapter
 

@@ -89,7 +89,7 @@ def test_nan_and_infinity_are_never_settings():
 
 
 def test_a_damaged_cached_base_model_is_rebuilt(smoke_cfg):
-    from lorarecycle.model.load import cached_base_ok, prepare_base
+    from lorarecycle.train.pretrain import cached_base_ok, prepare_base
     from lorarecycle.tasks.registry import task_of
 
     _, datasets = task_of(smoke_cfg).build(smoke_cfg)

@@ -191,7 +191,8 @@ def test_bad_real_lm_input_one_line_nonzero_nothing_written(hf_bases, tmp_path, 
 
 def test_micro_batches_give_the_full_batch_gradient(hf_bases):
     from lorarecycle.config import TrainSpec
-    from lorarecycle.train.trainer import accumulate_gradients, encode_example
+    from lorarecycle.model.batching import encode_example
+    from lorarecycle.train.trainer import accumulate_gradients
 
     cfg = load_preset("smoke")
     _, datasets = task_of(cfg).build(cfg)

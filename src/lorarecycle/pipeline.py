@@ -31,7 +31,7 @@ from .model.precision import cpu_description, current_precision, set_precision
 from .model.prompting import render_datasets
 from .model.targets import resolve_target_modules, skeleton
 from .model.tiny import tiny_llama_config
-from .model.load import base_meta, check_model_dir, load_base, load_tokenizer, prepare_base
+from .model.load import base_meta, check_model_dir, load_base, load_tokenizer
 from .recycle.adapted import load_adapted
 from .recycle.registry import RECYCLERS, LibraryInputs
 from .report.gates import attributable, evaluate_gates
@@ -48,6 +48,7 @@ from .tasks.recipe_sets import REPLAY_POOL
 from .runtime import crash_point
 from .tasks.registry import task_of
 from .train.full import full_ft_meta
+from .train.pretrain import prepare_base
 from .tasks.templates import normalize
 from .ui import console, progress_bar
 

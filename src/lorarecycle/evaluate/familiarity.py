@@ -21,7 +21,7 @@ from transformers import PreTrainedTokenizerBase
 
 from ..model.precision import autocast
 from ..model.prompting import encode
-from ..train.trainer import collate
+from ..model.batching import collate
 
 CONTEXT = "Question: Who is"  # the default context: a name is expected next
 

@@ -22,7 +22,7 @@ from ..artifacts import write_json
 from ..model.load import load_base, load_tokenizer
 from ..model.precision import autocast
 from ..tasks.datasets import Example
-from ..train.trainer import collate, encode_example
+from ..model.batching import collate, encode_example
 from ..ui import progress_bar
 from .adapted import load_adapted
 from .merge.apply import MergeOptions, merge_adapters, write_merge

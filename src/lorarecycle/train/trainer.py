@@ -15,36 +15,14 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from ..config import TrainSpec
 from ..errors import UserError
+from ..model.batching import IGNORE, collate, encode_example
 from ..model.precision import autocast
-from ..model.prompting import encode
 from ..tasks.datasets import Example
 from ..ui import progress_bar
-
-IGNORE = -100
 
 
 class TrainingDiverged(UserError):
     """The loss or the weights became non-finite: the stage stops before anything is saved."""
-
-
-def encode_example(tokenizer: PreTrainedTokenizerBase, ex: Example, loss_on_prompt: bool) -> tuple[list[int], list[int]]:
-    """Token ids of prompt + completion + EOS, and labels (prompt masked unless `loss_on_prompt`)."""
-    prompt = encode(tokenizer, ex.prompt)["input_ids"]
-    completion = tokenizer(ex.completion, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
-    labels = (prompt if loss_on_prompt else [IGNORE] * len(prompt)) + completion
-    return prompt + completion, labels
-
-
-def collate(rows: Sequence[tuple[list[int], list[int]]], pad_id: int) -> dict[str, torch.Tensor]:
-    width = max(len(ids) for ids, _ in rows)
-    input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-    labels = torch.full((len(rows), width), IGNORE, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for i, (ids, lab) in enumerate(rows):
-        input_ids[i, : len(ids)] = torch.tensor(ids)
-        labels[i, : len(lab)] = torch.tensor(lab)
-        mask[i, : len(ids)] = 1
-    return {"input_ids": input_ids, "labels": labels, "attention_mask": mask}
 
 
 def length_bucketed_batches(lengths: Sequence[int], batch_size: int, generator: torch.Generator) -> list[list[int]]:

@@ -1,0 +1,69 @@
+"""Pretrain the built-in model once per configuration, cached by content hash: the base
+whose every training token we know."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from ..artifacts import atomic_dir, check_output_dir, file_lock, write_json
+from ..config import ExperimentConfig, stable_hash
+from ..model.device import current_device
+from ..model.load import BASE_META, check_model_dir, safetensors_problem
+from ..model.precision import current_precision
+from ..model.tiny import build_tiny_llama
+from ..model.tokenizer import build_tokenizer
+from ..runtime import cache_root
+from ..seeding import derive_seed
+from ..tasks.example import Example
+from ..tasks.registry import task_of
+from ..ui import console
+from .trainer import train_causal_lm
+
+FORMAT_VERSION = 2  # 2: fresh in-context sequences every pretraining epoch
+
+
+def base_model_key(cfg: ExperimentConfig) -> str:
+    """Everything the pretrained weights depend on."""
+    spec = cfg.model.model_dump(mode="json", exclude={"base_model"})
+    return stable_hash(
+        {"v": FORMAT_VERSION, "task": cfg.task, "world": cfg.world.model_dump(mode="json"),
+         **({"math": cfg.math.model_dump(mode="json")} if cfg.task == "math" else {}), "model": spec,
+         "pretrain": cfg.pretrain.model_dump(mode="json"), "seed": cfg.seed, "precision": current_precision()}
+    )
+
+
+def prepare_base(cfg: ExperimentConfig, pretrain_corpus: list[Example],
+                 fresh: Callable[[int], list[Example]] | None = None) -> Path:
+    """Path of the base model directory, pretraining the built-in model if not cached.
+    `fresh(epoch)` adds examples seen in that epoch only (see `train_causal_lm`)."""
+    if cfg.model.base_model is not None:
+        return check_model_dir(Path(cfg.model.base_model))
+    path = Path(cache_root()) / "base" / base_model_key(cfg)
+    check_output_dir(path, "cache directory")
+    with file_lock(path):
+        if not cached_base_ok(path):
+            if path.exists():
+                console.print(f"cached base model {path} is damaged; pretraining it again", markup=False)
+            _pretrain(cfg, pretrain_corpus, fresh, path)
+    return path
+
+
+def cached_base_ok(path: Path) -> bool:
+    """A finished pretraining whose weights file opens: a truncated or corrupt cache entry
+    (a full disk, a killed copy) is rebuilt instead of failing every later run."""
+    return (path / BASE_META).is_file() and safetensors_problem(path / "model.safetensors") is None
+
+
+def _pretrain(cfg: ExperimentConfig, pretrain_corpus: list[Example], fresh: Callable[[int], list[Example]] | None,
+              path: Path) -> None:
+    tokenizer = build_tokenizer(task_of(cfg).vocabulary(cfg))
+    model = build_tiny_llama(cfg.model, tokenizer, derive_seed(cfg.seed, "init")).to(current_device())
+    stats = train_causal_lm(
+        model, tokenizer, pretrain_corpus, cfg.pretrain, derive_seed(cfg.seed, "pretrain"),
+        "pretraining base model", loss_on_prompt=True, fresh=fresh,
+    )
+    with atomic_dir(path) as tmp:
+        model.save_pretrained(tmp, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+        write_json(tmp / BASE_META, {"key": path.name, "pretrain": stats, "config": cfg.model_dump(mode="json")})
