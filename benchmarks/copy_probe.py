@@ -4,6 +4,11 @@ held-out CoT prompts and count restated subjects.
 
   python benchmarks/copy_probe.py --data synthetic   # one fixed template, every sequence copies
   python benchmarks/copy_probe.py --data incontext   # the pretraining in-context corpus (tasks/incontext.py)
+  python benchmarks/copy_probe.py --data synthetic --then-incontext 400   # a curriculum
+
+Two scores: `in-context` on `incontext_twohop_cot` prompts (the fixed layout, facts first),
+and `question-only` on `twohop_cot` prompts (no facts: the subject sits elsewhere, so a copy
+by position cannot restate it).
 """
 import argparse, random, time
 import torch
@@ -19,6 +24,7 @@ parser.add_argument("--lr", type=float, default=1e-3)
 parser.add_argument("--steps", type=int, default=3000)
 parser.add_argument("--batch", type=int, default=32)
 parser.add_argument("--threads", type=int, default=1)
+parser.add_argument("--then-incontext", type=int, default=0, help="switch to the in-context corpus after this step")
 args = parser.parse_args()
 torch.set_num_threads(args.threads)
 cfg = validate_experiment({"preset": "default"}, "default")
@@ -52,10 +58,8 @@ def incontext():
     return pool.pop()
 
 
-held_out = data["incontext_twohop_cot"][:64]
-
-
-def subject_copy() -> float:
+def subject_copy(split: str) -> float:
+    held_out = data[split][:64]
     model.eval()
     ok = 0
     with torch.no_grad():
@@ -72,6 +76,8 @@ make = synthetic if args.data == "synthetic" else incontext
 opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.95), weight_decay=0.0)
 start = time.time()
 for step in range(1, args.steps + 1):
+    if args.then_incontext and step > args.then_incontext:
+        make = incontext
     batch = tok([make() for _ in range(args.batch)], return_tensors="pt", padding=True)
     labels = batch.input_ids.masked_fill(batch.attention_mask == 0, -100)
     loss = model(**batch, labels=labels).loss
@@ -80,4 +86,5 @@ for step in range(1, args.steps + 1):
     opt.step()
     opt.zero_grad()
     if step % 200 == 0:
-        print(f"step {step} {time.time() - start:.0f}s loss {loss.item():.3f} subject restated {subject_copy():.2f}", flush=True)
+        print(f"step {step} {time.time() - start:.0f}s loss {loss.item():.3f} subject restated: in-context "
+              f"{subject_copy('incontext_twohop_cot'):.2f}, question-only {subject_copy('twohop_cot'):.2f}", flush=True)
