@@ -129,5 +129,6 @@ def test_half_precision_adapters_merge_as_their_exact_fp32_values(experts, tmp_p
     adapter = read_adapter(half)
     for name, module in adapter.modules.items():
         assert module.A.dtype == torch.float32
-        key = f"base_model.model.{name}.lora_A.weight"
-        assert torch.equal(module.A, state[key].float())
+        assert module.B.dtype == torch.float32
+        assert torch.equal(module.A, state[f"base_model.model.{name}.lora_A.weight"].float())
+        assert torch.equal(module.B, state[f"base_model.model.{name}.lora_B.weight"].float())

@@ -3,11 +3,13 @@ references, choices are fixed per example, and budgets follow the tokenizer."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
 from lorarecycle.evaluate.evaluator import token_budget
-from lorarecycle.evaluate.loglik import choices_for, continuation_logprobs, rank_answers, substitute
+from lorarecycle.errors import UserError
+from lorarecycle.evaluate.loglik import answer_pool, choices_for, continuation_logprobs, rank_answers, substitute
 from lorarecycle.model.load import load_tokenizer
 from lorarecycle.tasks.example import Example
 
@@ -38,22 +40,32 @@ def test_batched_continuation_logprobs_match_one_at_a_time(tiny_base):
 
 
 def test_choices_are_fixed_per_example_gold_first_and_distinct():
-    answers = ["Ra Ka", "Mo Vi", "Zo Zo", "Ki Ra", "Mo Vi"]
-    ex = example(0, "Ra Ka")
-    choices = choices_for(ex, answers, 3)
+    examples = [example(i, a) for i, a in enumerate(["Ra Ka", "Mo Vi", "Zo Zo", "Ki Ra", "mo vi."])]
+    pool = answer_pool(examples)
+    assert len(pool) == 4  # "Mo Vi" and "mo vi." are one answer
+    ex = examples[0]
+    choices = choices_for(ex, pool, 3)
     assert choices[0] == "Ra Ka" and len(choices) == len(set(choices)) == 3
-    assert choices == choices_for(ex, list(reversed(answers)), 3)  # same choices whatever the order
-    assert len(choices_for(ex, answers, 10)) == 4  # capped at the distinct answers
+    assert choices == choices_for(ex, answer_pool(list(reversed(examples))), 3)  # whatever the order
+    assert len(choices_for(ex, pool, 10)) == 4  # capped at the distinct answers
     assert substitute(ex, "Mo Vi") == " Mo Vi."
+
+
+def test_substitution_replaces_the_whole_answer_and_refuses_a_missing_one():
+    ex = Example("m", "direct", "How many coins do 12 bags cost?", " 2 bags cost 12 coins.", "12")
+    assert substitute(ex, "7") == " 2 bags cost 7 coins."  # not the "2" of "12", not "2 bags"
+    with pytest.raises(UserError, match="example q0: its answer 'Ki Ra' is not a word of its completion"):
+        substitute(Example("q0", "direct", "p", " Ra Ka.", "Ki Ra"), "Mo")
 
 
 def test_rank_is_one_exactly_when_the_gold_continuation_is_most_likely(tiny_base):
     model = AutoModelForCausalLM.from_pretrained(tiny_base).eval()
     tokenizer = load_tokenizer(tiny_base)
     examples = [example(i, a) for i, a in enumerate(["Ra Ka", "Mo Vi", "Zo Zo", "Ki Ra"])]
-    ranks = rank_answers(model, tokenizer, examples, 3, batch_size=5)
+    ranks, k = rank_answers(model, tokenizer, examples, 3, batch_size=5)
+    assert k == 3 and rank_answers(model, tokenizer, examples[:1], 3, batch_size=5) is None  # one answer: no ranking
     for ex, rank in zip(examples, ranks):
-        choices = choices_for(ex, [e.answer for e in examples], 3)
+        choices = choices_for(ex, answer_pool(examples), 3)
         with torch.no_grad():
             scores = [reference_logprob(model, tokenizer, ex.prompt, substitute(ex, c)) for c in choices]
         # the reference ranks the same way up to float rounding between batched and single passes

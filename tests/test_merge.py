@@ -146,7 +146,7 @@ def test_bad_weights_shapes_and_ranks_are_refused(tmp_path):
         read_adapter(tmp_path / "nan")
     zero = {"base_model.model.m.q.lora_A.weight": torch.zeros(0, 4), "base_model.model.m.q.lora_B.weight": torch.zeros(6, 0)}
     write_raw_adapter(tmp_path / "zero", zero, {"r": 0})
-    with pytest.raises(UserError, match="rank 0|r must be a positive integer, got 0"):
+    with pytest.raises(UserError, match="r must be a positive integer, got 0"):
         read_adapter(tmp_path / "zero")
     write_raw_adapter(tmp_path / "a", state, {"r": 2})
     write_raw_adapter(tmp_path / "b", random_lora_state(g, {"m.q": (8, 4)}, rank=2), {"r": 2})

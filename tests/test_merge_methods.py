@@ -229,7 +229,7 @@ def test_every_method_parameter_is_typed_and_defaults_pass_their_own_contract():
         spec = MERGE_METHODS.get(name)
         fields = spec.param_model.model_fields
         assert all(f.annotation is not None and f.annotation is not object for f in fields.values()), name
-        assert spec.check_params({}) == spec.params  # defaults filled in, valid
+        assert spec.check_params({}) == spec.params  # defaults filled in, and validated (validate_default)
     assert MERGE_METHODS.get("ties").describe_params() == ["density=0.2 (float > 0 <= 1)", "sign=total (total|frequency)"]
 
 

@@ -180,7 +180,14 @@ class EvalSpec(StrictModel):
     max_new_tokens_cot: Annotated[int, Field(ge=1)] | Literal["auto"] = Field(48, description="the same for CoT")
     loglik_choices: int = Field(
         0, ge=0, description="also rank the gold answer of direct questions among this many answers of the split by "
-        "log-likelihood (generation-free; 0 = off)")
+        "log-likelihood (generation-free; 0 = off, else >= 2)")
+
+    @field_validator("loglik_choices")
+    @classmethod
+    def _two_or_more(cls, k: int) -> int:
+        if k == 1:
+            raise ValueError("loglik_choices must be 0 (off) or at least 2 (the gold answer and one other)")
+        return k
 
 
 class ExperimentConfig(StrictModel):

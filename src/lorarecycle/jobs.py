@@ -35,7 +35,7 @@ def reusable(path: Path, key: str, meta: Callable[[Path], dict | None], weights:
     try:
         if (meta(path) or {}).get("key") != key:
             return False
-    except ValueError:  # a corrupt metadata file
+    except (ValueError, AttributeError):  # a corrupt metadata file, or one that is not a JSON object
         return False
     problem = safetensors_problem(path / weights)
     if problem and notice:

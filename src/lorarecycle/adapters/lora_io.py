@@ -118,8 +118,8 @@ def _modules_from_state(state: dict[str, torch.Tensor], config: dict, where: Pat
             raise UserError(f"{where}: module {name}: lora_A and lora_B must be matrices sharing one rank (missing or mis-shaped)")
         if not (A.is_floating_point() and B.is_floating_point()):
             raise UserError(f"{where}: module {name}: weights must be floating point, got {A.dtype}/{B.dtype}")
-        # bf16/fp16 adapters are common; every computation here is in fp32 or wider (exact upcast)
-        A, B = (t.float() if t.dtype in (torch.bfloat16, torch.float16) else t for t in (A, B))
+        # bf16/fp16/fp8 adapters exist; every computation here is in fp32 or wider (exact upcast)
+        A, B = (t if t.dtype in (torch.float32, torch.float64) else t.float() for t in (A, B))
         if A.shape[0] == 0:
             raise UserError(f"{where}: module {name}: rank 0")
         expected = _pattern_value(config.get("rank_pattern"), name, config.get("r", A.shape[0]))

@@ -13,7 +13,7 @@ from ..tasks.datasets import Example
 from ..tasks.templates import cot_steps, extract_answer, normalize
 from ..model.prompting import encode
 from .decode import auto_batch_size, greedy_decode
-from .loglik import choices_for, rank_answers
+from .loglik import rank_answers
 from .metrics import ERROR_KINDS, classify_error, wilson_interval
 
 
@@ -36,8 +36,9 @@ def evaluate_split(
         longest = max(len(encode(tokenizer, p)["input_ids"]) for p in prompts) + budget
         batch_size = auto_batch_size(model, longest)
     generations = greedy_decode(model, tokenizer, prompts, budget, batch_size)
-    ranks = rank_answers(model, tokenizer, examples, spec.loglik_choices, batch_size) \
-        if spec.loglik_choices > 1 and kind != "cot" else None
+    ranked = rank_answers(model, tokenizer, examples, spec.loglik_choices, batch_size) \
+        if spec.loglik_choices and kind != "cot" else None
+    ranks = ranked[0] if ranked else None
     samples, errors = [], Counter()
     for i, (ex, gen) in enumerate(zip(examples, generations)):
         pred = extract_answer(gen, ex.kind)
@@ -56,10 +57,9 @@ def evaluate_split(
     # chance: guessing uniformly among the split's distinct answers
     chance = 1 / len({normalize(ex.answer) for ex in examples})
     summary = {"n": n, "correct": correct, "accuracy": correct / n, "ci_low": low, "ci_high": high, "chance": chance}
-    if ranks:
-        k = len(choices_for(examples[0], [ex.answer for ex in examples], spec.loglik_choices))
+    if ranked:
         summary.update({"loglik_accuracy": sum(r == 1 for r in ranks) / n, "loglik_mean_rank": sum(ranks) / n,
-                        "loglik_choices": k})
+                        "loglik_choices": ranked[1]})
     if examples[0].bridge:
         summary["errors"] = {k: errors[k] for k in ERROR_KINDS}
         if kind == "cot":

@@ -5,30 +5,47 @@ format within the budget", which real instruct models often do not."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import torch
 from transformers import PreTrainedTokenizerBase
 
+from ..errors import UserError
 from ..model.precision import autocast
 from ..model.prompting import encode
+from ..recycle.routing.model import RoutedModel
 from ..seeding import make_rng
 from ..tasks.datasets import Example
 from ..tasks.templates import normalize
 
 
-def choices_for(ex: Example, answers: Sequence[str], k: int) -> list[str]:
-    """The gold answer first, then k - 1 other answers of the split, drawn per example
+def answer_pool(examples: Sequence[Example]) -> list[str]:
+    """The split's distinct answers, sorted; one spelling per normalised answer (the first in
+    sort order, so the pool does not depend on the order of the examples)."""
+    spellings: dict[str, str] = {}
+    for answer in sorted(ex.answer for ex in examples):
+        spellings.setdefault(normalize(answer), answer)
+    return sorted(spellings.values())
+
+
+def choices_for(ex: Example, pool: Sequence[str], k: int) -> list[str]:
+    """The gold answer first, then k - 1 other answers of the pool, drawn per example
     (seeded by its id, so every model is scored on the same choices)."""
-    others = sorted({a for a in answers if normalize(a) != normalize(ex.answer)})
+    others = [a for a in pool if normalize(a) != normalize(ex.answer)]
     rng = make_rng(0, "loglik", ex.id)
     return [ex.answer, *rng.sample(others, min(k - 1, len(others)))]
 
 
 def substitute(ex: Example, answer: str) -> str:
-    """The gold completion with `answer` in place of the gold answer (its last occurrence)."""
-    head, sep, tail = ex.completion.rpartition(ex.answer)
-    return f"{head}{answer}{tail}" if sep else ex.completion
+    """The gold completion with `answer` in place of the gold answer's last whole-word
+    occurrence ("2" inside "12" is not it)."""
+    found = list(re.finditer(rf"(?<!\w){re.escape(ex.answer)}(?!\w)", ex.completion))
+    if not found:
+        raise UserError(f"example {ex.id}: its answer {ex.answer!r} is not a word of its completion; "
+                        "cannot rank answers by log-likelihood (set eval.loglik_choices: 0)")
+    last = found[-1]
+    return ex.completion[: last.start()] + answer + ex.completion[last.end():]
 
 
 @torch.no_grad()
@@ -58,7 +75,7 @@ def continuation_logprobs(model: torch.nn.Module, tokenizer: PreTrainedTokenizer
         positions = (mask.cumsum(-1) - 1).clamp_min(0)
         kwargs = {"attention_mask": mask, "position_ids": positions, "logits_to_keep": keep}
         with autocast(device):
-            if hasattr(model, "score"):  # a routed model: route as generation would
+            if isinstance(model, RoutedModel):  # route as generation would
                 logits = model.score(ids, prompt_mask=prompt_mask, **kwargs).logits
             else:
                 logits = model(input_ids=ids, **kwargs).logits
@@ -71,15 +88,17 @@ def continuation_logprobs(model: torch.nn.Module, tokenizer: PreTrainedTokenizer
 
 
 def rank_answers(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, examples: Sequence[Example], k: int,
-                 batch_size: int) -> list[int]:
-    """The gold answer's rank (1 = most likely) among `k` choices, per example; ties count
-    against the gold answer."""
-    answers = [ex.answer for ex in examples]
-    choices = [choices_for(ex, answers, k) for ex in examples]
+                 batch_size: int) -> tuple[list[int], int] | None:
+    """(the gold answer's rank per example, 1 = most likely; the number of choices), ties
+    counting against the gold answer; None when the split has fewer than 2 distinct answers."""
+    pool = answer_pool(examples)
+    if len(pool) < 2:
+        return None
+    choices = [choices_for(ex, pool, k) for ex in examples]
     pairs = [(ex.prompt, substitute(ex, c)) for ex, cs in zip(examples, choices) for c in cs]
     scores = iter(continuation_logprobs(model, tokenizer, pairs, batch_size))
     ranks = []
     for cs in choices:
         s = [next(scores) for _ in cs]
         ranks.append(1 + sum(x >= s[0] for x in s[1:]))
-    return ranks
+    return ranks, min(k, len(pool))

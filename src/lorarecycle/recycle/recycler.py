@@ -4,6 +4,8 @@ Register methods on RECYCLERS; import it from `.registry`, which imports every m
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,7 +60,7 @@ def is_int(lo: int, hi: int | None = None) -> Callable[[object], bool]:
 
 
 def is_number(lo: float, hi: float | None = None, open_low: bool = False) -> Callable[[object], bool]:
-    return lambda v: (isinstance(v, (int, float)) and not isinstance(v, bool)
+    return lambda v: (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
                       and (v > lo if open_low else v >= lo) and (hi is None or v <= hi))
 
 

@@ -43,7 +43,7 @@ class MergeMethod:
         hints = get_type_hints(self.fn, include_extras=True)
         fields = {p.name: (hints[p.name], p.default) for p in inspect.signature(self.fn).parameters.values()
                   if p.kind is p.KEYWORD_ONLY and p.name != "generator"}
-        config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+        config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, validate_default=True)
         return create_model(f"{self.name}_params", __config__=config, **fields)
 
     def describe_params(self) -> list[str]:
