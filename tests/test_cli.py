@@ -172,7 +172,7 @@ def test_rerun_resumes_without_duplicate_rows(smoke_run):
         (["run", "--preset", "smoke", "--base-model", "{not_a_model}"], "not a Hugging Face model directory"),
         (["run", "{empty_library}"], "library 'mine' is empty"),
         (["run", "{unknown_expert}"], "library 'mine' names expert 'hop3', which does not exist"),
-        (["run", "{top_k}"], "top_k=3 must be an integer between 1 and the library size 2"),
+        (["run", "{top_k}"], "top_k=3 must be between 1 and the library size 2"),
         (["run", "{overlap}"], "few-shot examples from 'twohop_cot' overlap the test chains (12 shared"),
         (["run", "{too_many_shots}"], "shots=99 but 'fewshot_twohop' has only 8 examples"),
         (["runn"], "No such command 'runn'"),

@@ -12,9 +12,11 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Annotated, Literal
 
 import numpy as np
 import torch
+from pydantic import Field
 from transformers.pytorch_utils import Conv1D
 
 from ..adapters.lora_io import LoraAdapter, read_adapter
@@ -26,7 +28,7 @@ from ..model.batching import collate, encode_example
 from ..ui import progress_bar
 from .adapted import load_adapted
 from .merge.apply import MergeOptions, merge_adapters, write_merge
-from .recycler import RECYCLERS, LibraryInputs, Recycler, check_params, is_int, is_number, one_of
+from .recycler import RECYCLERS, LibraryInputs, Recycler, Shots
 
 SPACE_METHOD = {"factors": "factor_linear", "delta": "task_arithmetic"}
 
@@ -87,8 +89,14 @@ def _examples(inputs: LibraryInputs, source: str, shots: int) -> list[Example]:
     return list(inputs.datasets[source][:shots])
 
 
-def _lorahub(inputs: LibraryInputs, space: str = "factors", shots: int = 10, budget: int = 40, l1: float = 0.05,
-             bound: float = 1.5, examples: str | None = None) -> torch.nn.Module:
+Space = Literal[tuple(SPACE_METHOD)]  # merge the factors (LoraHub's original) or the full updates
+Budget = Annotated[int, Field(ge=1, description="loss evaluations of the search")]
+L1 = Annotated[float, Field(ge=0, description="L1 penalty on the weights")]
+Bound = Annotated[float, Field(gt=0, description="weights searched in [-bound, bound]")]
+
+
+def _lorahub(inputs: LibraryInputs, *, space: Space = "factors", shots: Shots = 10, budget: Budget = 40,
+             l1: L1 = 0.05, bound: Bound = 1.5, examples: str | None = None) -> torch.nn.Module:
     adapters = [read_adapter(p) for p in inputs.expert_paths]
     found = lorahub_search(inputs.base_path, adapters, _examples(inputs, examples or inputs.fewshot_examples, shots), space, budget, l1, bound,
                            inputs.seed)
@@ -98,17 +106,8 @@ def _lorahub(inputs: LibraryInputs, space: str = "factors", shots: int = 10, bud
     return load_adapted(inputs.base_path, out)
 
 
-def _check(params: dict, library_size: int) -> None:
-    check_params("lorahub", params, {
-        "space": (one_of(*SPACE_METHOD), f"one of {', '.join(SPACE_METHOD)}"),
-        "shots": (is_int(1), "an integer >= 1"), "budget": (is_int(1), "an integer >= 1"),
-        "l1": (is_number(0), "a number >= 0"), "bound": (is_number(0, open_low=True), "a number > 0"),
-        "examples": (lambda v: isinstance(v, str), "a dataset name"),
-    })
-
-
 RECYCLERS.register("lorahub")(Recycler(
-    "lorahub", _lorahub, _check,
+    "lorahub", _lorahub,
     "few-shot gradient-free search (nevergrad NGOpt) of merge weights in [-bound, bound] with an L1 penalty",
     requirement=lambda params: f"few-shot ({params.get('shots', 10)})",
     example_sets=lambda params: (params.get("examples", ""),)))  # "" = the task's few-shot examples

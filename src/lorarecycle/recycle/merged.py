@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import torch
-from pydantic import ValidationError
+from pydantic import create_model
 
-from ..errors import invalid
 from .adapted import load_adapted
 from .merge.apply import MergeOptions, merge_adapter_dirs
 from .merge.params import OutputOptions
@@ -30,15 +29,11 @@ def _merge_recycler(method: str) -> Recycler:
         merge_adapter_dirs(inputs.expert_paths, method, out, params=own, options=MergeOptions(**options, seed=inputs.seed))
         return load_adapted(inputs.base_path, out)
 
-    def check(params: dict, library_size: int) -> None:
-        own, options = _split(params)
-        spec.check_params(own)
-        try:
-            OutputOptions.model_validate(options)
-        except ValidationError as err:
-            raise invalid(f"method {method!r}", err, what="parameter") from None
-
-    return Recycler(method, build, check, spec.summary)
+    # the method's own parameters next to the output options, in one strict model
+    own_fields = {name: (f.annotation, f) for name, f in spec.param_model.model_fields.items()
+                  if name not in MERGE_OPTION_KEYS}  # svd's own rank: the output rank sets it (exact, see apply)
+    contract = create_model(f"{method}_recycler_params", __base__=OutputOptions, **own_fields)
+    return Recycler(method, build, spec.summary, contract=contract)
 
 
 for _m in MERGE_METHODS:

@@ -4,17 +4,19 @@ Register methods on RECYCLERS; import it from `.registry`, which imports every m
 
 from __future__ import annotations
 
-import math
-
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
+from typing import Annotated
 
 import torch
+from pydantic import BaseModel, Field
 
 from ..errors import UserError
 from ..registry import Registry
 from ..tasks.datasets import Example
+from .contract import describe, signature_model, validate_params
 
 
 @dataclass(frozen=True)
@@ -33,36 +35,42 @@ class LibraryInputs:
 @dataclass(frozen=True)
 class Recycler:
     name: str
-    build: Callable[..., torch.nn.Module]  # build(inputs, **params)
-    check: Callable[[dict, int], None]  # check(params, library_size), raises UserError
+    build: Callable[..., torch.nn.Module]  # build(inputs, *, **params): its keyword-only arguments are the contract
     summary: str
     requirement: Callable[[dict], str] = lambda params: "data-free"  # data-free | few-shot (n) | data-access
     extra_experts: Callable[[dict], tuple[str, ...]] = lambda params: ()  # experts it needs beyond the library
     example_sets: Callable[[dict], tuple[str, ...]] = lambda params: ()  # datasets it reads few-shot examples from
     routes: bool = False  # builds a RoutedModel (gets a routing trace)
+    limits: Callable[[dict, int], str | None] = lambda params, library_size: None  # library-dependent rule: the problem
+    contract: type[BaseModel] | None = None  # the parameters, if not `build`'s own keyword-only arguments
+
+    @cached_property
+    def param_model(self) -> type[BaseModel]:
+        return self.contract or signature_model(self.name, self.build)
+
+    def describe_params(self) -> list[str]:
+        return describe(self.param_model)
+
+    def check(self, params: dict, library_size: int) -> dict:
+        """`params` validated (defaults filled in) for a library of `library_size` experts,
+        or one UserError naming the method and the parameter."""
+        validated = validate_params(f"method {self.name!r}", self.param_model, params)
+        problem = self.limits(validated, library_size)
+        if problem:
+            raise UserError(f"method {self.name!r}: {problem}")
+        return validated
 
 
 RECYCLERS: Registry[Recycler] = Registry("recycling method")
 
-
-def check_params(method: str, params: dict, rules: dict[str, tuple[Callable[[object], bool], str]]) -> None:
-    """rules: {name: (is_valid(value), what a valid value is)}; unknown names are rejected."""
-    for key, value in params.items():
-        if key not in rules:
-            raise UserError(f"method {method!r}: unknown parameter {key!r}. Known: {', '.join(rules) or 'none'}")
-        valid, what = rules[key]
-        if not valid(value):
-            raise UserError(f"method {method!r}: {key}={value!r} must be {what}")
+# Parameter types shared by several methods (annotations are the contract, see contract.py).
+Shots = Annotated[int, Field(ge=1, description="few-shot examples")]
+Temperature = Annotated[float, Field(gt=0, description="softmax temperature")]
 
 
-def is_int(lo: int, hi: int | None = None) -> Callable[[object], bool]:
-    return lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= lo and (hi is None or v <= hi)
-
-
-def is_number(lo: float, hi: float | None = None, open_low: bool = False) -> Callable[[object], bool]:
-    return lambda v: (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-                      and (v > lo if open_low else v >= lo) and (hi is None or v <= hi))
-
-
-def one_of(*choices: object) -> Callable[[object], bool]:
-    return lambda v: v in choices
+def at_most_library(name: str) -> Callable[[dict, int], str | None]:
+    def limit(params: dict, library_size: int) -> str | None:
+        if params[name] > library_size:
+            return f"{name}={params[name]} must be between 1 and the library size {library_size}"
+        return None
+    return limit

@@ -7,16 +7,14 @@ which imports every method file."""
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Literal, get_args, get_origin, get_type_hints
 
-from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+from pydantic import BaseModel
 
-from ...errors import UserError, invalid
 from ...registry import Registry
+from ..contract import describe, signature_model, validate_params
 
 
 @dataclass(frozen=True)
@@ -37,39 +35,15 @@ class MergeMethod:
 
     @cached_property
     def param_model(self) -> type[BaseModel]:
-        """The parameters users may set: the keyword-only arguments of `fn`, typed by their
-        annotations (constraints included, see `params.py`), validated strictly (no "no" for
-        a bool, no bool for a number, no NaN) before any work starts."""
-        hints = get_type_hints(self.fn, include_extras=True)
-        fields = {p.name: (hints[p.name], p.default) for p in inspect.signature(self.fn).parameters.values()
-                  if p.kind is p.KEYWORD_ONLY and p.name != "generator"}
-        config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, validate_default=True)
-        return create_model(f"{self.name}_params", __config__=config, **fields)
+        """The parameters users may set: the keyword-only arguments of `fn` (see `contract.py`)."""
+        return signature_model(self.name, self.fn)
 
     def describe_params(self) -> list[str]:
-        """Each parameter as `name=default (rule)`, the rule read from its annotation."""
-        out = []
-        for name, field in self.param_model.model_fields.items():
-            if get_origin(field.annotation) is Literal:
-                rule = "|".join(map(str, get_args(field.annotation)))
-            else:
-                bounds = [f"{op} {getattr(m, attr)}" for m in field.metadata
-                          for attr, op in (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<="))
-                          if getattr(m, attr, None) is not None]
-                rule = " ".join([field.annotation.__name__, *bounds])
-            out.append(f"{name}={field.default} ({rule})")
-        return out
+        return describe(self.param_model)
 
     def check_params(self, params: dict) -> dict:
         """`params` validated (defaults filled in), or one UserError naming the parameter."""
-        unknown = [k for k in params if k not in self.param_model.model_fields]
-        if unknown:
-            raise UserError(f"merge method {self.name!r}: unknown parameter {unknown[0]!r}. "
-                            f"Known: {', '.join(self.param_model.model_fields) or 'none'}")
-        try:
-            return self.param_model.model_validate(params).model_dump()
-        except ValidationError as err:
-            raise invalid(f"merge method {self.name!r}", err, what="parameter") from None
+        return validate_params(f"merge method {self.name!r}", self.param_model, params)
 
 
 MERGE_METHODS: Registry[MergeMethod] = Registry("merge method")

@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Annotated, Literal
+
 import torch
 from peft import ArrowConfig, create_arrow_model
+from pydantic import Field
 
 from ...model.load import load_base, load_tokenizer
 from ...model.prompting import encode
-from ..recycler import RECYCLERS, LibraryInputs, Recycler, check_params, is_int, is_number, one_of
+from ..recycler import RECYCLERS, LibraryInputs, Recycler, Shots, Temperature, at_most_library
 from .bank import LOGIT_KINDS
 from .layer import Router
 from .model import RoutedModel, arrow_selector, build_routed_model, embed, retriever_selector
 
 GENERAL_EXPERT = "general"
-LOGITS_RULE = (one_of(*LOGIT_KINDS), f"one of {', '.join(LOGIT_KINDS)}")
-TEMPERATURE_RULE = (is_number(0, open_low=True), "a number > 0")
-GKS_RULE = (one_of(True, False), "true or false")
-
-
-def _top_k_rule(library_size: int):
-    return is_int(1, library_size), f"an integer between 1 and the library size {library_size}"
+Logits = Literal[LOGIT_KINDS]  # routing scores: raw projections or cosines
+TopK = Annotated[int, Field(ge=1, description="experts per token (at most the library size)")]
 
 
 def _general(inputs: LibraryInputs, gks: bool) -> list:
@@ -30,43 +28,35 @@ def _needs_general(params: dict) -> tuple[str, ...]:
     return (GENERAL_EXPERT,) if params.get("gks") else ()
 
 
-def _arrow(inputs: LibraryInputs, top_k: int = 1, temperature: float = 1.0, logits: str = "raw",
+def _arrow(inputs: LibraryInputs, *, top_k: TopK = 1, temperature: Temperature = 1.0, logits: Logits = "raw",
            gks: bool = False) -> RoutedModel:
     router = Router(len(inputs.expert_paths), "token", top_k, temperature, logits)
     return build_routed_model(load_base(inputs.base_path), inputs.expert_paths, inputs.expert_names, router,
                               _general(inputs, gks))
 
 
-def _check_arrow(params: dict, library_size: int) -> None:
-    check_params("arrow", params, {"top_k": _top_k_rule(library_size), "temperature": TEMPERATURE_RULE,
-                                   "logits": LOGITS_RULE, "gks": GKS_RULE})
-
-
 RECYCLERS.register("arrow")(Recycler(
-    "arrow", _arrow, _check_arrow,
+    "arrow", _arrow,
     "per token and layer: softmax over the top-k experts by |<x, v_e>| (v_e: top right singular vector of delta W_e)",
-    extra_experts=_needs_general, routes=True))
+    extra_experts=_needs_general, routes=True, limits=at_most_library("top_k")))
 
 
-def _arrow_peft(inputs: LibraryInputs, top_k: int = 1, temperature: float = 1.0, gks: bool = False) -> torch.nn.Module:
+def _arrow_peft(inputs: LibraryInputs, *, top_k: TopK = 1, temperature: Temperature = 1.0,
+                gks: bool = False) -> torch.nn.Module:
     config = ArrowConfig(top_k=top_k, router_temperature=temperature, rng_seed=inputs.seed, use_gks=gks)
     general = [str(p) for p in _general(inputs, gks)] or None
     return create_arrow_model(load_base(inputs.base_path), [str(p) for p in inputs.expert_paths], config,
                               general_adapter_paths=general).eval()
 
 
-def _check_arrow_peft(params: dict, library_size: int) -> None:
-    check_params("arrow_peft", params, {"top_k": _top_k_rule(library_size), "temperature": TEMPERATURE_RULE,
-                                        "gks": GKS_RULE})
-
-
 RECYCLERS.register("arrow_peft")(Recycler(
-    "arrow_peft", _arrow_peft, _check_arrow_peft,
+    "arrow_peft", _arrow_peft,
     "PEFT's Arrow (reference implementation; prototypes by power iteration, GenKnowSub on factors)",
-    extra_experts=_needs_general))
+    extra_experts=_needs_general, limits=at_most_library("top_k")))
 
 
-def _mixture(inputs: LibraryInputs, weights: str = "uniform", temperature: float = 1.0, logits: str = "raw") -> RoutedModel:
+def _mixture(inputs: LibraryInputs, *, weights: Literal["uniform", "arrow"] = "uniform",
+             temperature: Temperature = 1.0, logits: Logits = "raw") -> RoutedModel:
     E = len(inputs.expert_paths)
     router = Router(E, "fixed", weights=torch.full((E,), 1.0 / E))
     router.logits = logits
@@ -75,18 +65,13 @@ def _mixture(inputs: LibraryInputs, weights: str = "uniform", temperature: float
                               selector=selector)
 
 
-def _check_mixture(params: dict, library_size: int) -> None:
-    check_params("mixture", params, {"weights": (one_of("uniform", "arrow"), "uniform or arrow"),
-                                     "temperature": TEMPERATURE_RULE, "logits": LOGITS_RULE})
-
-
 RECYCLERS.register("mixture")(Recycler(
-    "mixture", _mixture, _check_mixture,
+    "mixture", _mixture,
     "output mixture sum_e w_e B_e A_e x without merging: uniform w, or a softmax of prompt-pooled Arrow scores per query",
     routes=True))
 
 
-def _select_arrow(inputs: LibraryInputs, logits: str = "raw") -> RoutedModel:
+def _select_arrow(inputs: LibraryInputs, *, logits: Logits = "raw") -> RoutedModel:
     router = Router(len(inputs.expert_paths), "fixed", logits=logits)
     return build_routed_model(load_base(inputs.base_path), inputs.expert_paths, inputs.expert_names, router,
                               selector=arrow_selector("select"))
@@ -94,7 +79,6 @@ def _select_arrow(inputs: LibraryInputs, logits: str = "raw") -> RoutedModel:
 
 RECYCLERS.register("select_arrow")(Recycler(
     "select_arrow", _select_arrow,
-    lambda params, size: check_params("select_arrow", params, {"logits": LOGITS_RULE}),
     "one expert per query: the best prompt-pooled Arrow score (data-free)", routes=True))
 
 
@@ -104,7 +88,7 @@ def retriever_examples(inputs: LibraryInputs, shots: int) -> list[tuple[int, str
             for ex in inputs.datasets[inputs.fewshot_sources[name]][:shots]]
 
 
-def _select_retriever(inputs: LibraryInputs, shots: int = 5) -> RoutedModel:
+def _select_retriever(inputs: LibraryInputs, *, shots: Shots = 5) -> RoutedModel:
     router = Router(len(inputs.expert_paths), "fixed")
     model = build_routed_model(load_base(inputs.base_path), inputs.expert_paths, inputs.expert_names, router)
     pairs = retriever_examples(inputs, shots)
@@ -118,6 +102,5 @@ def _select_retriever(inputs: LibraryInputs, shots: int = 5) -> RoutedModel:
 
 RECYCLERS.register("select_retriever")(Recycler(
     "select_retriever", _select_retriever,
-    lambda params, size: check_params("select_retriever", params, {"shots": (is_int(1), "an integer >= 1")}),
     "one expert per query: most similar few-shot example input (base-model embeddings, LoraRetriever-style)",
     requirement=lambda params: f"few-shot ({params.get('shots', 5)}/expert)", routes=True))
