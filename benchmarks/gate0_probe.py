@@ -7,6 +7,7 @@ subject is restated (s), whose first hop is right (h) and whose answer is right 
   python benchmarks/gate0_probe.py '{world: {n_incontext: 600, n_pretrain_paths: 300}, pretrain: {epochs: 24}}'
   python benchmarks/gate0_probe.py '{world: {n_incontext: 320}, pretrain: {epochs: 40, lr: 0.002}}' --copy-only
   python benchmarks/gate0_probe.py '{world: {name_words: 1, n_incontext: 600}, pretrain: {epochs: 24}}' --word-names
+  python benchmarks/gate0_probe.py '{world: {n_incontext: 600}, pretrain: {layout_warmup_steps: 400}}' --every 5
 
 --copy-only trains on the in-context sequences alone; --word-names makes every two-syllable
 word one token (and lets one-off names reuse the test names' words, never their facts).
@@ -32,7 +33,7 @@ from lorarecycle.tasks.names import SYLLABLES
 from lorarecycle.tasks.registry import task_of
 from lorarecycle.tasks.templates import extract_answer, normalize
 from lorarecycle.tasks.world import World
-from lorarecycle.train.trainer import train_causal_lm
+from lorarecycle.train.pretrain import pretrain_model
 
 
 class GraphNamesOnly(World):
@@ -80,11 +81,11 @@ def main() -> None:
     sets = {k: data[k][:64] for k in ("incontext_twohop_cot", "twohop_cot", "control_cot")}
     sets["matched_cot"] = [e for e in data["control_cot"] if e.chain.startswith("control-m")][:32]
     start = time.perf_counter()
-    stats = train_causal_lm(model, tokenizer, [] if args.copy_only else data["pretrain"], cfg.pretrain,
-                            derive_seed(cfg.seed, "pretrain"), "pretraining", loss_on_prompt=True,
-                            monitor=CopyMonitor(task, sets, args.every),
-                            fresh=partial(task.incontext, source, cfg.world.n_incontext))
-    print(f"steps {stats['steps']}, {time.perf_counter() - start:.0f} s", flush=True)
+    stats = pretrain_model(model, tokenizer, cfg, [] if args.copy_only else data["pretrain"],
+                           partial(task.incontext, source, cfg.world.n_incontext),
+                           partial(task.incontext, source, fixed_layout=True), CopyMonitor(task, sets, args.every))
+    warmup = stats.get("layout_warmup", {})
+    print(f"steps {stats['steps']} (+ {warmup.get('steps', 0)} warmup), {time.perf_counter() - start:.0f} s", flush=True)
 
 
 if __name__ == "__main__":

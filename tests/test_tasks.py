@@ -83,6 +83,40 @@ def test_incontext_sequences_use_one_off_names_fresh_each_epoch():
     assert not subjects[0] & subjects[1] and not subjects[1] & subjects[2]
 
 
+def test_fixed_layout_sequences_are_the_incontext_test_layout_with_one_off_names():
+    from dataclasses import replace
+
+    from lorarecycle.tasks.datasets import chain_facts, cot_example, in_context
+    from lorarecycle.tasks.incontext import incontext_corpus
+    from lorarecycle.tasks.world import Chain
+
+    world = build_world(SPEC, 0)
+    corpus = incontext_corpus(world, 60, 0, fixed_layout=True)
+    assert incontext_corpus(world, 60, 0, fixed_layout=True) == corpus
+    assert corpus != incontext_corpus(world, 60, 1, fixed_layout=True)
+    text = " ".join(ex.text for ex in corpus)
+    assert not any(e in text for e in world.entities)
+    for ex in corpus:
+        chain = Chain(ex.chain, "test", ex.subject, ex.bridge, ex.answer, SPEC.hop1_relation, SPEC.hop2_relation)
+        expected = in_context(cot_example(chain), chain_facts(chain))
+        assert (ex.prompt, ex.completion) == (expected.prompt, expected.completion)
+    varied = incontext_corpus(world, 60, 0)  # the second stage keeps its own names and layouts
+    assert not {ex.subject for ex in corpus} & {ex.subject for ex in varied if ex.subject}
+    assert replace(varied[0], id="") != replace(corpus[0], id="")
+
+
+def test_fixed_layout_math_problems_state_only_the_asked_price():
+    from lorarecycle.config import MathSpec
+    from lorarecycle.tasks.math import build_math_world, incontext_math_corpus
+
+    world = build_math_world(WorldSpec(), MathSpec(), 0)
+    corpus = incontext_math_corpus(world, 40, 0, fixed_layout=True)
+    for ex in corpus:
+        assert ex.kind == "cot" and ex.prompt.count(" costs ") == 1
+        assert ex.prompt.startswith(f"A bag of {ex.subject} costs") and f"bags of {ex.subject}." in ex.prompt
+        assert ex.subject not in world.entities
+
+
 def test_retention_facts_are_pretraining_facts_held_out_of_replay():
     from lorarecycle.adapters.recipe import recipe_examples
     from lorarecycle.config import ExpertTrainSpec

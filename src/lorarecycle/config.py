@@ -127,6 +127,15 @@ class TrainSpec(StrictModel):
     stop_loss: float | None = Field(None, gt=0, description="stop once an epoch's mean loss falls below this")
 
 
+class PretrainSpec(TrainSpec):
+    """Pretraining of the built-in model."""
+
+    layout_warmup_steps: int = Field(
+        0, ge=0, description="steps of fixed-layout in-context sequences (the test's relation pair, facts in chain "
+        "order, then the CoT question; fresh names) before the main corpus: the first stage of a curriculum that "
+        "teaches restating a new name (with world.n_incontext > 0 for the second stage); 0 = none")
+
+
 class ExpertTrainSpec(TrainSpec):
     """Training of an adapter or fine-tune on new knowledge."""
 
@@ -200,7 +209,7 @@ class ExperimentConfig(StrictModel):
     world: WorldSpec = WorldSpec()
     math: MathSpec = MathSpec()
     model: ModelSpec = ModelSpec()
-    pretrain: TrainSpec = TrainSpec(epochs=30, lr=1e-3, batch_size=32)
+    pretrain: PretrainSpec = PretrainSpec(epochs=30, lr=1e-3, batch_size=32)
     experts: ExpertTrainSpec = ExpertTrainSpec(epochs=40, lr=2e-3, batch_size=16)
     lora: LoraSpec = LoraSpec()
     libraries: dict[SafeName, list[str]] = Field(

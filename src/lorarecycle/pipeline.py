@@ -277,7 +277,8 @@ def _run_locked(cfg: ExperimentConfig, out: Path, task, world, datasets: dict, s
     set_precision(cfg.precision)
     precision = current_precision()
     write_data(out / "data", datasets)
-    base_path = prepare_base(cfg, datasets["pretrain"], partial(task.incontext, world, cfg.world.n_incontext))
+    base_path = prepare_base(cfg, datasets["pretrain"], partial(task.incontext, world, cfg.world.n_incontext),
+                             partial(task.incontext, world, fixed_layout=True))
     tokenizer = load_tokenizer(base_path)
     # what every model stage sees: plain text, or the base model's chat template
     prompt_format, datasets = render_datasets(datasets, tokenizer, cfg.prompt)

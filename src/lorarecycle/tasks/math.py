@@ -125,12 +125,13 @@ def _price_sentence(world: MathWorld, item: str) -> str:
     return (M.price_prompt(item) + M.price_completion(world.prices[item])).strip()
 
 
-def incontext_math_corpus(world: MathWorld, n: int, epoch: int = 0) -> list[Example]:
+def incontext_math_corpus(world: MathWorld, n: int, epoch: int = 0, fixed_layout: bool = False) -> list[Example]:
     """Pretraining problems over one-off items (each item in one sequence only) whose price
     is stated in context, with a distractor price: the procedure for an unseen item name
     (restate it, read its price, multiply), as `incontext.py` does for two-hop; fresh for
-    each pretraining epoch."""
-    rng = make_rng(world.seed, "math-incontext", str(epoch))
+    each pretraining epoch. `fixed_layout=True`: the curriculum's first stage, the item's
+    price alone and then the CoT problem (the `incontext_math_cot` layout)."""
+    rng = make_rng(world.seed, "math-incontext-fixed" if fixed_layout else "math-incontext", str(epoch))
     reserved = set(M.MATH_WORDS) | {e.lower() for e in world.entities}
     items = iter(unique_names(rng, 2 * n, reserved, words=1))
     buyers = world.familiar_buyers
@@ -141,9 +142,11 @@ def incontext_math_corpus(world: MathWorld, n: int, epoch: int = 0) -> list[Exam
                     rng.randint(2, world.math.max_price))
         prices = [f"{M.price_prompt(item)}{M.price_completion(p.price)}",
                   f"{M.price_prompt(other)}{M.price_completion(rng.randint(2, world.math.max_price))}"]
+        if fixed_layout:
+            prices = prices[:1]
         rng.shuffle(prices)
         context = " ".join(s.strip() for s in prices)
-        form = i % 3
+        form = 0 if fixed_layout else i % 3
         if form == 0:
             out.append(in_context(_cot(p, False), context))
         elif form == 1:

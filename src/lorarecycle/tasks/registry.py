@@ -33,7 +33,8 @@ class Task:
     # of a familiar reference group, for the familiarity measurement
     probe_entities: Callable[[Any], list[tuple[str, str, bool, str]]]
     question_form: Callable[[Example], Example | None]  # a fact's second surface form (replay recipe)
-    incontext: Callable[[Any, int, int], list[Example]]  # (world, n, epoch): fresh pretraining sequences
+    # (world, n, epoch, fixed_layout=False): fresh pretraining sequences over one-off names
+    incontext: Callable[..., list[Example]]
 
     def build(self, cfg: ExperimentConfig) -> tuple[Any, dict[str, list[Example]]]:
         world = self.build_world(cfg)

@@ -4,6 +4,7 @@ whose every training token we know."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from ..artifacts import atomic_dir, check_output_dir, file_lock, write_json
@@ -21,6 +22,10 @@ from ..ui import console
 from .trainer import train_causal_lm
 
 FORMAT_VERSION = 2  # 2: fresh in-context sequences every pretraining epoch
+LAYOUT_CHUNK = 1024  # warmup sequences drawn per pass: names unique within a pass (math has ~4900 one-word names)
+
+Fresh = Callable[[int], list[Example]]  # epoch -> examples seen in that epoch only
+Layout = Callable[[int, int], list[Example]]  # (n, pass) -> fixed-layout in-context sequences
 
 
 def base_model_key(cfg: ExperimentConfig) -> str:
@@ -33,10 +38,11 @@ def base_model_key(cfg: ExperimentConfig) -> str:
     )
 
 
-def prepare_base(cfg: ExperimentConfig, pretrain_corpus: list[Example],
-                 fresh: Callable[[int], list[Example]] | None = None) -> Path:
+def prepare_base(cfg: ExperimentConfig, pretrain_corpus: list[Example], fresh: Fresh | None = None,
+                 layout: Layout | None = None) -> Path:
     """Path of the base model directory, pretraining the built-in model if not cached.
-    `fresh(epoch)` adds examples seen in that epoch only (see `train_causal_lm`)."""
+    `fresh(epoch)` adds examples seen in that epoch only (see `train_causal_lm`); `layout`
+    gives the warmup stage's sequences (`pretrain.layout_warmup_steps`)."""
     if cfg.model.base_model is not None:
         return check_model_dir(Path(cfg.model.base_model))
     path = Path(cache_root()) / "base" / base_model_key(cfg)
@@ -45,7 +51,7 @@ def prepare_base(cfg: ExperimentConfig, pretrain_corpus: list[Example],
         if not cached_base_ok(path):
             if path.exists():
                 console.print(f"cached base model {path} is damaged; pretraining it again", markup=False)
-            _pretrain(cfg, pretrain_corpus, fresh, path)
+            _pretrain(cfg, pretrain_corpus, fresh, layout, path)
     return path
 
 
@@ -55,14 +61,32 @@ def cached_base_ok(path: Path) -> bool:
     return (path / BASE_META).is_file() and safetensors_problem(path / "model.safetensors") is None
 
 
-def _pretrain(cfg: ExperimentConfig, pretrain_corpus: list[Example], fresh: Callable[[int], list[Example]] | None,
+def pretrain_model(model, tokenizer, cfg: ExperimentConfig, corpus: list[Example], fresh: Fresh | None,
+                   layout: Layout | None, monitor=None) -> dict:
+    """Train the freshly initialised model in place: the fixed-layout warmup (if any), then
+    the corpus with `fresh` sequences each epoch; returns the training statistics."""
+    spec, seed = cfg.pretrain, derive_seed(cfg.seed, "pretrain")
+    warmup_stats = None
+    if spec.layout_warmup_steps:
+        if layout is None:
+            raise ValueError("pretrain.layout_warmup_steps needs the task's fixed-layout sequences")
+        n = spec.layout_warmup_steps * spec.batch_size
+        passes = -(-n // LAYOUT_CHUNK)
+        warmup = spec.model_copy(update={"epochs": passes})
+        warmup_stats = train_causal_lm(
+            model, tokenizer, [], warmup, derive_seed(seed, "layout"), "pretraining: fixed-layout warmup",
+            loss_on_prompt=True, fresh=partial(layout, -(-n // passes)),
+        )
+    stats = train_causal_lm(model, tokenizer, corpus, spec, seed, "pretraining base model", loss_on_prompt=True,
+                            fresh=fresh, monitor=monitor)
+    return {**stats, **({"layout_warmup": warmup_stats} if warmup_stats else {})}
+
+
+def _pretrain(cfg: ExperimentConfig, pretrain_corpus: list[Example], fresh: Fresh | None, layout: Layout | None,
               path: Path) -> None:
     tokenizer = build_tokenizer(task_of(cfg).vocabulary(cfg))
     model = build_tiny_llama(cfg.model, tokenizer, derive_seed(cfg.seed, "init")).to(current_device())
-    stats = train_causal_lm(
-        model, tokenizer, pretrain_corpus, cfg.pretrain, derive_seed(cfg.seed, "pretrain"),
-        "pretraining base model", loss_on_prompt=True, fresh=fresh,
-    )
+    stats = pretrain_model(model, tokenizer, cfg, pretrain_corpus, fresh, layout)
     with atomic_dir(path) as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
