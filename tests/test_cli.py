@@ -82,8 +82,11 @@ def test_smoke_experiment_end_to_end(smoke_run):
     expected |= {(m, lib) for m in methods for lib in ("two", "three")}
     assert models == expected
     assert len(acc) == len(expected) * len(TEST_SPLITS) + len(TWO_HOP.base_checks)  # no duplicate rows
-    row = json.loads((out / "results.jsonl").read_text().splitlines()[0])
-    assert {"seed", "config_hash", "n", "ci_low", "ci_high", "data_requirement"} <= set(row)
+    from lorarecycle.results import SCHEMA_VERSION, ResultRow
+
+    for line in (out / "results.jsonl").read_text().splitlines():  # every row is the documented schema
+        row = ResultRow.model_validate_json(line)
+        assert row.schema_version == SCHEMA_VERSION and row.seed == 0 and row.data_access in row.data_requirement
     for name in ("hop1", "hop2", "skill", "union_replay"):
         (adapter,) = (out / "adapters").glob(f"{name}-*")  # named by content hash
         assert (adapter / "adapter_model.safetensors").is_file()

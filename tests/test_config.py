@@ -11,6 +11,17 @@ def test_presets_load_and_hash_is_stable():
     assert a.config_hash() != a.model_copy(update={"seed": 1}).config_hash()
 
 
+def test_config_hash_covers_only_the_sections_the_task_reads():
+    from lorarecycle.config import MathSpec
+
+    two_hop, math = load_preset("smoke"), load_preset("smoke-math")
+    other_math = MathSpec(n_test_items=7)
+    assert two_hop.model_copy(update={"math": other_math}).config_hash() == two_hop.config_hash()
+    assert math.model_copy(update={"math": other_math}).config_hash() != math.config_hash()
+    assert two_hop.model_copy(update={"world": two_hop.world.model_copy(update={"n_test_chains": 7})}).config_hash() \
+        != two_hop.config_hash()
+
+
 def test_yaml_round_trip_and_preset_inheritance(tmp_path):
     path = tmp_path / "exp.yaml"
     path.write_text("preset: smoke\nseed: 3\nworld: {familiarity: R}\n")

@@ -12,7 +12,7 @@ ROOT = Path(lorarecycle.__file__).parent
 RANK = {
     # shared utilities: no knowledge of the study
     "errors": 0, "registry": 0, "seeding": 0, "ui": 0, "runtime": 0, "artifacts": 0, "layout": 0, "parallel": 0,
-    "__init__": 0, "config": 1, "tasks": 2, "model": 3, "train": 4, "adapters": 5, "recycle": 6, "evaluate": 7,
+    "__init__": 0, "config": 1, "results": 1, "tasks": 2, "model": 3, "train": 4, "adapters": 5, "recycle": 6, "evaluate": 7,
     "diagnostics": 8, "theory": 8, "report": 9, "jobs": 10, "pipeline": 10, "sweep": 11, "cli": 12, "presets": 0,
 }
 # The one known arrow up: the config validates method/reference names against the task

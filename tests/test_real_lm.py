@@ -66,7 +66,7 @@ def test_smoke_runs_end_to_end_on_each_architecture(hf_bases, tmp_path, arch):
     scores = [json.loads(x) for x in (out / "familiarity.jsonl").read_text().splitlines()]
     assert len(scores) == 3 * 12 + 20 and {s["role"] for s in scores} == {"a", "b", "c", "reference"}
     assert all(s["name_logprob"] < 0 and s["tokens"] >= 1 for s in scores)
-    assert [r["role"] for r in manifest["familiarity_measured"]] == ["a", "b", "c", "reference"]
+    assert [r["role"] for r in manifest["measured_familiarity"]] == ["a", "b", "c", "reference"]
     row = json.loads((out / "results.jsonl").read_text().splitlines()[0])
     assert set(row["measured_familiarity"]) == {"a", "b", "c", "reference"}
     assert "## Familiarity of the test entities" in (out / "report.md").read_text()

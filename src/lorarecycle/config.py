@@ -271,7 +271,9 @@ class ExperimentConfig(StrictModel):
         return self
 
     def config_hash(self) -> str:
-        return stable_hash(self.model_dump(mode="json"))
+        """Hash of the sections the run uses: a two-hop run does not read `math`, so a change
+        of the math defaults must not break its resume."""
+        return stable_hash(self.model_dump(mode="json", exclude={"math"} if self.task != "math" else None))
 
 
 def stable_hash(obj: Any, length: int = 12) -> str:

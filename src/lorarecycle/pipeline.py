@@ -48,6 +48,7 @@ from .tasks.recipe_sets import REPLAY_POOL
 from .runtime import crash_point
 from .tasks.registry import task_of
 from .train.full import full_ft_meta
+from .results import SCHEMA_VERSION, ResultRow, data_access_of
 from .train.pretrain import prepare_base
 from .tasks.templates import normalize
 from .ui import console, progress_bar
@@ -296,7 +297,7 @@ def _run_locked(cfg: ExperimentConfig, out: Path, task, world, datasets: dict, s
         write_jsonl(samples_path, kept)
     rows = plan_rows(cfg, base_path, experts, full, datasets, out)
     todo = [(row, s) for row in rows for s in task.catalog.splits_for(row.model) if (row.model, row.library, s) not in done]
-    common = {"measured_familiarity": {r["role"]: round(r["name_logprob"], 4) for r in familiarity},
+    common = {"schema_version": SCHEMA_VERSION, "measured_familiarity": {r["role"]: round(r["name_logprob"], 4) for r in familiarity},
               "config_hash": cfg.config_hash(), "seed": cfg.seed, "experiment": cfg.name, "device": current_device().type, "precision": precision,
               "familiarity": cfg.world.familiarity, "exposure": cfg.world.exposure, **(extra or {})}
     ctx = EvalContext(cfg, base_path, out, datasets, frozenset(entities))
@@ -314,7 +315,9 @@ def _run_locked(cfg: ExperimentConfig, out: Path, task, world, datasets: dict, s
             for split, summary, samples in evaluated:
                 ident = {"model": row.model, "library": row.library, "split": split}
                 append_jsonl(out / SAMPLES_FILE, ({**ident, **s} for s in samples))
-                result = {**common, **ident, "method": row.method, "data_requirement": row.data_requirement, **summary}
+                result = {**common, **ident, "method": row.method, "data_requirement": row.data_requirement,
+                          "data_access": data_access_of(row.data_requirement), **summary}
+                ResultRow.model_validate(result)  # the documented schema, or fail before anything is written
                 append_jsonl(out / RESULTS_FILE, [result])
                 results.append(result)
                 advance(info=f"{row.model} {row.library or ''} {split}")
@@ -331,7 +334,7 @@ def _run_locked(cfg: ExperimentConfig, out: Path, task, world, datasets: dict, s
         "experts": {name: expert_meta(p) for name, p in experts.items()} | {n: full_ft_meta(p) for n, p in full.items()},
         "gates": gates,
         "attributable": attributable(gates),
-        "familiarity_measured": familiarity,
+        "measured_familiarity": familiarity,
         "diagnostics": diagnostics,
         "routing": routing,
         "seconds_this_invocation": round(time.perf_counter() - started, 1),

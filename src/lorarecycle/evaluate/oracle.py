@@ -19,5 +19,6 @@ def oracle_rows(results: Sequence[dict], libraries: Mapping[str, Sequence[str]])
                 continue
             best = max(candidates, key=lambda r: r["accuracy"])
             rows.append({**best, "model": ORACLE, "library": library, "method": ORACLE,
-                         "data_requirement": ORACLE_REQUIREMENT, "oracle_of": best["model"]})
+                         "data_requirement": ORACLE_REQUIREMENT, "data_access": "oracle",
+                         "oracle_of": best["model"]})
     return rows

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ..results import data_access_of
+
 
 def _pyplot():
     import matplotlib
@@ -61,8 +63,7 @@ FAMILY_COLORS = {"none": "black", "single expert": "tab:gray", "data-free": "tab
                  "oracle": "tab:orange", "data-access": "tab:green"}
 
 
-def family_of(requirement: str) -> str:
-    return next((f for f in FAMILY_COLORS if requirement.startswith(f)), "none")
+family_of = data_access_of  # "few-shot (10)" -> "few-shot"
 
 
 def plot_accuracy_heatmap(aggs, path: Path) -> None:

@@ -8,6 +8,7 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
+from ..results import DATA_ACCESS, data_access_of
 
 
 def fmt_optional(value: float | None) -> str:
@@ -19,12 +20,11 @@ def row_label(row: dict) -> str:
     return f"{row['model']} [{row['library']}]" if row.get("library") else row["model"]
 
 
-# Report order of the data requirements (prefix match: "few-shot (5)" is a few-shot row).
-REQUIREMENT_ORDER = ("none", "single expert", "data-free", "few-shot", "oracle", "data-access")
+REQUIREMENT_ORDER = DATA_ACCESS  # report order of the data requirements
 
 
 def requirement_rank(requirement: str) -> int:
-    return next((i for i, p in enumerate(REQUIREMENT_ORDER) if requirement.startswith(p)), len(REQUIREMENT_ORDER))
+    return DATA_ACCESS.index(data_access_of(requirement))
 
 
 def splits_of(rows: Sequence[dict]) -> list[str]:
