@@ -248,3 +248,16 @@ def test_a_run_refuses_bad_merge_parameters_before_any_work(smoke_cfg, method, m
     cfg = smoke_cfg.model_copy(update={"methods": [MethodSpec(**method)]})
     with pytest.raises(UserError, match=re.escape(message)):
         validate(cfg)
+
+
+@pytest.mark.parametrize("method", ["cat", "uniform_factors", "factor_linear"])
+def test_methods_that_set_their_own_rank_refuse_output_rank_options(method):
+    from lorarecycle.recycle.merge.apply import MergeOptions, merge_adapters
+    from lorarecycle.recycle.registry import RECYCLERS
+
+    assert not MERGE_METHODS.get(method).takes_output_rank
+    with pytest.raises(UserError, match="unknown parameter 'rank'"):
+        RECYCLERS.get(method).check({"rank": 4}, 2)
+    with pytest.raises(UserError, match=f"merge method {method!r} sets its own output rank"):
+        merge_adapters([], method, [], {}, MergeOptions(rank=4))
+    assert MERGE_METHODS.get("task_arithmetic").takes_output_rank and MERGE_METHODS.get("ties").takes_output_rank

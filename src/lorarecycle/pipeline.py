@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import platform
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -22,7 +24,7 @@ from .adapters.lora_io import read_adapter
 from .artifacts import (append_jsonl, atomic_write_text, check_output_dir, inside, read_json, read_jsonl,
                         remove_stray_temporaries, run_lock, write_json, write_jsonl, RUN_LOCK)
 from .adapters.recipe import recipe_examples
-from .config import ExperimentConfig, ExpertTrainSpec, TrainSpec, stable_hash
+from .config import ExperimentConfig, ExpertTrainSpec, MethodSpec, TrainSpec, stable_hash
 from .evaluate.monitor import SAMPLE as MONITOR_SAMPLE, HeldOutMonitor
 from .diagnostics.report import pair_rows, summarize_pairs
 from .errors import UserError
@@ -206,38 +208,65 @@ REFERENCE_ROWS = {"union": "data-access (pooled expert data)",
                   "target_expert": "data-access (test questions)"}
 
 
+@dataclass(frozen=True)
+class PlannedRow:
+    """One row of the plan: what the table shows and where its model comes from (`source`:
+    base | adapter | full | recycled; `spec`: the method spec of a recycled row)."""
+
+    model: str
+    library: str | None
+    method: str
+    data_requirement: str
+    source: str
+    name: str = ""
+    spec: MethodSpec | None = None
+
+
+def plan(cfg: ExperimentConfig) -> list[PlannedRow]:
+    """Every row an experiment evaluates, in report order: the one plan that execution,
+    resume, sweeps and `validate` all read."""
+    rows = [PlannedRow("base", None, "base", "none", "base")]
+    for name in needed_experts(cfg):
+        if name in REFERENCE_ROWS:
+            rows.append(PlannedRow(name, None, name, REFERENCE_ROWS[name], "adapter", name))
+        else:
+            rows.append(PlannedRow(f"expert:{name}", None, "single_expert", "single expert", "adapter", name))
+    for name in (n for n in FULL_FINE_TUNES if n in cfg.references):
+        what = "pooled expert data, all weights" + (", replay recipe" if name in REPLAY_REFERENCES else "")
+        rows.append(PlannedRow(name, None, name, f"data-access ({what})", "full", name))
+    for library in cfg.libraries:
+        for spec in cfg.methods:
+            requirement = RECYCLERS.get(spec.name).requirement(spec.params)
+            rows.append(PlannedRow(spec.row_name, library, spec.name, requirement, "recycled", spec=spec))
+    return rows
+
+
 def row_keys(cfg: ExperimentConfig) -> list[tuple[str, str | None]]:
-    """(model, library) of every row an experiment evaluates, in report order."""
-    keys: list[tuple[str, str | None]] = [("base", None)]
-    keys += [(n if n in REFERENCE_ROWS else f"expert:{n}", None) for n in needed_experts(cfg)]
-    keys += [(n, None) for n in FULL_FINE_TUNES if n in cfg.references]
-    return keys + [(spec.row_name, library) for library in cfg.libraries for spec in cfg.methods]
+    """(model, library) of every planned row, in report order."""
+    return [(r.model, r.library) for r in plan(cfg)]
 
 
 def plan_rows(cfg: ExperimentConfig, base_path: Path, experts: dict[str, Path], full: dict[str, Path],
               datasets: dict, out: Path) -> list[Row]:
-    rows = [Row("base", None, "base", "none", partial(load_base, base_path))]
-    for name, path in experts.items():
-        if name in REFERENCE_ROWS:
-            rows.append(Row(name, None, name, REFERENCE_ROWS[name], partial(load_adapted, base_path, path)))
-        else:
-            rows.append(Row(f"expert:{name}", None, "single_expert", "single expert", partial(load_adapted, base_path, path)))
-    for name, path in full.items():
-        what = "pooled expert data, all weights" + (", replay recipe" if name in REPLAY_REFERENCES else "")
-        rows.append(Row(name, None, name, f"data-access ({what})", partial(load_base, path)))
+    """The plan with a way to build each row's model (trained adapters and fine-tunes at hand)."""
     general = [experts[n] for n in ("general",) if n in experts]
     catalog = task_of(cfg).catalog
-    for library, names in cfg.libraries.items():
-        for spec in cfg.methods:
-            recycler = RECYCLERS.get(spec.name)
-            inputs = LibraryInputs(base_path, [experts[e] for e in names], list(names),
-                                   inside(out, "recycled", f"{spec.row_name}-{library}"), derive_seed(cfg.seed, "recycle"),
-                                   datasets, general, catalog.fewshot_sources, catalog.fewshot_examples)
-            rows.append(Row(spec.row_name, library, spec.name, recycler.requirement(spec.params),
-                            partial(build_recycled, spec.name, inputs, spec.params)))
-    assert [(r.model, r.library) for r in rows] == row_keys(cfg)
-    return rows
 
+    def build(row: PlannedRow) -> Callable[[], torch.nn.Module]:
+        if row.source == "base":
+            return partial(load_base, base_path)
+        if row.source == "adapter":
+            return partial(load_adapted, base_path, experts[row.name])
+        if row.source == "full":
+            return partial(load_base, full[row.name])
+        names = cfg.libraries[row.library]
+        inputs = LibraryInputs(base_path, [experts[e] for e in names], list(names),
+                               inside(out, "recycled", f"{row.spec.row_name}-{row.library}"),
+                               derive_seed(cfg.seed, "recycle"), datasets, general, catalog.fewshot_sources,
+                               catalog.fewshot_examples)
+        return partial(build_recycled, row.spec.name, inputs, row.spec.params)
+
+    return [Row(r.model, r.library, r.method, r.data_requirement, build(r)) for r in plan(cfg)]
 
 
 def measure_familiarity(cfg: ExperimentConfig, base_path: Path, tokenizer, entities: list[tuple[str, str, bool, str]],

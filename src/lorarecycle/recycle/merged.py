@@ -32,7 +32,8 @@ def _merge_recycler(method: str) -> Recycler:
     # the method's own parameters next to the output options, in one strict model
     own_fields = {name: (f.annotation, f) for name, f in spec.param_model.model_fields.items()
                   if name not in MERGE_OPTION_KEYS}  # svd's own rank: the output rank sets it (exact, see apply)
-    contract = create_model(f"{method}_recycler_params", __base__=OutputOptions, **own_fields)
+    base = OutputOptions if spec.takes_output_rank else spec.param_model  # rank options only where they apply
+    contract = create_model(f"{method}_recycler_params", __base__=base, **own_fields)
     return Recycler(method, build, spec.summary, contract=contract)
 
 

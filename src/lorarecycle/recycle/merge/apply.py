@@ -47,7 +47,7 @@ def merge_module(method: MergeMethod, name: str, modules: list[LoraModule], weig
     if isinstance(result, LowRank):
         if method.truncates and fixed:  # it truncated itself: report how much it dropped
             return result, truncation_error(result, stack_factors(modules, weights))
-        if fixed or method.space == "factors" or method.name == "cat":
+        if fixed or not method.takes_output_rank:
             return result, 0.0
         U, S, Vh = lowrank_svd(result)
     else:  # dense: an entrywise method; default output rank is the sum of the input ranks
@@ -89,6 +89,8 @@ def merge_adapters(adapters: list[LoraAdapter], method: str, weights: list[float
     contributes zero."""
     spec = MERGE_METHODS.get(method)
     spec.check_params(params)
+    if not spec.takes_output_rank and (options.rank is not None or options.tolerance is not None):
+        raise UserError(f"merge method {method!r} sets its own output rank: rank/tolerance do not apply")
     if len(weights) != len(adapters):
         raise UserError(f"{len(weights)} weights for {len(adapters)} adapters")
     factors, errors = {}, {}

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import inspect
+
 import torch
 
 from .methods import merge_method
-from .ops import LowRank, dare_drop, magnitude_trim
+from .ops import LowRank
 from .params import Density, Drop, KnotsMerge, Sign
-from .sparse import consensus, weighted_sum
+from .sparse import ENTRYWISE
 
 
 def shared_basis(modules) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
@@ -26,17 +28,10 @@ def shared_basis(modules) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor
 def knots(modules, weights, *, generator, merge: KnotsMerge = "ties", density: Density = 0.2,
           drop: Drop = 0.5, sign: Sign = "total") -> LowRank:
     """delta W = U S merge(V_1^T, ..., V_n^T): the tasks share U S; their right factors are
-    merged entrywise. Rank <= sum r_i; never forms a dense delta W."""
+    merged entrywise by the named variant's own rule (`sparse.ENTRYWISE`), with the
+    parameters that variant takes. Rank <= sum r_i; never forms a dense delta W."""
     U, S, coords = shared_basis(modules)
-    V = torch.stack(coords)  # (n, R, d_in)
-    if merge == "ties":
-        merged = consensus(torch.stack([magnitude_trim(v, density) for v in V]), weights, sign)
-    elif merge == "dare_ties":
-        merged = consensus(torch.stack([dare_drop(v, drop, generator) for v in V]), weights, sign)
-    elif merge == "dare_linear":
-        merged = weighted_sum(torch.stack([dare_drop(v, drop, generator) for v in V]), weights)
-    elif merge == "task_arithmetic":
-        merged = weighted_sum(V, weights)
-    else:
-        raise ValueError(f"merge must be ties, dare_ties, dare_linear or task_arithmetic, got {merge!r}")
-    return LowRank(merged, U * S)
+    rule = ENTRYWISE[merge]
+    takes = inspect.signature(rule).parameters
+    params = {k: v for k, v in {"density": density, "drop": drop, "sign": sign}.items() if k in takes}
+    return LowRank(rule(torch.stack(coords), weights, generator=generator, **params), U * S)

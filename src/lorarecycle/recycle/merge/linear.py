@@ -23,7 +23,8 @@ def task_arithmetic(modules, weights, *, generator, lam: Scale = 1.0) -> LowRank
     return stack_factors(modules, [lam * w for w in weights])
 
 
-@merge_method("cat", space="delta", summary="concatenate factors: exactly sum_i w_i delta W_i at rank sum r_i")
+@merge_method("cat", space="delta", summary="concatenate factors: exactly sum_i w_i delta W_i at rank sum r_i",
+              sets_rank=True)
 def cat(modules, weights, *, generator) -> LowRank:
     return stack_factors(modules, weights)
 

@@ -21,10 +21,17 @@ from ..contract import describe, signature_model, validate_params
 class MergeMethod:
     name: str
     fn: Callable
-    space: str  # "delta": exact low-rank in delta W | "dense": entrywise | "factors": A, B separately
+    space: str  # "delta": on the low-rank delta Ws (from the factors) | "dense": entrywise on dense delta Ws | "factors": A, B separately
     summary: str
     averages: bool = False  # default weights 1/n (an average) rather than 1 each (a sum, lambda = 1)
     truncates: bool = False  # has its own `rank` parameter (svd): exact when an output rank is asked for
+    sets_rank: bool = False  # its output rank is the method itself (cat: the sum of the input ranks)
+
+    @property
+    def takes_output_rank(self) -> bool:
+        """Whether the output rank/tolerance options apply: not when the method fixes the rank
+        (cat) or combines A and B separately (their rank is the inputs')."""
+        return self.space != "factors" and not self.sets_rank
 
     def default_weights(self, n: int) -> list[float]:
         return [1.0 / n] * n if self.averages else [1.0] * n
@@ -50,9 +57,9 @@ MERGE_METHODS: Registry[MergeMethod] = Registry("merge method")
 
 
 def merge_method(name: str, space: str, summary: str, averages: bool = False,
-                 truncates: bool = False) -> Callable[[Callable], Callable]:
+                 truncates: bool = False, sets_rank: bool = False) -> Callable[[Callable], Callable]:
     def decorator(fn: Callable) -> Callable:
-        MERGE_METHODS.register(name)(MergeMethod(name, fn, space, summary, averages, truncates))
+        MERGE_METHODS.register(name)(MergeMethod(name, fn, space, summary, averages, truncates, sets_rank))
         return fn
 
     return decorator

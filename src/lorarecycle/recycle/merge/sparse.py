@@ -27,10 +27,35 @@ def consensus(tensors: torch.Tensor, weights, sign: str) -> torch.Tensor:
     return disjoint_mean(tensors, w, elected)
 
 
+# The entrywise rules, on stacked tensors (n, ...): the dense methods below apply them to the
+# delta Ws, KnOTS to the aligned right factors (one implementation, two spaces).
+def trim_sum(tensors, weights, *, generator, density: Density = 0.2) -> torch.Tensor:
+    return weighted_sum(torch.stack([magnitude_trim(t, density) for t in tensors]), weights)
+
+
+def trim_consensus(tensors, weights, *, generator, density: Density = 0.2, sign: Sign = "total") -> torch.Tensor:
+    return consensus(torch.stack([magnitude_trim(t, density) for t in tensors]), weights, sign)
+
+
+def drop_sum(tensors, weights, *, generator, drop: Drop = 0.5) -> torch.Tensor:
+    return weighted_sum(torch.stack([dare_drop(t, drop, generator) for t in tensors]), weights)
+
+
+def drop_consensus(tensors, weights, *, generator, drop: Drop = 0.5, sign: Sign = "total") -> torch.Tensor:
+    return consensus(torch.stack([dare_drop(t, drop, generator) for t in tensors]), weights, sign)
+
+
+def plain_sum(tensors, weights, *, generator) -> torch.Tensor:
+    return weighted_sum(tensors, weights)
+
+
+ENTRYWISE = {"magnitude_prune": trim_sum, "ties": trim_consensus, "dare_linear": drop_sum,
+             "dare_ties": drop_consensus, "task_arithmetic": plain_sum}
+
+
 @merge_method("magnitude_prune", space="dense", summary="keep top-density entries of each delta W, weighted sum")
 def magnitude_prune(modules, weights, *, generator, density: Density = 0.2) -> torch.Tensor:
-    trimmed = torch.stack([magnitude_trim(d, density) for d in dense_deltas(modules)])
-    return weighted_sum(trimmed, weights)
+    return trim_sum(dense_deltas(modules), weights, generator=generator, density=density)
 
 
 @merge_method("ties", space="dense", summary="TIES: trim to density, elect sign (total|frequency), disjoint mean")
@@ -38,17 +63,14 @@ def ties(modules, weights, *, generator, density: Density = 0.2, sign: Sign = "t
     """Yadav et al. 2023. Signs are elected on w_i-weighted trimmed deltas; the disjoint merge
     is sum w_i t_i / sum w_i over agreeing entries (mergekit's convention; with equal
     weights it is the paper's disjoint mean)."""
-    trimmed = torch.stack([magnitude_trim(d, density) for d in dense_deltas(modules)])
-    return consensus(trimmed, weights, sign)
+    return trim_consensus(dense_deltas(modules), weights, generator=generator, density=density, sign=sign)
 
 
 @merge_method("dare_linear", space="dense", summary="DARE: drop entries with prob. drop, rescale 1/(1-drop), weighted sum")
 def dare_linear(modules, weights, *, generator, drop: Drop = 0.5) -> torch.Tensor:
-    dropped = torch.stack([dare_drop(d, drop, generator) for d in dense_deltas(modules)])
-    return weighted_sum(dropped, weights)
+    return drop_sum(dense_deltas(modules), weights, generator=generator, drop=drop)
 
 
 @merge_method("dare_ties", space="dense", summary="DARE drop + rescale, then TIES sign election and disjoint mean")
 def dare_ties(modules, weights, *, generator, drop: Drop = 0.5, sign: Sign = "total") -> torch.Tensor:
-    dropped = torch.stack([dare_drop(d, drop, generator) for d in dense_deltas(modules)])
-    return consensus(dropped, weights, sign)
+    return drop_consensus(dense_deltas(modules), weights, generator=generator, drop=drop, sign=sign)
