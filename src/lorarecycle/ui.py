@@ -4,14 +4,41 @@ elsewhere (CI logs, nohup, Ray workers), where a bar would collapse into fragmen
 from __future__ import annotations
 
 import os
+import sys
 import time
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
+# The two output channels: `console` (stderr) for logs and progress, `say` / `report_console`
+# (stdout) for what a command produces, so `cmd > file` keeps results and nothing else.
 console = Console(stderr=True, soft_wrap=True)  # log lines are never broken at 80 columns
+REPORT_WIDTH = 100  # tables on stdout when it is not a terminal (logs, files)
+
+
+def say(text: str = "") -> None:
+    """One result line on stdout, verbatim (no markup, no wrapping)."""
+    sys.stdout.write(f"{text}\n")
+    sys.stdout.flush()
+
+
+def report_console(width: int = REPORT_WIDTH) -> Console:
+    """A rich console on stdout for tables: the terminal's width, else `width` columns."""
+    return Console(width=None if sys.stdout.isatty() else width)
+
+
+def error_line(message: str) -> None:
+    """The one line a failed command prints on stderr (verbatim: a path may hold brackets)."""
+    sys.stderr.write(f"error: {message}\n")
 PLAIN_INTERVAL_S = 10.0  # at most one plain progress line per step this often
 
 

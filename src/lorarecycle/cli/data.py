@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from ..artifacts import check_output_dir, write_json
+from ..ui import say
 from .options import ConfigArg, PresetOpt, SeedOpt
 from .resolve import resolve_config
 
@@ -24,7 +25,9 @@ def data(out: Annotated[Path, typer.Option("--out", "-o", help="directory for th
     """Write world.json and one JSONL per training set and test split."""
     cfg = resolve_config(config, preset, None, seed)
     check_output_dir(out)
-    from ..pipeline import write_data  # heavy (torch, transformers): after the arguments are checked
+    from ..pipeline import (
+        write_data,  # heavy (torch, transformers): after the arguments are checked
+    )
     from ..tasks.registry import task_of
 
     world, datasets = task_of(cfg).build(cfg)
@@ -33,4 +36,4 @@ def data(out: Annotated[Path, typer.Option("--out", "-o", help="directory for th
     write_json(out / "world.json", {"seed": cfg.seed, "task": cfg.task, "spec": cfg.world.model_dump(mode="json"),
                                     **json.loads(json.dumps(fields, default=_plain))})
     for name, examples in datasets.items():
-        typer.echo(f"{out / (name + '.jsonl')}: {len(examples)} examples")
+        say(f"{out / (name + '.jsonl')}: {len(examples)} examples")

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import sys
 import tempfile
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from ..artifacts import check_output_file, write_json
 from ..errors import UserError
+from ..ui import report_console
 from .options import PrecisionOpt
 
 
@@ -37,7 +36,12 @@ def diagnose(
     # torch and the adapter readers load only after the arguments are checked
     from ..adapters.lora_io import read_adapter
     from ..diagnostics.probe import evaluate_probe, load_probe, summarize_probe
-    from ..diagnostics.report import adapter_rows, pair_rows, summarize_adapters, summarize_pairs
+    from ..diagnostics.report import (
+        adapter_rows,
+        pair_rows,
+        summarize_adapters,
+        summarize_pairs,
+    )
     from ..model.precision import set_precision
     from ..recycle.merge.apply import check_compatible
 
@@ -56,7 +60,7 @@ def diagnose(
         set_precision(precision or "auto")
         method_list = [m for m in methods.split(",") if m]
     pairs, singles = pair_rows(loaded, labels, density), adapter_rows(loaded, labels)
-    console = Console(width=None if sys.stdout.isatty() else 160)
+    console = report_console(160)  # the pair table is wide
     table = Table(title="adapters")
     for col in ("adapter", "modules", "missing modules", "median effective rank", "|delta W|"):
         table.add_column(col, justify="right" if col != "adapter" else "left")

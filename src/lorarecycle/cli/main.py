@@ -10,6 +10,7 @@ import sys
 import typer
 
 from ..errors import UserError
+from ..ui import error_line
 from .data import data
 from .diagnose import diagnose
 from .merge import merge
@@ -68,12 +69,12 @@ def main() -> None:
     # (130 after Ctrl-C, typer.Exit codes): pass it on, never report success for it.
     if isinstance(code, int) and code != 0:
         if code == 130:
-            print(f"error: {INTERRUPTED}", file=sys.stderr)
+            error_line(INTERRUPTED)
         sys.exit(code)
 
 
 def _fail(message: str, code: int) -> None:
-    print(f"error: {message}", file=sys.stderr)
+    error_line(message)
     sys.exit(code)
 
 

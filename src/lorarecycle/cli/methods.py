@@ -6,12 +6,16 @@ import json
 
 import typer
 
+from ..ui import say
+
 
 def methods(as_json: bool = typer.Option(False, "--json", help="machine-readable: every parameter's default and rule")
             ) -> None:
     """List recycling methods, their data requirement and parameters (default and rule)."""
     from ..recycle.contract import schema
-    from ..recycle.merge.registry import MERGE_METHODS  # heavy: only this command needs them
+    from ..recycle.merge.registry import (
+        MERGE_METHODS,  # heavy: only this command needs them
+    )
     from ..recycle.registry import RECYCLERS
 
     table = {}
@@ -22,9 +26,9 @@ def methods(as_json: bool = typer.Option(False, "--json", help="machine-readable
                        **({"merge_weights": "1/n" if merge.averages else "1"} if merge else {}),
                        "parameters": schema(r.param_model)}
     if as_json:
-        typer.echo(json.dumps(table, indent=1))
+        say(json.dumps(table, indent=1))
         return
     for name, entry in table.items():
         weights = [f"weights={entry['merge_weights']} (merge only)"] if "merge_weights" in entry else []
         params = ", ".join(weights + [f"{k}={p['default']} ({p['rule']})" for k, p in entry["parameters"].items()])
-        typer.echo(f"{name:16s} {entry['requirement']:18s} {entry['summary']}" + (f"  [{params}]" if params else ""))
+        say(f"{name:16s} {entry['requirement']:18s} {entry['summary']}" + (f"  [{params}]" if params else ""))

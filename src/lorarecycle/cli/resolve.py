@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..config import ExperimentConfig, preset_mapping, read_mapping, set_base_model, validate_experiment
+from ..config import (
+    ExperimentConfig,
+    preset_mapping,
+    read_mapping,
+    set_base_model,
+    validate_experiment,
+)
 from ..errors import UserError
 from ..sweep.grid import GridSpec, validate_grid
 

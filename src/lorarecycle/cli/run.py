@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -11,7 +10,16 @@ import typer
 
 from ..report.tables import TERMINAL_WIDTH, rich_table
 from ..sweep.grid import Cell, GridSpec, validate_grid
-from .options import BaseModelOpt, ConfigArg, DeviceOpt, OutOpt, PrecisionOpt, PresetOpt, SeedOpt
+from ..ui import report_console, say
+from .options import (
+    BaseModelOpt,
+    ConfigArg,
+    DeviceOpt,
+    OutOpt,
+    PrecisionOpt,
+    PresetOpt,
+    SeedOpt,
+)
 from .resolve import resolve
 
 ExecutorOpt = Annotated[Optional[str], typer.Option("--executor", help="grids: local (default) or ray")]
@@ -25,7 +33,6 @@ def run(config: ConfigArg = None, preset: PresetOpt = None, out: OutOpt = None, 
     """Generate data, pretrain (or load) the base, train experts, recycle, evaluate, report.
     A config with `axes` is a grid: every cell runs (resuming finished ones) and one report
     covers them all."""
-    from rich.console import Console
 
     resolved = resolve(config, preset, base_model, seed, precision)
     # torch, transformers and peft load only after the arguments are checked: a usage or
@@ -49,14 +56,14 @@ def run(config: ConfigArg = None, preset: PresetOpt = None, out: OutOpt = None, 
         grid = validate_grid({**resolved.model_dump(mode="json"), "executor": executor_data}, "command line")
         out = out or Path("runs") / f"{grid.name}-{grid.grid_hash()}"
         run_grid(grid, out)
-        print(f"grid results: {out / 'results.jsonl'}; report: {out / 'report.html'}")
+        say(f"grid results: {out / 'results.jsonl'}; report: {out / 'report.html'}")
         return
     cfg = resolved
     out = out or Path("runs") / f"{cfg.name}-{cfg.config_hash()}"
     rows = run_experiment(cfg, out)
     write_grid_report(out, cfg.name, [], [Cell("", {}, cfg)], rows, markdown=False)
     title = f"{cfg.name} (seed {cfg.seed}, familiarity {cfg.world.familiarity}) accuracy; intervals in report.md"
-    console = Console(width=None if sys.stdout.isatty() else TERMINAL_WIDTH)
+    console = report_console(TERMINAL_WIDTH)
     gates = evaluate_gates(rows, task_of(cfg).catalog, cfg.world.exposure, cfg.world.exposure_hop)
     console.print(verdict(gates), style=None if attributable(gates) else "bold red", markup=False)
     console.print(rich_table(rows, title))

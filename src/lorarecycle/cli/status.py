@@ -13,6 +13,7 @@ from ..config import validate_experiment
 from ..errors import UserError
 from ..layout import CONFIG_FILE, GRID_FILE, RESULTS_FILE
 from ..sweep.grid import Cell, expand
+from ..ui import say
 
 RunDirArg = Annotated[Path, typer.Argument(help="a run directory (one experiment or a grid)")]
 
@@ -34,13 +35,17 @@ def _kind(run_dir: Path) -> str:
 def status(run_dir: RunDirArg) -> None:
     """Done and pending cells (grids) or result rows (one experiment) of a run directory."""
     kind = _kind(run_dir)
-    from ..sweep.store import cell_status, expected_keys, load_grid_dir  # heavy: after the checks
+    from ..sweep.store import (  # heavy: after the checks
+        cell_status,
+        expected_keys,
+        load_grid_dir,
+    )
 
     if kind == "single":
         cell = _single(run_dir)
         rows = read_jsonl(run_dir / RESULTS_FILE)
         done = len({(r["model"], r["library"], r["split"]) for r in rows} & expected_keys(cell))
-        print(f"{run_dir}: {done}/{len(expected_keys(cell))} result rows")
+        say(f"{run_dir}: {done}/{len(expected_keys(cell))} result rows")
         return
     cells = expand(load_grid_dir(run_dir))
     finished = 0
@@ -48,8 +53,8 @@ def status(run_dir: RunDirArg) -> None:
         done, expected = cell_status(run_dir, cell)
         state = "done" if done == expected else ("partial" if done else "pending")
         finished += done == expected
-        print(f"{cell.id}  {state:8s} {done:4d}/{expected:<4d} {cell.label}")
-    print(f"{finished}/{len(cells)} cells done")
+        say(f"{cell.id}  {state:8s} {done:4d}/{expected:<4d} {cell.label}")
+    say(f"{finished}/{len(cells)} cells done")
 
 
 def report(run_dir: RunDirArg) -> None:
@@ -66,4 +71,4 @@ def report(run_dir: RunDirArg) -> None:
         grid = load_grid_dir(run_dir)
         cells = expand(grid)
         write_grid_report(run_dir, grid.name, list(grid.axes), cells, collect(run_dir, cells))
-    print(f"report: {run_dir / 'report.html'}")
+    say(f"report: {run_dir / 'report.html'}")

@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from ..ui import say
+
 
 def theory(out: Annotated[Path, typer.Option("--out", "-o", help="output directory")] = Path("runs/theory"),
            seed: Annotated[int, typer.Option(help="random seed")] = 0,
@@ -16,5 +18,5 @@ def theory(out: Annotated[Path, typer.Option("--out", "-o", help="output directo
     from ..theory.run import run_theory  # torch: only this command needs it
 
     run_theory(out, seed, quick)
-    typer.echo((out / "theory.md").read_text())
-    typer.echo(f"wrote {out / 'theory.md'}, theory.json, collateral.png, two_hop.png")
+    say((out / "theory.md").read_text())
+    say(f"wrote {out / 'theory.md'}, theory.json, collateral.png, two_hop.png")

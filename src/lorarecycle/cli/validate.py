@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import typer
-
 from ..sweep.grid import Cell, GridSpec, expand
+from ..ui import say
 from .options import BaseModelOpt, ConfigArg, PrecisionOpt, PresetOpt, SeedOpt
 from .resolve import resolve
 
@@ -15,7 +14,10 @@ def validate(config: ConfigArg = None, preset: PresetOpt = None, base_model: Bas
     parameters, libraries, few-shot material, the base-model directory), for every cell of a
     grid; prints the plan. Exit 0: `run` would start; exit 2: one line naming the problem."""
     resolved = resolve(config, preset, base_model, seed, precision)
-    from ..pipeline import needed_experts, row_keys  # heavy: after the arguments are checked
+    from ..pipeline import (  # heavy: after the arguments are checked
+        needed_experts,
+        row_keys,
+    )
     from ..sweep.run import check_cells
     from ..tasks.registry import task_of
 
@@ -25,7 +27,7 @@ def validate(config: ConfigArg = None, preset: PresetOpt = None, base_model: Bas
         cfg = cell.config
         catalog = task_of(cfg).catalog
         models = row_keys(cfg)
-        typer.echo(f"ok: {cfg.name}{f' [{cell.label}]' if cell.label else ''} (config {cfg.config_hash()}, seed "
+        say(f"ok: {cfg.name}{f' [{cell.label}]' if cell.label else ''} (config {cfg.config_hash()}, seed "
                    f"{cfg.seed}): {len(models)} models x {len(catalog.test_splits)} test splits; trains "
                    f"{', '.join(needed_experts(cfg)) or 'no adapters'}; base "
                    f"{cfg.model.base_model or 'built-in (pretrained once, cached)'}")

@@ -9,6 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..results import DATA_ACCESS, data_access_of
+from ..ui import REPORT_WIDTH
 
 
 def fmt_optional(value: float | None) -> str:
@@ -47,7 +48,7 @@ def _cell(row: dict | None) -> str:
     return "" if row is None else f"{row['accuracy']:.2f}"
 
 
-TERMINAL_WIDTH = 100  # the printed table fits this; report.md has the full one with intervals
+TERMINAL_WIDTH = REPORT_WIDTH  # the printed table fits this; report.md has the full one with intervals
 
 
 def rich_table(rows: Sequence[dict], title: str) -> Table:
