@@ -71,7 +71,6 @@ def validate(cfg: ExperimentConfig) -> None:
             recycler.check(spec.params, len(experts))
 
 
-DEFAULT_SHOTS = {"lorahub": 10, "select_retriever": 5}  # the methods' defaults, checked like explicit ones
 
 
 def check_fewshot(cfg: ExperimentConfig, datasets: dict) -> None:
@@ -81,7 +80,7 @@ def check_fewshot(cfg: ExperimentConfig, datasets: dict) -> None:
     for spec in cfg.methods:
         recycler = RECYCLERS.get(spec.name)
         sources = [s or catalog.fewshot_examples for s in recycler.example_sets(spec.params)]
-        if spec.name == "select_retriever":
+        if recycler.reads_expert_examples:
             sources += [catalog.fewshot_sources[e] for experts in cfg.libraries.values() for e in experts]
         for source in dict.fromkeys(sources):
             if source not in datasets:
@@ -91,7 +90,7 @@ def check_fewshot(cfg: ExperimentConfig, datasets: dict) -> None:
             if shared:
                 raise UserError(f"method {spec.row_name!r}: few-shot examples from {source!r} overlap the test "
                                 f"chains ({len(shared)} shared, e.g. {shared[0]})")
-            shots = spec.params.get("shots", DEFAULT_SHOTS.get(spec.name))
+            shots = recycler.with_defaults(spec.params).get("shots")
             if shots is not None and shots > len(datasets[source]):
                 raise UserError(f"method {spec.row_name!r}: shots={shots} but {source!r} has only "
                                 f"{len(datasets[source])} examples (world.n_fewshot_chains)")
@@ -236,7 +235,7 @@ def plan(cfg: ExperimentConfig) -> list[PlannedRow]:
         rows.append(PlannedRow(name, None, name, f"data-access ({what})", "full", name))
     for library in cfg.libraries:
         for spec in cfg.methods:
-            requirement = RECYCLERS.get(spec.name).requirement(spec.params)
+            requirement = RECYCLERS.get(spec.name).data_requirement(spec.params)
             rows.append(PlannedRow(spec.row_name, library, spec.name, requirement, "recycled", spec=spec))
     return rows
 

@@ -22,7 +22,7 @@ def methods(as_json: bool = typer.Option(False, "--json", help="machine-readable
     for name in RECYCLERS:
         r = RECYCLERS.get(name)
         merge = MERGE_METHODS.get(name) if name in MERGE_METHODS else None
-        table[name] = {"requirement": r.requirement({}), "summary": r.summary, "routes": r.routes,
+        table[name] = {"requirement": r.data_requirement({}), "summary": r.summary, "routes": r.routes,
                        **({"merge_weights": "1/n" if merge.averages else "1"} if merge else {}),
                        "parameters": schema(r.param_model)}
     if as_json:

@@ -95,8 +95,8 @@ def evaluate_probe(base_path: Path, adapter_paths: list[Path], labels: list[str]
     for method in methods:
         recycler = RECYCLERS.get(method)
         recycler.check({}, len(adapter_paths))
-        if recycler.requirement({}) != "data-free" or recycler.extra_experts({}):
-            raise UserError(f"method {method!r} needs data beyond the adapters ({recycler.requirement({})}); "
+        if recycler.data_requirement({}) != "data-free" or recycler.extra_experts({}):
+            raise UserError(f"method {method!r} needs data beyond the adapters ({recycler.data_requirement({})}); "
                             "the probe runs data-free methods only")
     tokenizer = load_tokenizer(base_path)
     prompts = [r.prompt for r in probe.rows]

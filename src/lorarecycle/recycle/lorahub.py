@@ -109,5 +109,5 @@ def _lorahub(inputs: LibraryInputs, *, space: Space = "factors", shots: Shots = 
 RECYCLERS.register("lorahub")(Recycler(
     "lorahub", _lorahub,
     "few-shot gradient-free search (nevergrad NGOpt) of merge weights in [-bound, bound] with an L1 penalty",
-    requirement=lambda params: f"few-shot ({params.get('shots', 10)})",
+    requirement=lambda params: f"few-shot ({params['shots']})",
     example_sets=lambda params: (params.get("examples", ""),)))  # "" = the task's few-shot examples

@@ -37,9 +37,10 @@ class Recycler:
     name: str
     build: Callable[..., torch.nn.Module]  # build(inputs, *, **params): its keyword-only arguments are the contract
     summary: str
-    requirement: Callable[[dict], str] = lambda params: "data-free"  # data-free | few-shot (n) | data-access
+    requirement: Callable[[dict], str] = lambda params: "data-free"  # (params with defaults) -> data-free | few-shot (n)
     extra_experts: Callable[[dict], tuple[str, ...]] = lambda params: ()  # experts it needs beyond the library
     example_sets: Callable[[dict], tuple[str, ...]] = lambda params: ()  # datasets it reads few-shot examples from
+    reads_expert_examples: bool = False  # reads each expert's own few-shot set (the catalog's fewshot_sources)
     routes: bool = False  # builds a RoutedModel (gets a routing trace)
     limits: Callable[[dict, int], str | None] = lambda params, library_size: None  # library-dependent rule: the problem
     contract: type[BaseModel] | None = None  # the parameters, if not `build`'s own keyword-only arguments
@@ -47,6 +48,12 @@ class Recycler:
     @cached_property
     def param_model(self) -> type[BaseModel]:
         return self.contract or signature_model(self.name, self.build)
+
+    def with_defaults(self, params: dict) -> dict:
+        return {**{k: f.default for k, f in self.param_model.model_fields.items()}, **params}
+
+    def data_requirement(self, params: dict) -> str:
+        return self.requirement(self.with_defaults(params))
 
     def describe_params(self) -> list[str]:
         return describe(self.param_model)

@@ -103,4 +103,5 @@ def _select_retriever(inputs: LibraryInputs, *, shots: Shots = 5) -> RoutedModel
 RECYCLERS.register("select_retriever")(Recycler(
     "select_retriever", _select_retriever,
     "one expert per query: most similar few-shot example input (base-model embeddings, LoraRetriever-style)",
-    requirement=lambda params: f"few-shot ({params.get('shots', 5)}/expert)", routes=True))
+    requirement=lambda params: f"few-shot ({params['shots']}/expert)", routes=True,
+    reads_expert_examples=True))
