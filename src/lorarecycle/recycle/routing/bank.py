@@ -71,7 +71,13 @@ def build_bank(modules: Sequence[LoraModule | None], general: Sequence[LoraModul
 def arrow_logits(x: torch.Tensor, prototypes: torch.Tensor, kind: str = "raw") -> torch.Tensor:
     """|<x, v_e>| per token and expert (PEFT's Arrow), or divided by ||x|| ("cosine": a
     token's routing then does not depend on its norm)."""
-    logits = (x @ prototypes.T).abs()
+    return logits_from_projections(x @ prototypes.T, x, kind)
+
+
+def logits_from_projections(projections: torch.Tensor, x: torch.Tensor, kind: str) -> torch.Tensor:
+    """`arrow_logits` given x @ prototypes.T already (the routed layer computes it fused
+    with the experts' A projections)."""
+    logits = projections.abs()
     if kind == "cosine":
         logits = logits / x.norm(dim=-1, keepdim=True).clamp_min(1e-6)
     return logits

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .bank import ExpertBank, arrow_logits, top_k_softmax
+from .bank import ExpertBank, arrow_logits, logits_from_projections, top_k_softmax
 
 MODES = ("token", "fixed", "observe", "off")
 
@@ -75,9 +75,7 @@ class RoutedLinear(nn.Module):
         router, E = self.router, self.n_experts
         if router.mode == "token":
             z = x @ self.fused.T
-            logits = z[..., :E].abs()
-            if router.logits == "cosine":
-                logits = logits / x.norm(dim=-1, keepdim=True).clamp_min(1e-6)
+            logits = logits_from_projections(z[..., :E], x, router.logits)
             gates, h = top_k_softmax(logits, router.top_k, router.temperature), z[..., E:]
         elif router.mode == "fixed":
             w = router.weights.to(device=x.device, dtype=torch.float32)
