@@ -43,7 +43,7 @@ def test_yaml_form_merges_exactly(experts, tmp_path):
 
 
 def test_one_line_form_with_rank(experts, tmp_path):
-    result = cli("merge", "--method", "ties", "--density", "0.5", "--rank", "3", str(experts / "e0"),
+    result = cli("merge", "--method", "ties", "--density", "0.5", "--sign=frequency", "--rank", "3", str(experts / "e0"),
                  str(experts / "e1"), "-o", str(tmp_path / "out"), cache=tmp_path)
     assert result.returncode == 0, result.stderr
     merged = read_adapter(tmp_path / "out")
@@ -98,10 +98,11 @@ def test_bad_adapters_one_line_nonzero_nothing_written(experts, tmp_path):
         (["--method", "ties", "--density", "0"], "parameter density: Input should be greater than 0"),
         (["--method", "linear", "--weights", "1,2,3"], "--weights has 3 values for 2 adapters"),
         (["--method", "linear", "--weights", "nan,1"], "field adapters.0.weight: Input should be a finite number"),
-        (["--method", "task_arithmetic", "--param", "lam=nan"], "parameter lam: Input should be a finite number"),
+        (["--method", "task_arithmetic", "--lam", "nan"], "parameter lam: Input should be a finite number"),
+        (["--method", "ties", "--densty", "0.2"], "unknown parameter 'densty'. Known: density, sign"),
         (["--method", "linear", "--param", "normalize=no"], "parameter normalize: Input should be a valid boolean"),
         (["--method", "svd", "--param", "rank=-1"], "parameter rank: Input should be greater than or equal to 0"),
-        (["--method", "knots", "--param", "merge=foo"], "parameter merge: Input should be 'ties', 'dare_ties'"),
+        (["--method", "knots", "--merge=foo"], "parameter merge: Input should be 'ties', 'dare_ties'"),
     ],
 )
 def test_bad_method_or_params(experts, tmp_path, args, message):
@@ -132,3 +133,15 @@ def test_half_precision_adapters_merge_as_their_exact_fp32_values(experts, tmp_p
         assert module.B.dtype == torch.float32
         assert torch.equal(module.A, state[f"base_model.model.{name}.lora_A.weight"].float())
         assert torch.equal(module.B, state[f"base_model.model.{name}.lora_B.weight"].float())
+
+
+def test_method_flags_split_parameters_from_inputs():
+    from pathlib import Path
+
+    from lorarecycle.cli.merge import method_flags
+    from lorarecycle.errors import UserError
+
+    params, paths = method_flags(["A", "--density", "0.2", "--sign=frequency", "B", "--sqrt-weights", "true"])
+    assert params == {"density": 0.2, "sign": "frequency", "sqrt_weights": True} and paths == [Path("A"), Path("B")]
+    with pytest.raises(UserError, match="--lam needs a value"):
+        method_flags(["A", "B", "--lam"])

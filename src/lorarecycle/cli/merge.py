@@ -20,23 +20,40 @@ def _parse_value(text: str):
     return {"true": True, "false": False}.get(text.lower(), text)
 
 
+def method_flags(tokens: list[str]) -> tuple[dict[str, object], list[Path]]:
+    """Split the free arguments into the method's own `--NAME VALUE` / `--NAME=VALUE`
+    parameters (whatever its contract names; checked against it before any work) and the
+    input paths. The framework passes unknown options through with the inputs."""
+    params, paths, items = {}, [], list(tokens)
+    while items:
+        token = items.pop(0)
+        if not token.startswith("--"):
+            paths.append(Path(token))
+            continue
+        name, has_value, value = token[2:].partition("=")
+        if not has_value:
+            if not items or items[0].startswith("--"):
+                raise UserError(f"{token} needs a value")
+            value = items.pop(0)
+        params[name.replace("-", "_")] = _parse_value(value)
+    return params, paths
+
+
 def merge(
-    inputs: Annotated[list[Path], typer.Argument(help="CONFIG.yaml, or two or more PEFT adapter directories")],
+    ctx: typer.Context,
+    inputs: Annotated[list[str], typer.Argument(help="CONFIG.yaml, or two or more PEFT adapter directories",
+                                                metavar="INPUTS...")],
     out: Annotated[Path, typer.Option("--out", "-o", help="output adapter directory (must not exist)")],
     method: Annotated[Optional[str], typer.Option(help="merge method (one-line form)")] = None,
     weights: Annotated[Optional[str], typer.Option(help="comma-separated weights; default 1/n for averaging methods, 1 for the others")] = None,
-    density: Annotated[Optional[float], typer.Option(help="ties / magnitude_prune / knots density")] = None,
-    drop: Annotated[Optional[float], typer.Option(help="DARE drop probability")] = None,
-    sign: Annotated[Optional[str], typer.Option(help="TIES sign election: total | frequency")] = None,
-    param: Annotated[Optional[list[str]], typer.Option(help="other method parameter as KEY=VALUE (repeatable)")] = None,
+    param: Annotated[Optional[list[str]], typer.Option(help="a method parameter as KEY=VALUE (repeatable)")] = None,
     rank: Annotated[Optional[int], typer.Option(help="fixed output rank")] = None,
     tolerance: Annotated[Optional[float], typer.Option(help="smallest rank with relative error <= tolerance")] = None,
     seed: Annotated[Optional[int], typer.Option(help="seed for DARE's drops [default: 0]")] = None,
 ) -> None:
-    """Merge LoRA adapters exactly in delta-W space (see `lorarecycle methods`).
+    """Merge LoRA adapters exactly in delta-W space.
 
-    Examples: `lorarecycle merge merge.yaml -o merged/` or
-    `lorarecycle merge --method ties --density 0.2 A B -o merged/`."""
+    Every parameter of the method is also a flag, --NAME VALUE (`lorarecycle methods` lists them with their rules), e.g. `lorarecycle merge --method ties --density 0.2 --sign frequency A B -o merged/`, or `lorarecycle merge merge.yaml -o merged/`."""
     import torch  # here, not at import: other commands stay fast to start
 
     from ..adapters.lora_io import read_adapter
@@ -44,8 +61,9 @@ def merge(
     from ..recycle.merge.config import load_merge_config, validate_merge_config
     from ..recycle.merge.registry import MERGE_METHODS
 
-    flags = {"--method": method, "--weights": weights, "--density": density, "--drop": drop, "--sign": sign,
-             "--param": param, "--rank": rank, "--tolerance": tolerance, "--seed": seed}
+    own, inputs = method_flags(inputs + ctx.args)
+    flags = {"--method": method, "--weights": weights, "--param": param, "--rank": rank, "--tolerance": tolerance,
+             "--seed": seed, **{f"--{k}": v for k, v in own.items()}}
     if len(inputs) == 1 and inputs[0].suffix in (".yaml", ".yml"):
         given = [flag for flag, value in flags.items() if value is not None]
         if given:
@@ -54,7 +72,7 @@ def merge(
     else:
         if method is None:
             raise UserError("give --method (or a CONFIG.yaml as the only input)")
-        params = {k: v for k, v in (("density", density), ("drop", drop), ("sign", sign)) if v is not None}
+        params = dict(own)
         for item in param or []:
             if "=" not in item:
                 raise UserError(f"--param {item!r}: expected KEY=VALUE")
