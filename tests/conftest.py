@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-import torch
 
 from lorarecycle.config import ModelSpec, load_preset
 from lorarecycle.model.tiny import build_tiny_llama
@@ -39,10 +38,12 @@ def tiny_base(tmp_path_factory):
     return path
 
 
-def random_lora_state(generator: torch.Generator, shapes: dict[str, tuple[int, int]], rank: int) -> dict:
-    """PEFT-style state dict of random (non-zero) LoRA factors for modules of given (d_out, d_in)."""
-    state = {}
-    for name, (d_out, d_in) in shapes.items():
-        state[f"base_model.model.{name}.lora_A.weight"] = torch.randn(rank, d_in, generator=generator)
-        state[f"base_model.model.{name}.lora_B.weight"] = torch.randn(d_out, rank, generator=generator)
-    return state
+@pytest.fixture(scope="module")
+def experts(tiny_base, tmp_path_factory):
+    """Two random PEFT adapters on the tiny base (e0, e1)."""
+    from .helpers import make_peft_adapter
+
+    root = tmp_path_factory.mktemp("experts")
+    for i in range(2):
+        make_peft_adapter(tiny_base, root / f"e{i}", seed=10 + i)
+    return root

@@ -11,7 +11,7 @@ from lorarecycle.model.load import load_tokenizer
 from lorarecycle.tasks.datasets import Example
 from lorarecycle.model.batching import collate, encode_example
 
-from .test_merge import make_peft_adapter
+from .helpers import make_peft_adapter
 
 
 def test_peft_round_trip_same_outputs_and_reader_matches_delta(tiny_base, tmp_path):

@@ -10,17 +10,7 @@ from safetensors.torch import save_file
 
 from lorarecycle.adapters.lora_io import read_adapter
 
-from .conftest import random_lora_state
-from .test_cli import cli
-from .test_merge import make_peft_adapter
-
-
-@pytest.fixture(scope="module")
-def experts(tiny_base, tmp_path_factory):
-    root = tmp_path_factory.mktemp("experts")
-    for i in range(2):
-        make_peft_adapter(tiny_base, root / f"e{i}", seed=10 + i)
-    return root
+from .helpers import cli, random_lora_state
 
 
 def dense_sum(paths, weights):

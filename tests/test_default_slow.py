@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from .test_cli import accuracies, cli
+from .helpers import accuracies, cli
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,7 @@ from lorarecycle.adapters.lora_io import LoraModule
 from lorarecycle.diagnostics.ops import (delta_cosine, delta_norm, effective_rank, principal_angle_cosines,
                                          sign_conflict_rate)
 
-from .test_cli import cli
-from .test_cli_merge import experts  # noqa: F401  (fixture)
+from .helpers import cli
 
 
 def module(seed, rank=3, d_out=10, d_in=8, scale=1.5):

@@ -15,7 +15,7 @@ import pytest
 from lorarecycle.errors import UserError
 from lorarecycle.sweep.grid import expand, validate_grid
 
-from .test_cli import cli
+from .helpers import cli
 
 TINY = """name: tiny-grid
 experiment:

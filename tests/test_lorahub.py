@@ -12,7 +12,7 @@ from lorarecycle.recycle.recycler import LibraryInputs
 from lorarecycle.recycle.registry import RECYCLERS
 from lorarecycle.tasks.datasets import Example
 
-from .test_merge import make_peft_adapter
+from .helpers import make_peft_adapter
 
 EXAMPLES = [Example(f"x{i}", "direct", "question who is the mentor of the employer", " mentor.", "mentor")
             for i in range(3)]

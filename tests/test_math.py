@@ -96,7 +96,7 @@ def test_tokenizer_covers_the_math_task():
 def test_smoke_math_runs_end_to_end(tmp_path):
     import json
 
-    from .test_cli import cli
+    from .helpers import cli
 
     result = cli("run", "--preset", "smoke-math", "--out", str(tmp_path / "run"), cache=tmp_path / "cache")
     assert result.returncode == 0, result.stderr[-3000:]

@@ -13,7 +13,7 @@ from lorarecycle.errors import UserError
 from lorarecycle.recycle.merge.apply import MergeOptions, merge_adapter_dirs, merge_adapters, write_merge
 from lorarecycle.recycle.merge.registry import MERGE_METHODS
 
-from .conftest import random_lora_state
+from .helpers import make_peft_adapter, random_lora_state
 
 
 def write_raw_adapter(path, state, config):
@@ -38,17 +38,6 @@ def test_missing_module_contributes_zero(tmp_path):
     A, B = merged["m.q"]
     assert rel_err(B @ A, 0.5 * (adapters[0].modules["m.q"].delta() + adapters[1].modules["m.q"].delta())) < 1e-6
     assert set(errors.values()) == {0.0}
-
-
-def make_peft_adapter(base_path, out, seed, r=4):
-    from peft import LoraConfig, get_peft_model
-
-    torch.manual_seed(seed)
-    model = AutoModelForCausalLM.from_pretrained(base_path)
-    config = LoraConfig(r=r, lora_alpha=2 * r, target_modules=["q_proj", "v_proj", "down_proj"], init_lora_weights=False)
-    peft_model = get_peft_model(model, config)
-    peft_model.save_pretrained(out)
-    return peft_model
 
 
 @pytest.mark.parametrize("method", sorted(MERGE_METHODS))

@@ -28,7 +28,7 @@ from lorarecycle.tasks.datasets import TEST_SPLITS
 from lorarecycle.tasks.registry import task_of
 from lorarecycle.tasks.templates import extract_answer
 
-from .test_cli import accuracies, cli
+from .helpers import accuracies, cli
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from lorarecycle.recycle.routing.bank import build_bank, expert_update, top_k_so
 from lorarecycle.recycle.routing.layer import Router
 from lorarecycle.recycle.routing.model import build_routed_model, embed, retriever_selector
 
-from .test_merge import make_peft_adapter
+from .helpers import make_peft_adapter
 
 
 def random_module(g, d_out=12, d_in=10, r=3, scale=0.5):

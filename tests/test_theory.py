@@ -8,7 +8,7 @@ import torch
 
 from lorarecycle.theory.kv import keys, random_model, rank_one_edit, readout, store
 
-from .test_cli import cli
+from .helpers import cli
 
 
 def small_memory(seed=0, d=24, n=20):
