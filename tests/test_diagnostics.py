@@ -64,7 +64,7 @@ def test_sign_conflict_rate_matches_a_direct_count(density):
     assert sign_conflict_rate(m1, LoraModule(m1.A, -m1.B, m1.scale), density) == 1.0
 
 
-def test_diagnose_on_peft_adapters_writes_json(experts, tmp_path):  # noqa: F811
+def test_diagnose_on_peft_adapters_writes_json(experts, tmp_path):
     result = cli("diagnose", str(experts / "e0"), str(experts / "e1"), "--json", str(tmp_path / "d.json"), cache=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "e0 ~ e1" in result.stdout and "sign conflict" in result.stdout
@@ -72,7 +72,7 @@ def test_diagnose_on_peft_adapters_writes_json(experts, tmp_path):  # noqa: F811
     assert len(data["pairs"]) == 6 and {r["module"] for r in data["pairs"]} == {r["module"] for r in data["adapters"]}
 
 
-def test_diagnose_refuses_mixed_bases_and_single_adapter(experts, tmp_path):  # noqa: F811
+def test_diagnose_refuses_mixed_bases_and_single_adapter(experts, tmp_path):
     g = torch.Generator().manual_seed(0)
     other = tmp_path / "other"
     other.mkdir()
@@ -111,7 +111,7 @@ def test_verdict_and_summary_follow_the_numbers():
     assert "cross-adapter rows: 50% (best recycled method: linear) vs 100%" in summary["verdict"]
 
 
-def test_diagnose_with_probe_prints_a_verdict(experts, tiny_base, tmp_path):  # noqa: F811
+def test_diagnose_with_probe_prints_a_verdict(experts, tiny_base, tmp_path):
     rows = [{"prompt": "The mentor of Kato is", "answer": "Rimu", "adapters": ["e0"]},
             {"prompt": "The employer of Rimu is", "answer": "Sobe", "adapters": ["e1"]},
             {"prompt": "Question: Who is the employer of the mentor of Kato? Reasoning:", "answer": "Sobe",
@@ -121,13 +121,13 @@ def test_diagnose_with_probe_prints_a_verdict(experts, tiny_base, tmp_path):  # 
                  str(tiny_base), "--methods", "linear,arrow", "--max-new-tokens", "8", "--json", str(tmp_path / "d.json"),
                  cache=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "verdict:" in result.stdout
     summary = json.loads((tmp_path / "d.json").read_text())["probe"]
     assert (summary["n_single"], summary["n_cross"]) == (2, 1)
+    assert f"verdict: {summary['verdict']}" in " ".join(result.stdout.split())  # the printed verdict is the JSON one
     assert set(summary["models"]) == {"base", "e0", "e1", "linear", "arrow"}
 
 
-def test_probe_naming_an_unknown_adapter_is_refused(experts, tiny_base, tmp_path):  # noqa: F811
+def test_probe_naming_an_unknown_adapter_is_refused(experts, tiny_base, tmp_path):
     probe = write_probe(tmp_path / "probe.jsonl", [{"prompt": "p", "answer": "a", "adapters": ["e0"]},
                                                    {"prompt": "p", "answer": "a", "adapters": ["e0", "nope"]}])
     result = cli("diagnose", str(experts / "e0"), str(experts / "e1"), "--probe", str(probe), "--base-model",

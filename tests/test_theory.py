@@ -54,4 +54,11 @@ def test_theory_cli_writes_table_and_figures(tmp_path):
         assert abs(sum(row[o] for o in ("composed C", "bridge B", "unedited answer", "other")) - 1) < 1e-9
     tied = next(r for r in data["two_hop"] if "tied i_y" in r["setting"])
     assert tied["composed C"] == 1.0  # exact edits + tied embeddings: layer 2 sees e_B
-    assert (tmp_path / "t" / "collateral.png").stat().st_size > 1000 and (tmp_path / "t" / "two_hop.png").is_file()
+    import struct
+
+    for name in ("collateral.png", "two_hop.png"):  # real images of a readable size
+        png = (tmp_path / "t" / name).read_bytes()
+        assert png[:8] == b"\x89PNG\r\n\x1a\n", name
+        width, height = struct.unpack(">II", png[16:24])
+        assert 300 <= width <= 4000 and 200 <= height <= 4000, (name, width, height)
+    assert "composed C" in (tmp_path / "t" / "theory.md").read_text()
