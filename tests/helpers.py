@@ -19,6 +19,28 @@ def cli(*args: str, cache: Path, cwd: Path | None = None) -> subprocess.Complete
                           env=env, cwd=cwd, timeout=900)
 
 
+def cli_in_process(args: list[str], cache: Path, monkeypatch, capsys) -> tuple[int, str, str]:
+    """The real entry point (`main`, with its error handling) in this process: no interpreter
+    start per case. Returns (exit code, stdout, stderr)."""
+    import signal
+
+    from lorarecycle.cli.main import main
+
+    monkeypatch.setenv("LORARECYCLE_CACHE", str(cache))
+    monkeypatch.delenv("LORARECYCLE_DEBUG", raising=False)
+    monkeypatch.setattr(sys, "argv", ["lorarecycle", *args])
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        main()
+        code = 0
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else 1
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
 def acc_rows(out: Path) -> list[dict]:
     return [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
 

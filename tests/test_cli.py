@@ -12,7 +12,7 @@ import pytest
 from lorarecycle.tasks.catalog import TWO_HOP
 from lorarecycle.tasks.datasets import TEST_SPLITS
 
-from .helpers import acc_rows, accuracies, check_html_report, cli
+from .helpers import acc_rows, accuracies, check_html_report, cli, cli_in_process
 
 
 @pytest.fixture(scope="module")
@@ -147,14 +147,14 @@ def test_rerun_resumes_without_duplicate_rows(smoke_run):
         (["run", "{hidden_zero}"], "field model.hidden_size: Input should be greater than or equal to 2"),
         (["run", "{heads_three}"], "field model: hidden_size 64 must be num_heads (3) times an even head size"),
         # method parameters are typed: refused before pretraining, not when the merge is built
-        (["run", "{ties_sign}"], "merge method 'ties': parameter sign: Input should be 'total' or 'frequency'"),
+        (["run", "{ties_sign}"], "method 'ties': parameter sign: Input should be 'total' or 'frequency'"),
         (["run", "--preset", "smoke", "--base-model", "{truncated_base}"], "model.safetensors: unreadable safetensors"),
         (["status", "{empty_dir}"], "neither grid.yaml nor config.yaml; not a run directory"),
         (["report", "{empty_dir}"], "neither grid.yaml nor config.yaml; not a run directory"),
         (["theory", "--bogus"], "No such option: --bogus"),
     ],
 )
-def test_bad_input_one_line_nonzero_no_traceback(tmp_path, args, message):
+def test_bad_input_one_line_nonzero_no_traceback(tmp_path, args, message, monkeypatch, capsys):
     (tmp_path / "cfg.yaml").write_text("preset: smoke\nmethods: [{name: unifrom_delta}]\n")
     (tmp_path / "bad.yaml").write_text("seed: [1\n")
     (tmp_path / "extra.yaml").write_text("preset: smoke\nworld: {familarity: F}\n")
@@ -188,11 +188,23 @@ def test_bad_input_one_line_nonzero_no_traceback(tmp_path, args, message):
     args = [str(tmp_path / subs[a]) if a in subs else a for a in args]
     if "--out" not in args and args[0] in ("run", "data"):
         args = [*args, "--out", str(tmp_path / "out")]
-    result = cli(*args, cache=tmp_path / "cache")
-    assert result.returncode == 2
-    assert message in result.stderr
-    assert result.stderr.strip().count("\n") == 0 and "Traceback" not in result.stderr
+    # in process through `main` (the same error handling); a real process per case is what
+    # test_bad_input_through_a_real_process checks for a few of them
+    code, _, stderr = cli_in_process(args, tmp_path / "cache", monkeypatch, capsys)
+    assert code == 2
+    assert message in stderr
+    assert stderr.strip().count("\n") == 0 and "Traceback" not in stderr
     assert not (tmp_path / "out").exists() and (tmp_path / "a_file").read_text() == "not a directory"
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["run", "--preset", "nosuch"], "unknown preset 'nosuch'"),
+    (["merge", "--method", "tie", "a", "b", "-o", "x"], "unknown merge method 'tie'"),
+])
+def test_bad_input_through_a_real_process(tmp_path, args, message):
+    result = cli(*args, cache=tmp_path / "cache", cwd=tmp_path)
+    assert result.returncode == 2 and message in result.stderr
+    assert result.stderr.strip().count("\n") == 0 and "Traceback" not in result.stderr
 
 
 def test_out_dir_holding_another_experiment_is_refused_untouched(smoke_run, tmp_path):
