@@ -283,3 +283,32 @@ def test_decode_batch_size_is_positive_or_auto():
     assert EvalSpec(batch_size="auto").batch_size == "auto" and EvalSpec(batch_size=4).batch_size == 4
     with pytest.raises(ValidationError):
         EvalSpec(batch_size=0)
+
+
+@pytest.mark.parametrize("arch", ["llama", "qwen2", "gpt2", "opt"])
+def test_scored_loss_equals_the_models_own_loss_and_gradient(hf_bases, arch):
+    """The LM head on scored positions only: same loss and gradients as the full forward,
+    with and without a LoRA on every architecture (and a batch with nothing scored)."""
+    from lorarecycle.model.batching import IGNORE, collate
+    from lorarecycle.train.trainer import scored_loss
+
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_pretrained(hf_bases[arch]).eval()
+    target = ["q_proj", "v_proj"] if arch == "opt" else resolve_target_modules(model, "auto")  # opt: no auto table
+    peft_model = get_peft_model(model, LoraConfig(r=2, target_modules=target, init_lora_weights=False))
+    rows = [([5, 6, 7, 8, 9, 10], [IGNORE, IGNORE, IGNORE, 8, 9, 10]), ([5, 6, 7], [IGNORE, 6, 7])]
+    batch = collate(rows, pad_id=0)
+    for m in (model, peft_model):
+        m.zero_grad()
+        scored_loss(m, batch).backward()
+        ours = {n: p.grad.clone() for n, p in m.named_parameters() if p.grad is not None}
+        m.zero_grad()
+        reference = m(**batch).loss
+        reference.backward()
+        assert torch.allclose(scored_loss(m, batch), reference, atol=1e-6)
+        theirs = {n: p.grad for n, p in m.named_parameters() if p.grad is not None}
+        assert ours.keys() == theirs.keys()
+        for name in ours:
+            torch.testing.assert_close(ours[name], theirs[name], atol=1e-6, rtol=1e-5)
+    nothing = collate([([5, 6, 7], [IGNORE, IGNORE, IGNORE])], pad_id=0)
+    assert float(scored_loss(peft_model, nothing)) == 0.0

@@ -46,6 +46,26 @@ def lr_factor(step: int, total: int, warmup: int) -> float:
     return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress))
 
 
+def scored_loss(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Mean next-token loss over the scored positions, computing the LM head on those
+    positions only: with a real vocabulary (49k x 576 for SmolLM2) the head and its softmax
+    over every position of a prompt that carries no loss is a large share of a step. Same
+    value as `model(**batch).loss`. Falls back to that where the decoder body is not
+    reachable (an architecture without `get_decoder`)."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    decoder = base.get_decoder() if hasattr(base, "get_decoder") else None
+    head = base.get_output_embeddings()
+    if decoder is None or head is None or getattr(base.config, "final_logit_softcapping", None):
+        return model(**batch).loss
+    hidden = decoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+    targets = batch["labels"][:, 1:]
+    scored = targets != IGNORE
+    if not scored.any():
+        return hidden.sum() * 0.0  # nothing to learn from: a zero loss that still has a graph
+    logits = head(hidden[:, :-1][scored])
+    return torch.nn.functional.cross_entropy(logits.float(), targets[scored])
+
+
 def accumulate_gradients(model, rows: Sequence[tuple[list[int], list[int]]], pad_id: int, device: torch.device,
                          spec: TrainSpec) -> tuple[torch.Tensor, int]:
     """Backward the batch's mean token loss, in micro-batches of `spec.micro_batch_size`
@@ -58,7 +78,7 @@ def accumulate_gradients(model, rows: Sequence[tuple[list[int], list[int]]], pad
     for chunk, n in zip(chunks, scored):
         batch = {k: v.to(device) for k, v in chunk.items()}
         with autocast(device):
-            loss = model(**batch).loss * (n / max(1, sum(scored)))
+            loss = scored_loss(model, batch) * (n / max(1, sum(scored)))
         loss.backward()
         total += loss.detach().float().cpu()
         tokens += int(chunk["attention_mask"].sum())
