@@ -108,6 +108,39 @@ def test_chat_template_renders_every_example_for_training_and_decoding(hf_bases)
         render_datasets(datasets, load_tokenizer(hf_bases["llama"]), PromptSpec(format="chat"))
 
 
+def test_shots_put_fixed_demonstrations_of_the_same_kind_from_few_shot_chains_before_each_question(hf_bases):
+    cfg = load_preset("smoke")
+    _, datasets = task_of(cfg).build(cfg)
+    pool = datasets["fewshot_twohop"] + datasets["fewshot_hop1"] + datasets["fewshot_hop2"]
+    pool_chains = {ex.chain for ex in pool}
+    test_chains = {ex.chain for split in TEST_SPLITS for ex in datasets[split]}
+    assert pool_chains and not pool_chains & test_chains
+    sets = {"twohop_cot": datasets["twohop_cot"], "hop1": datasets["hop1"], "hop1_facts": datasets["hop1_facts"]}
+    spec = PromptSpec(format="plain", shots=2)
+    _, plain = render_datasets(sets, load_tokenizer(hf_bases["llama"]), spec, ("twohop_cot", "hop1"), pool, seed=1)
+    assert plain["hop1_facts"] == sets["hop1_facts"]  # training data never gets demonstrations
+    for split in ("twohop_cot", "hop1"):
+        for raw, shown in zip(sets[split], plain[split]):
+            demos = shown.prompt[: -len(raw.prompt)].split("\n\n")[:-1]
+            assert shown.prompt.endswith(raw.prompt) and len(demos) == 2
+            kind = [ex for ex in pool if ex.kind == raw.kind]
+            assert all(any(d == ex.prompt + ex.completion for ex in kind) for d in demos), demos
+    again = render_datasets(sets, load_tokenizer(hf_bases["llama"]), spec, ("twohop_cot", "hop1"), pool, seed=1)[1]
+    assert again == plain  # the same demonstrations for every model of a run
+    _, chat = render_datasets(sets, load_tokenizer(hf_bases["qwen2"]), PromptSpec(shots=2), ("twohop_cot",), pool, 1)
+    ex = chat["twohop_cot"][0]
+    assert ex.prompt.count("<|im_start|>user") == 3 and ex.prompt.count("<|im_start|>assistant") == 3
+    assert ex.prompt.endswith(f"{sets['twohop_cot'][0].prompt}<|im_end|>\n<|im_start|>assistant\n")
+
+
+def test_shots_need_a_real_base_model():
+    from lorarecycle.pipeline import validate
+
+    cfg = load_preset("smoke").model_copy(update={"prompt": PromptSpec(shots=2)})
+    with pytest.raises(UserError, match="prompt.shots: the built-in model"):
+        validate(cfg)
+
+
 def test_text_that_already_holds_bos_gets_no_second_one(hf_bases):
     tokenizer = load_tokenizer(hf_bases["llama"])  # adds <s> itself
     plain = encode(tokenizer, "The mentor of")["input_ids"]

@@ -168,6 +168,10 @@ class PromptSpec(StrictModel):
     format: Literal["auto", "plain", "chat"] = Field(
         "auto", description="plain text, or the tokenizer's chat template; auto = chat when the tokenizer has one")
     system: str | None = Field(None, description="system message for chat prompts (none by default)")
+    shots: int = Field(
+        0, ge=0, le=16, description="format demonstrations before each evaluated question: this many examples of "
+        "the same kind, from the few-shot chains only (never a test chain); for real LMs that do not know the "
+        "answer format (the built-in model is pretrained on it)")
 
 
 class MethodSpec(StrictModel):

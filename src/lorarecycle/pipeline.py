@@ -65,6 +65,9 @@ def validate(cfg: ExperimentConfig) -> None:
     else:
         model = skeleton(tiny_llama_config(cfg.model, None))
     resolve_target_modules(model, cfg.lora.target_modules)
+    if cfg.prompt.shots and cfg.model.base_model is None:
+        raise UserError("prompt.shots: the built-in model is pretrained on the answer format and its context "
+                        f"({cfg.model.max_positions} positions) has no room for demonstrations; use it with --base-model")
     for spec in cfg.methods:
         recycler = RECYCLERS.get(spec.name)
         for experts in cfg.libraries.values():
@@ -310,7 +313,11 @@ def _run_locked(cfg: ExperimentConfig, out: Path, task, world, datasets: dict, s
                              partial(task.incontext, world, fixed_layout=True))
     tokenizer = load_tokenizer(base_path)
     # what every model stage sees: plain text, or the base model's chat template
-    prompt_format, datasets = render_datasets(datasets, tokenizer, cfg.prompt)
+    catalog = task.catalog
+    demo_pool = [ex for name in dict.fromkeys([catalog.fewshot_examples, *catalog.fewshot_sources.values()])
+                 if name.startswith("fewshot") for ex in datasets[name]]
+    prompt_format, datasets = render_datasets(datasets, tokenizer, cfg.prompt, catalog.splits_for("base"), demo_pool,
+                                              derive_seed(cfg.seed, "shots"))
     familiarity = measure_familiarity(cfg, base_path, tokenizer, task.probe_entities(world), out)
     store = Path(store) if store is not None else out / "adapters"
     experts, full = ensure_adapters(cfg, base_path, datasets, store, runner)

@@ -8,13 +8,14 @@ search, decoding, traces), so all of them see the same text; the raw examples st
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from transformers import BatchEncoding, PreTrainedTokenizerBase
 
 from ..config import PromptSpec
 from ..errors import UserError
+from ..seeding import make_rng
 from ..tasks.datasets import Example
 
 # The user turn states the expected answer form; the raw prompt's own cue ("Answer:",
@@ -33,22 +34,52 @@ def resolve_format(spec: PromptSpec, tokenizer: PreTrainedTokenizerBase) -> str:
     return "chat" if getattr(tokenizer, "chat_template", None) else "plain"
 
 
-def render_example(ex: Example, tokenizer: PreTrainedTokenizerBase, spec: PromptSpec, fmt: str) -> Example:
+def render_example(ex: Example, tokenizer: PreTrainedTokenizerBase, spec: PromptSpec, fmt: str,
+                   demos: Sequence[Example] = ()) -> Example:
+    """The example as the model sees it; `demos` (solved examples of the same kind) come
+    first: as earlier turns in chat, as solved text blocks in plain format."""
     if fmt == "plain":
-        return ex
+        if not demos:
+            return ex
+        shown = "".join(f"{d.prompt}{d.completion}\n\n" for d in demos)
+        return replace(ex, prompt=f"{shown}{ex.prompt}")
     messages = [{"role": "system", "content": spec.system}] if spec.system else []
-    messages.append({"role": "user", "content": f"{INSTRUCTIONS.get(ex.kind, '')}\n{ex.prompt}".strip()})
+    for d in demos:
+        messages += [{"role": "user", "content": _user_turn(d)}, {"role": "assistant", "content": d.completion.strip()}]
+    messages.append({"role": "user", "content": _user_turn(ex)})
     prompt = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
     return replace(ex, prompt=prompt, completion=ex.completion.lstrip())
 
 
+def _user_turn(ex: Example) -> str:
+    return f"{INSTRUCTIONS.get(ex.kind, '')}\n{ex.prompt}".strip()
+
+
+def demonstrations(pool: Sequence[Example], shots: int, seed: int) -> Callable[[Example], list[Example]]:
+    """For each question, `shots` solved examples of its kind drawn from `pool` (the
+    few-shot chains), fixed per question id, so every model sees the same demonstrations."""
+    by_kind: dict[str, list[Example]] = {}
+    for ex in pool:
+        by_kind.setdefault(ex.kind, []).append(ex)
+
+    def pick(ex: Example) -> list[Example]:
+        candidates = by_kind.get(ex.kind, [])
+        return make_rng(seed, "shots", ex.id).sample(candidates, min(shots, len(candidates)))
+
+    return pick
+
+
 def render_datasets(datasets: dict[str, list[Example]], tokenizer: PreTrainedTokenizerBase,
-                    spec: PromptSpec) -> tuple[str, dict[str, list[Example]]]:
-    """(format used, every dataset rendered for the model)."""
+                    spec: PromptSpec, evaluated: Sequence[str] = (), pool: Sequence[Example] = (),
+                    seed: int = 0) -> tuple[str, dict[str, list[Example]]]:
+    """(format used, every dataset rendered for the model); the `evaluated` splits get
+    `spec.shots` demonstrations from `pool` before each question."""
     fmt = resolve_format(spec, tokenizer)
     if fmt == "chat" and not getattr(tokenizer, "chat_template", None):
         raise UserError("prompt.format chat: the base model's tokenizer has no chat template")
-    return fmt, {name: [render_example(ex, tokenizer, spec, fmt) for ex in examples]
+    pick = demonstrations(pool, spec.shots, seed) if spec.shots else (lambda ex: [])
+    return fmt, {name: [render_example(ex, tokenizer, spec, fmt, pick(ex) if name in evaluated else ())
+                        for ex in examples]
                  for name, examples in datasets.items()}
 
 
