@@ -332,5 +332,5 @@ def test_validate_checks_everything_a_run_checks_and_trains_nothing(tmp_path):
     assert result.stdout.startswith("ok: smoke (config ") and "trains hop1, hop2" in result.stdout
     (tmp_path / "bad.yaml").write_text("preset: smoke\nmethods: [{name: knots, params: {merge: foo}}]\n")
     result = cli("validate", str(tmp_path / "bad.yaml"), cache=tmp_path / "cache")
-    assert result.returncode == 2 and "merge method 'knots': parameter merge" in result.stderr
+    assert result.returncode == 2 and "method 'knots': parameter merge" in result.stderr
     assert not (tmp_path / "cache").exists()  # nothing pretrained, nothing cached
