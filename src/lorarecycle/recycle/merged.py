@@ -29,11 +29,13 @@ def _merge_recycler(method: str) -> Recycler:
         merge_adapter_dirs(inputs.expert_paths, method, out, params=own, options=MergeOptions(**options, seed=inputs.seed))
         return load_adapted(inputs.base_path, out)
 
-    # the method's own parameters next to the output options, in one strict model
+    if not spec.takes_output_rank:  # the method sets its own rank: its parameters are the whole contract
+        return Recycler(method, build, spec.summary, contract=spec.param_model)
+    # the method's own parameters next to the output options, in one strict model; svd's own
+    # `rank` is left to the output rank (exact, see apply)
     own_fields = {name: (f.annotation, f) for name, f in spec.param_model.model_fields.items()
-                  if name not in MERGE_OPTION_KEYS}  # svd's own rank: the output rank sets it (exact, see apply)
-    base = OutputOptions if spec.takes_output_rank else spec.param_model  # rank options only where they apply
-    contract = create_model(f"{method}_recycler_params", __base__=base, **own_fields)
+                  if name not in MERGE_OPTION_KEYS}
+    contract = create_model(f"{method}_recycler_params", __base__=OutputOptions, **own_fields)
     return Recycler(method, build, spec.summary, contract=contract)
 
 
