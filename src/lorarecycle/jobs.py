@@ -109,7 +109,9 @@ def evaluate_row(row: Row, splits: tuple[str, ...], ctx: EvalContext) -> list[tu
     task = task_of(ctx.cfg)
     tokenizer = load_tokenizer(ctx.base_path)
     model = row.build()
-    if isinstance(model, RoutedModel) and not trace_path(ctx.out, row).is_file():
+    # a single adapter kept unmerged (bf16 evaluation) is a one-expert RoutedModel: nothing to trace
+    routes = row.library is not None and RECYCLERS.get(row.method).routes
+    if routes and isinstance(model, RoutedModel) and not trace_path(ctx.out, row).is_file():
         trace_routing(model, tokenizer, ctx, row)
     out = []
     for split in splits:

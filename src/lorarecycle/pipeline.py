@@ -363,7 +363,7 @@ def _run_locked(cfg: ExperimentConfig, out: Path, task, world, datasets: dict, s
         "name": cfg.name, "config_hash": cfg.config_hash(), "seed": cfg.seed,
         "familiarity": cfg.world.familiarity, "exposure": cfg.world.exposure, "versions": versions(),
         "device": str(current_device()), "precision": {"config": cfg.precision, "resolved": precision},
-        "machine": cpu_description() if current_device().type == "cpu" else {"gpu": torch.cuda.get_device_name()},
+        "machine": cpu_description() if current_device().type == "cpu" else {"gpu": torch.cuda.get_device_name(current_device())},
         "prompt_format": prompt_format,
         "base": {"path": str(base_path), "pretrain": base_meta(base_path).get("pretrain")},
         "experts": {name: expert_meta(p) for name, p in experts.items()} | {n: full_ft_meta(p) for n, p in full.items()},
