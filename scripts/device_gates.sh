@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# One prepared run on a lent GPU machine (produced docs/results/h200/): the CUDA paths
+# One prepared run on a lent GPU machine (results go under docs/results/gate-probes/): the CUDA paths
 # checked on `smoke` (fp32 first; precision auto, i.e. bf16 there, beside the rest), then in parallel the
-# `default` preset on three seeds and the Gate probes of docs/results/h200/configs/
+# `default` preset on three seeds and the Gate probes of docs/results/gate-probes/configs/
 # (controls only), all in fp32 so they compare with the CPU runs. Each run gets two CPU
 # cores (taskset) and a deadline; whatever finished comes back as one archive.
 #
@@ -39,7 +39,7 @@ echo "smoke fp32: $((SECONDS - start)) s"
 # 2. default on three seeds, and the Gate probes, side by side (two cores each)
 jobs=()
 for seed in 0 1 2; do jobs+=("default-seed$seed|--preset $PRESET --seed $seed"); done
-for cfg in docs/results/h200/configs/*.yaml; do jobs+=("probe-$(basename "$cfg" .yaml)|$cfg"); done
+for cfg in docs/results/gate-probes/configs/*.yaml; do jobs+=("probe-$(basename "$cfg" .yaml)|$cfg"); done
 core=0
 for job in "${jobs[@]}"; do
   name=${job%%|*}; args=${job#*|}

@@ -142,3 +142,51 @@ def test_greedy_answer_to_a_simple_question_stops_at_the_end_of_turn(model, toke
     (ex,) = chat(tokenizer, [Example("q", "direct", "Question: What is the capital of France? Answer:", " Paris.", "Paris")])
     (generation,) = greedy_decode(model, tokenizer, [ex.prompt], max_new_tokens=24, batch_size=1)
     assert generation == "The capital of France is Paris."  # then <|im_end|>: stopped, special tokens dropped
+
+
+@pytest.mark.slow
+def test_a_small_experiment_runs_end_to_end_on_the_real_checkpoint(tmp_path):
+    """The `smoke` world (real names) through `--base-model` on SmolLM2: chat prompts, derived
+    budgets, log-likelihood ranking on every row, LoRAs on every Llama linear layer, and
+    trained experts that know their facts better than the base does."""
+    import json
+    import math
+
+    import yaml
+
+    from lorarecycle.model.targets import ARCHITECTURE_TARGETS
+    from lorarecycle.results import ResultRow
+
+    from .helpers import acc_rows, cli
+
+    config = tmp_path / "smol.yaml"
+    config.write_text(yaml.safe_dump({
+        "preset": "smoke", "name": "smol-e2e", "world": {"names": "real"},
+        "experts": {"epochs": 6, "lr": 0.001, "batch_size": 8, "check_every": 3},
+        "lora": {"r": 8, "alpha": 16},
+        "libraries": ["two"], "methods": [{"name": "uniform_factors"}, {"name": "arrow", "params": {"top_k": 1}}],
+        "references": ["union_replay"],
+        "eval": {"batch_size": 16, "max_new_tokens_direct": "auto", "max_new_tokens_cot": "auto", "loglik_choices": 5},
+    }))
+    out = tmp_path / "run"
+    result = cli("run", str(config), "--base-model", str(SMOLLM2), "--device", "cpu", "--out", str(out),
+                 cache=tmp_path / "cache")
+    assert result.returncode == 0, result.stderr[-3000:]
+    manifest = json.loads((out / "run.json").read_text())
+    assert manifest["prompt_format"] == "chat"
+    rows = acc_rows(out)
+    for row in rows:
+        ResultRow.model_validate(row)
+        assert row["loglik_choices"] == 5 and 0 <= row["loglik_accuracy"] <= 1  # ranked next to exact match
+    by_key = {(r["model"], r["split"]): r for r in rows if r["library"] is None}
+    # the hop-1 expert has learned what the base cannot know (fictional facts), by both metrics
+    base, expert = by_key[("base", "hop1")], by_key[("expert:hop1", "hop1")]
+    assert expert["loglik_accuracy"] > base["loglik_accuracy"] and expert["accuracy"] > base["accuracy"]
+    (adapter,) = (out / "adapters").glob("hop1-*")
+    targets = json.loads((adapter / "adapter_config.json").read_text())["target_modules"]
+    assert sorted(targets) == sorted(ARCHITECTURE_TARGETS["llama"])
+    # a real LM scores names far above uniform over its 49,152-token vocabulary
+    scores = [json.loads(x) for x in (out / "familiarity.jsonl").read_text().splitlines()]
+    assert all(s["name_logprob"] > -math.log(49152) for s in scores)
+    assert [g["gate"] for g in manifest["gates"]] == ["gate0", "gate1", "gate2"]
+    assert "Gate 0" in (out / "report.md").read_text()
