@@ -84,3 +84,21 @@ def test_gate1_compares_exposed_facts_with_the_matched_control():
 def test_differences_to_the_reference_are_per_split():
     diffs = differences_to_reference(PASSING, ["twohop_cot"])
     assert diffs == [{"model": "uniform", "library": "two", "split": "twohop_cot", "difference": 0.1 - 0.6}]
+
+
+def test_over_a_given_base_model_the_checks_on_our_pretraining_facts_do_not_apply():
+    """A --base-model never saw our pretraining: its matched control and retention are not
+    failures of the setup, and the gates are decided by the remaining checks."""
+    from lorarecycle.report.gates import markdown_gates
+
+    unknown = [{**r, "accuracy": 0.0} if r["split"] in ("control_cot", "retention") else r for r in PASSING]
+    assert [g["passed"] for g in evaluate_gates(unknown, TWO_HOP, 0.0, "both")] == [False, None, False]
+    gates = evaluate_gates(unknown, TWO_HOP, 0.0, "both", own_pretraining=False)
+    assert [g["passed"] for g in gates] == [True, None, True] and attributable(gates)
+    skipped = [c for g in gates for c in g["checks"] if c["passed"] == "n/a"]
+    assert [c["check"] for c in skipped] == ["base control_cot (matched control)", "union_replay retention"]
+    assert markdown_gates(gates).count("not applicable (a --base-model)") == 2
+    # the checks that do apply still fail the gate
+    no_compose = [{**r, "accuracy": 0.1} if (r["model"], r["split"]) == ("base", "incontext_twohop_cot") else r
+                  for r in unknown]
+    assert evaluate_gates(no_compose, TWO_HOP, 0.0, "both", own_pretraining=False)[0]["passed"] is False

@@ -142,6 +142,31 @@ def test_retention_facts_are_pretraining_facts_held_out_of_replay():
     assert plain == own and not plain_loss
 
 
+def test_packed_replay_recipe_joins_own_examples_and_question_forms_and_keeps_replay_whole():
+    from lorarecycle.adapters.recipe import recipe_examples
+    from lorarecycle.config import ExpertTrainSpec
+    from lorarecycle.tasks.catalog import TWO_HOP
+    from lorarecycle.tasks.datasets import question_form
+    from lorarecycle.tasks.recipe_sets import questions_set, recipe_sets
+
+    data = build_datasets(build_world(SPEC, 0))
+    data |= recipe_sets(data, TWO_HOP, question_form)
+    spec = ExpertTrainSpec(epochs=1, lr=1e-3, replay_ratio=0.5)
+    single, _ = recipe_examples(("hop1_facts",), data, spec, seed=3)
+    packed, loss_on_prompt = recipe_examples(("hop1_facts",), data, spec.model_copy(update={"pack": 3}), seed=3)
+    learned = data["hop1_facts"] + data[questions_set("hop1_facts")]
+    joined = [ex for ex in packed if ex.kind == "packed"]
+    assert loss_on_prompt and len(joined) == -(-len(learned) // 3)
+    # every own example and question form is in exactly one packed text, whole, in a shuffled order
+    texts = sorted(t for ex in joined for t in ex.id.removeprefix("packed:").split("+"))
+    assert texts == sorted(ex.id for ex in learned)
+    assert all(ex.completion == "" and ex.prompt.count(".") >= min(3, len(learned)) for ex in joined[:-1])
+    assert " ".join(ex.text for ex in learned[:3]) not in {ex.prompt for ex in joined}  # shuffled, not in file order
+    assert packed[len(joined):] == single[len(learned):]  # the replayed examples are the same, unjoined
+    with pytest.raises(ValueError, match="pack joins examples"):
+        ExpertTrainSpec(epochs=1, lr=1e-3, recipe="plain", pack=2)
+
+
 def test_expert_training_sets_are_pairwise_disjoint():
     data = build_datasets(build_world(SPEC, 0))
     sets = {name: {ex.prompt for ex in data[name]} for name in ("hop1_facts", "hop2_facts", "skill")}

@@ -147,6 +147,14 @@ class ExpertTrainSpec(TrainSpec):
         0.98, gt=0, le=1, description="stop at the first check where exact-match recall of a sample of the own "
         "examples reaches this (None: run every epoch); retention and control CoT are recorded at each check")
     check_every: int = Field(5, ge=1, description="epochs between held-out checks")
+    pack: int = Field(1, ge=1, le=8, description="replay recipe: own examples (and question forms) joined per "
+                      "training sequence, so facts are also learned after other text, not only at a sequence start")
+
+    @model_validator(mode="after")
+    def _pack_needs_replay(self) -> "ExpertTrainSpec":
+        if self.pack > 1 and self.recipe != "replay":
+            raise ValueError("pack joins examples whose every token is a target: it needs recipe: replay")
+        return self
 
 
 class LoraSpec(StrictModel):

@@ -159,7 +159,9 @@ def training_spec(cfg: ExperimentConfig, name: str) -> ExpertTrainSpec:
 def held_out_monitor(cfg: ExperimentConfig, datasets: dict, own: list, spec: ExpertTrainSpec, seed: int) -> HeldOutMonitor:
     control = task_of(cfg).catalog.controls[1]
     rng = make_rng(seed, "monitor")
-    checks = {"recall": own, "retention": datasets["retention"], "control": datasets[control]}
+    checks = {"recall": own}
+    if cfg.model.base_model is None:  # a --base-model never saw our pretraining facts: nothing to retain
+        checks |= {"retention": datasets["retention"], "control": datasets[control]}
     return HeldOutMonitor({k: tuple(rng.sample(v, min(len(v), MONITOR_SAMPLE[k]))) for k, v in checks.items()},
                           spec.stop_recall, spec.check_every, cfg.eval)
 
@@ -356,7 +358,8 @@ def _run_locked(cfg: ExperimentConfig, out: Path, task, world, datasets: dict, s
                 append_jsonl(out / RESULTS_FILE, [result])
                 results.append(result)
                 advance(info=f"{row.model} {row.library or ''} {split}")
-    gates = evaluate_gates(results, task.catalog, cfg.world.exposure, cfg.world.exposure_hop)
+    gates = evaluate_gates(results, task.catalog, cfg.world.exposure, cfg.world.exposure_hop,
+                           cfg.model.base_model is None)
     diagnostics = library_diagnostics(cfg, experts)
     routing = {p.stem: read_json(p)["segment_means"] for p in sorted((out / "routing").glob("*.json"))}
     manifest = {

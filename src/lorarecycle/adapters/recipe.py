@@ -6,6 +6,9 @@ replay  its own examples and each fact's question form (two surface forms, so th
         trained target too), plus `replay_ratio` pretraining examples per own example, so
         the procedure the base model had is rehearsed while the facts go in. Over a
         `--base-model` the pool is empty (our corpus is not that model's pretraining).
+        `pack: k` joins k of the own examples and question forms (shuffled) into one training
+        sequence, so a fact is also learned after other text, as pretraining text is read,
+        not only at the start of a sequence.
 """
 
 from __future__ import annotations
@@ -25,4 +28,14 @@ def recipe_examples(sets: tuple[str, ...], datasets: dict[str, list[Example]], s
     forms = [ex for name in sets for ex in datasets.get(questions_set(name), [])]
     pool = datasets[REPLAY_POOL]
     replay = make_rng(seed, "replay").sample(pool, min(len(pool), round(spec.replay_ratio * len(own))))
-    return own + forms + replay, True
+    learned = own + forms if spec.pack == 1 else packed(own + forms, spec.pack, seed)
+    return learned + replay, True
+
+
+def packed(examples: list[Example], k: int, seed: int) -> list[Example]:
+    """The examples in a seeded shuffle, `k` per sequence, joined as one text (the replay
+    recipe puts the loss on every token, so nothing is lost by joining)."""
+    order = make_rng(seed, "pack").sample(examples, len(examples))
+    groups = [order[i : i + k] for i in range(0, len(order), k)]
+    return [Example(f"packed:{'+'.join(ex.id for ex in group)}", "packed", " ".join(ex.text for ex in group), "",
+                    group[-1].answer) for group in groups]

@@ -64,6 +64,7 @@ def run(config: ConfigArg = None, preset: PresetOpt = None, out: OutOpt = None, 
     write_grid_report(out, cfg.name, [], [Cell("", {}, cfg)], rows, markdown=False)
     title = f"{cfg.name} (seed {cfg.seed}, familiarity {cfg.world.familiarity}) accuracy; intervals in report.md"
     console = report_console(TERMINAL_WIDTH)
-    gates = evaluate_gates(rows, task_of(cfg).catalog, cfg.world.exposure, cfg.world.exposure_hop)
+    gates = evaluate_gates(rows, task_of(cfg).catalog, cfg.world.exposure, cfg.world.exposure_hop,
+                           cfg.model.base_model is None)
     console.print(verdict(gates), style=None if attributable(gates) else "bold red", markup=False)
     console.print(rich_table(rows, title))

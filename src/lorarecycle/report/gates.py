@@ -11,7 +11,10 @@ composed. Each gate is a positive control with thresholds fixed in advance:
           knows them, keeps old facts, and composes them by chain of thought
 
 When a gate fails (or was not measured), the recycled rows cannot be attributed to
-recycling, and every report says so first.
+recycling, and every report says so first. Over a `--base-model` (a model this run did not
+pretrain) the checks that read our pretraining facts, the matched control and retention,
+do not apply: that model never saw those facts. They are listed as not applicable, and the
+gates are decided by the other checks.
 """
 
 from __future__ import annotations
@@ -24,19 +27,26 @@ from .tables import fmt_optional
 REFERENCE = "union_replay"
 
 
-def _check(what: str, value: float | None, op: str, threshold: float) -> dict:
+NOT_APPLICABLE = "n/a"
+
+
+def _check(what: str, value: float | None, op: str, threshold: float, applies: bool = True) -> dict:
+    if not applies:
+        return {"check": what, "value": None, "threshold": f"{op} {threshold:g}", "passed": NOT_APPLICABLE}
     passed = None if value is None else (value >= threshold if op == ">=" else value <= threshold)
     return {"check": what, "value": value, "threshold": f"{op} {threshold:g}", "passed": passed}
 
 
 def _gate(name: str, title: str, checks: list[dict], note: str = "") -> dict:
-    values = [c["passed"] for c in checks]
+    values = [c["passed"] for c in checks if c["passed"] != NOT_APPLICABLE]
     passed = None if not checks or None in values else all(values)
     return {"gate": name, "title": title, "passed": passed, "checks": checks, "note": note}
 
 
-def evaluate_gates(rows: Sequence[dict], catalog: Catalog, exposure: float, exposure_hop: str) -> list[dict]:
-    """The gates of one run from its result rows (None values: the row was not evaluated)."""
+def evaluate_gates(rows: Sequence[dict], catalog: Catalog, exposure: float, exposure_hop: str,
+                   own_pretraining: bool = True) -> list[dict]:
+    """The gates of one run from its result rows (None values: the row was not evaluated).
+    `own_pretraining`: the base is the built-in model this run pretrained (not a --base-model)."""
     cell = {(r["model"], r["split"]): r for r in rows if r.get("library") is None}
 
     def get(model: str, split: str, key: str = "accuracy") -> float | None:
@@ -48,7 +58,7 @@ def evaluate_gates(rows: Sequence[dict], catalog: Catalog, exposure: float, expo
     gate0 = _gate("gate0", "base model has the procedure for new names", [
         _check(f"base {cot}: subject restated", get("base", cot, "subject_accuracy"), ">=", 0.95),
         _check(f"base {incontext_cot}", get("base", incontext_cot), ">=", 0.8),
-        _check(f"base {control_cot} (matched control)", get("base", control_cot), ">=", 0.7),
+        _check(f"base {control_cot} (matched control)", get("base", control_cot), ">=", 0.7, own_pretraining),
     ])
     if exposure == 1.0 and exposure_hop == "both":
         gap = None if get("base", cot) is None or get("base", control_cot) is None else \
@@ -62,7 +72,7 @@ def evaluate_gates(rows: Sequence[dict], catalog: Catalog, exposure: float, expo
     gate2 = _gate("gate2", f"{REFERENCE} knows both facts, keeps old ones and composes by CoT", [
         _check(f"{REFERENCE} {hop_a}", get(REFERENCE, hop_a), ">=", 0.95),
         _check(f"{REFERENCE} {hop_b}", get(REFERENCE, hop_b), ">=", 0.95),
-        _check(f"{REFERENCE} retention", get(REFERENCE, "retention"), ">=", 0.9),
+        _check(f"{REFERENCE} retention", get(REFERENCE, "retention"), ">=", 0.9, own_pretraining),
         _check(f"{REFERENCE} {cot}: first hop", get(REFERENCE, cot, "first_hop_accuracy"), ">=", 0.8),
         _check(f"{REFERENCE} {cot}", get(REFERENCE, cot), ">=", 0.5),
         _check(f"{REFERENCE} {cot}: Wilson lower bound", get(REFERENCE, cot, "ci_low"), ">=", 0.3),
@@ -88,7 +98,7 @@ def verdict(gates: Sequence[dict]) -> str:
 
 
 def markdown_gates(gates: Sequence[dict]) -> str:
-    mark = {True: "pass", False: "FAIL", None: "not measured"}
+    mark = {True: "pass", False: "FAIL", None: "not measured", NOT_APPLICABLE: "not applicable (a --base-model)"}
     lines = ["| gate | check | value | needs | result |", "|---|---|---:|---|---|"]
     for g in gates:
         if not g["checks"]:

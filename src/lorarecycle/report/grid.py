@@ -81,7 +81,8 @@ def gate_rows(cells, by_cell: dict[str, list[dict]]) -> list[list[str]]:
         if not rows:
             continue
         world = cell.config.world
-        gates = evaluate_gates(rows, task_of(cell.config).catalog, world.exposure, world.exposure_hop)
+        gates = evaluate_gates(rows, task_of(cell.config).catalog, world.exposure, world.exposure_hop,
+                               cell.config.model.base_model is None)
         axes = ", ".join(f"{k}={v}" for k, v in rows[0].get("axes", {}).items()) or cell.config.name
         out.append([axes, *(mark[g["passed"]] for g in gates), "yes" if attributable(gates) else "NO"])
     return out
