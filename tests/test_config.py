@@ -22,6 +22,21 @@ def test_config_hash_covers_only_the_sections_the_task_reads():
         != two_hop.config_hash()
 
 
+def test_fields_added_later_leave_the_hash_of_runs_made_before_them_unchanged():
+    """`experts.pack` came after runs were published: at its neutral value the hash is the
+    one those runs have (the hash of the config without the field, as it was computed then),
+    so they resume; any other value is a different run."""
+    from lorarecycle.config import stable_hash
+
+    cfg = load_preset("default")
+    before = cfg.model_dump(mode="json", exclude={"math"})
+    for section in ("experts", "full_ft_replay"):
+        del before[section]["pack"]
+    assert cfg.experts.pack == 1 and cfg.config_hash() == stable_hash(before)
+    packed = cfg.model_copy(update={"experts": cfg.experts.model_copy(update={"pack": 2})})
+    assert packed.config_hash() != cfg.config_hash()
+
+
 def test_yaml_round_trip_and_preset_inheritance(tmp_path):
     path = tmp_path / "exp.yaml"
     path.write_text("preset: smoke\nseed: 3\nworld: {familiarity: R}\n")

@@ -11,7 +11,7 @@ import json
 import re
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import ClassVar, Annotated, Any, Literal
 
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -150,6 +150,10 @@ class ExpertTrainSpec(TrainSpec):
     pack: int = Field(1, ge=1, le=8, description="replay recipe: own examples (and question forms) joined per "
                       "training sequence, so facts are also learned after other text, not only at a sequence start")
 
+    # fields added after runs were published: at these values they are left out of the
+    # config hash, so those runs still resume (their behaviour is the value's)
+    HASH_NEUTRAL: ClassVar[dict[str, object]] = {"pack": 1}
+
     @model_validator(mode="after")
     def _pack_needs_replay(self) -> "ExpertTrainSpec":
         if self.pack > 1 and self.recipe != "replay":
@@ -285,7 +289,12 @@ class ExperimentConfig(StrictModel):
     def config_hash(self) -> str:
         """Hash of the sections the run uses: a two-hop run does not read `math`, so a change
         of the math defaults must not break its resume."""
-        return stable_hash(self.model_dump(mode="json", exclude={"math"} if self.task != "math" else None))
+        dump = self.model_dump(mode="json", exclude={"math"} if self.task != "math" else None)
+        for section in ("experts", "full_ft", "full_ft_replay"):
+            for field, neutral in ExpertTrainSpec.HASH_NEUTRAL.items():
+                if isinstance(dump.get(section), dict) and dump[section].get(field) == neutral:
+                    del dump[section][field]
+        return stable_hash(dump)
 
 
 def stable_hash(obj: Any, length: int = 12) -> str:

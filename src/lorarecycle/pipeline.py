@@ -142,7 +142,8 @@ def stage_key(cfg: ExperimentConfig, base_path: Path, name: str, examples: list,
     sweep that differ only in methods or libraries share it."""
     return stable_hash({"base": str(base_path), "name": name, "data": stable_hash([ex.to_dict() for ex in examples]),
                         "lora": cfg.lora.model_dump(mode="json"),
-                        "train": train.model_dump(mode="json", exclude={"micro_batch_size"}),  # same update either way
+                        # micro-batching gives the same update; packing is in the examples' hash
+                        "train": train.model_dump(mode="json", exclude={"micro_batch_size", "pack"}),
                         "seed": derive_seed(cfg.seed, "expert", name), "precision": current_precision()})
 
 
