@@ -77,7 +77,8 @@ def format_progress(description: str, done: int, total: int | None, elapsed: flo
 def plain_progress(description: str, total: int | None,
                    interval: float = PLAIN_INTERVAL_S, clock: Callable[[], float] = time.monotonic,
                    emit: Callable[[str], None] | None = None) -> Iterator[Callable[..., None]]:
-    """Plain progress lines: the first step, then at most one per `interval`, and the end."""
+    """Plain progress lines: the start (a slow first step is not silence), the first step,
+    then at most one per `interval`, and the end."""
     emit = emit or (lambda line: console.print(line, markup=False, highlight=False, soft_wrap=True))
     state = {"done": 0, "total": total, "info": "", "last": None}
     start = clock()
@@ -95,5 +96,6 @@ def plain_progress(description: str, total: int | None,
             state["last"] = now
             emit(line())
 
+    emit(line())
     yield advance
     emit(line() + " done")
