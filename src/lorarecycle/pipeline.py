@@ -334,7 +334,8 @@ def _run_locked(cfg: ExperimentConfig, out: Path, task, world, datasets: dict, s
         kept = [x for x in read_jsonl(samples_path) if (x["model"], x["library"], x["split"]) in done]
         write_jsonl(samples_path, kept)
     rows = plan_rows(cfg, base_path, experts, full, datasets, out)
-    todo = [(row, s) for row in rows for s in task.catalog.splits_for(row.model) if (row.model, row.library, s) not in done]
+    own = cfg.model.base_model is None
+    todo = [(row, s) for row in rows for s in task.catalog.splits_for(row.model, own) if (row.model, row.library, s) not in done]
     common = {"schema_version": SCHEMA_VERSION, "measured_familiarity": {r["role"]: round(r["name_logprob"], 4) for r in familiarity},
               "config_hash": cfg.config_hash(), "seed": cfg.seed, "experiment": cfg.name, "device": current_device().type, "precision": precision,
               "familiarity": cfg.world.familiarity, "exposure": cfg.world.exposure, **(extra or {})}

@@ -55,7 +55,8 @@ def load_grid_dir(run_dir: Path) -> GridSpec:
 
 def expected_keys(cell: Cell) -> set[tuple]:
     catalog = CATALOGS[cell.config.task]
-    return {(model, library, split) for model, library in row_keys(cell.config) for split in catalog.splits_for(model)}
+    own = cell.config.model.base_model is None
+    return {(model, library, split) for model, library in row_keys(cell.config) for split in catalog.splits_for(model, own)}
 
 
 def cell_rows(run_dir: Path, cell: Cell) -> list[dict]:

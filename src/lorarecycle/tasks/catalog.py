@@ -32,8 +32,16 @@ class Catalog:
     # in context?)
     base_checks: tuple[str, ...] = field(default=())
 
-    def splits_for(self, model: str) -> tuple[str, ...]:
-        return (*self.test_splits, *self.base_checks) if model == "base" else self.test_splits
+    def splits_for(self, model: str, own_pretraining: bool = True) -> tuple[str, ...]:
+        """The splits `model` is evaluated on. Without our own pretraining (a --base-model)
+        the splits that ask for our pretraining facts (controls, retention) measure nothing:
+        that model never saw them, so they are not evaluated."""
+        splits = (*self.test_splits, *self.base_checks) if model == "base" else self.test_splits
+        return splits if own_pretraining else tuple(s for s in splits if s not in self.pretraining_splits)
+
+    @property
+    def pretraining_splits(self) -> tuple[str, ...]:
+        return (*self.controls, "retention")
 
     @property
     def scored_with_bridge(self) -> tuple[str, ...]:
