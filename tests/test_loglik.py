@@ -54,6 +54,12 @@ def test_choices_are_fixed_per_example_gold_first_and_distinct():
 def test_substitution_replaces_the_whole_answer_and_refuses_a_missing_one():
     ex = Example("m", "direct", "How many coins do 12 bags cost?", " 2 bags cost 12 coins.", "12")
     assert substitute(ex, "7") == " 2 bags cost 7 coins."  # not the "2" of "12", not "2 bags"
+    # a chain of thought: every occurrence, so the text stays consistent; the bridge stays
+    cot = Example("c", "cot", "Question: Who is the employer of the mentor of Vize Zoli? Reasoning:",
+                  " The mentor of Vize Zoli is Bove Saru. The employer of Bove Saru is Kato Rimu. So the answer is Kato Rimu.",
+                  "Kato Rimu", bridge="Bove Saru")
+    assert substitute(cot, "Mo Vi") == (" The mentor of Vize Zoli is Bove Saru. The employer of Bove Saru is Mo Vi."
+                                        " So the answer is Mo Vi.")
     with pytest.raises(UserError, match="example q0: its answer 'Ki Ra' is not a word of its completion"):
         substitute(Example("q0", "direct", "p", " Ra Ka.", "Ki Ra"), "Mo")
 

@@ -36,8 +36,7 @@ def evaluate_split(
         longest = max(len(encode(tokenizer, p)["input_ids"]) for p in prompts) + budget
         batch_size = auto_batch_size(model, longest)
     generations = greedy_decode(model, tokenizer, prompts, budget, batch_size)
-    ranked = rank_answers(model, tokenizer, examples, spec.loglik_choices, batch_size) \
-        if spec.loglik_choices and kind != "cot" else None
+    ranked = rank_answers(model, tokenizer, examples, spec.loglik_choices, batch_size) if spec.loglik_choices else None
     ranks = ranked[0] if ranked else None
     samples, errors = [], Counter()
     for i, (ex, gen) in enumerate(zip(examples, generations)):

@@ -39,13 +39,19 @@ def choices_for(ex: Example, pool: Sequence[str], k: int) -> list[str]:
 
 def substitute(ex: Example, answer: str) -> str:
     """The gold completion with `answer` in place of the gold answer's last whole-word
-    occurrence ("2" inside "12" is not it)."""
+    occurrence ("2" inside "12" is not it). In a chain of thought every occurrence is
+    replaced ("... the employer of B is X. So the answer is X."): the text stays consistent,
+    and the ranking asks for the second hop given the gold first hop, not for a copy of the
+    answer from earlier in the completion."""
     found = list(re.finditer(rf"(?<!\w){re.escape(ex.answer)}(?!\w)", ex.completion))
     if not found:
         raise UserError(f"example {ex.id}: its answer {ex.answer!r} is not a word of its completion; "
                         "cannot rank answers by log-likelihood (set eval.loglik_choices: 0)")
-    last = found[-1]
-    return ex.completion[: last.start()] + answer + ex.completion[last.end():]
+    out, end = [], len(ex.completion)
+    for match in reversed(found if ex.kind == "cot" else found[-1:]):
+        out.append(answer + ex.completion[match.end():end])
+        end = match.start()
+    return ex.completion[:end] + "".join(reversed(out))
 
 
 @torch.no_grad()
