@@ -44,8 +44,9 @@ PLAIN_INTERVAL_S = 10.0  # at most one plain progress line per step this often
 
 @contextmanager
 def progress_bar(description: str, total: int | None) -> Iterator[Callable[..., None]]:
-    """Yields `advance(n=1, info="", total=None)`; `info` is shown beside the bar (e.g. the
-    loss); `total` sets the length once it is known."""
+    """Yields `advance(n=1, info="", total=None, force=False)`; `info` is shown beside the bar
+    (e.g. the loss); `total` sets the length once it is known; `force` prints a plain line
+    even within the rate limit (a result such as a held-out check)."""
     if not console.is_terminal or os.environ.get("LORARECYCLE_PLAIN_PROGRESS"):
         with plain_progress(description, total) as advance:
             yield advance
@@ -61,7 +62,7 @@ def progress_bar(description: str, total: int | None) -> Iterator[Callable[..., 
     with Progress(*columns, console=console, transient=False) as progress:
         task = progress.add_task(description, total=total, info="")
 
-        def advance(n: int = 1, info: str = "", total: int | None = None) -> None:
+        def advance(n: int = 1, info: str = "", total: int | None = None, force: bool = False) -> None:
             progress.update(task, advance=n, info=info, **({"total": total} if total is not None else {}))
 
         yield advance
@@ -86,13 +87,13 @@ def plain_progress(description: str, total: int | None,
     def line() -> str:
         return format_progress(description, state["done"], state["total"], clock() - start, state["info"])
 
-    def advance(n: int = 1, info: str = "", total: int | None = None) -> None:
+    def advance(n: int = 1, info: str = "", total: int | None = None, force: bool = False) -> None:
         state["done"] += n
         state["info"] = info or state["info"]
         if total is not None:
             state["total"] = total
         now = clock()
-        if state["last"] is None or now - state["last"] >= interval:
+        if force or state["last"] is None or now - state["last"] >= interval:
             state["last"] = now
             emit(line())
 

@@ -147,7 +147,9 @@ def train_causal_lm(
                 stop, metrics = monitor(model, tokenizer)
                 model.train()
                 checks.append({"epoch": epochs_run, "loss": round(epoch_loss, 4), **metrics})
-                advance(0, info=f"epoch {epochs_run} check: " + ", ".join(f"{k} {v:.2f}" for k, v in metrics.items()))
+                # forced: a check is a result, not a heartbeat the rate limit may drop
+                advance(0, info=f"epoch {epochs_run} check: " + ", ".join(f"{k} {v:.2f}" for k, v in metrics.items()),
+                        force=True)
                 if stop:
                     advance(0, info=f"stopped after epoch {epochs_run}: {metrics}")
                     break
