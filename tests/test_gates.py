@@ -99,6 +99,8 @@ def test_over_a_given_base_model_the_checks_on_our_pretraining_facts_do_not_appl
     assert [c["check"] for c in skipped] == ["base control_cot (matched control)", "union_replay retention"]
     assert markdown_gates(gates).count("not applicable (a --base-model)") == 2
     # the checks that do apply still fail the gate
+    only_na = evaluate_gates(unknown, TWO_HOP, 1.0, "both", own_pretraining=False)[1]
+    assert only_na["passed"] is None  # a gate whose every check is not applicable is not passed
     no_compose = [{**r, "accuracy": 0.1} if (r["model"], r["split"]) == ("base", "incontext_twohop_cot") else r
                   for r in unknown]
     assert evaluate_gates(no_compose, TWO_HOP, 0.0, "both", own_pretraining=False)[0]["passed"] is False

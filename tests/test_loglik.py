@@ -60,6 +60,12 @@ def test_substitution_replaces_the_whole_answer_and_refuses_a_missing_one():
                   "Kato Rimu", bridge="Bove Saru")
     assert substitute(cot, "Mo Vi") == (" The mentor of Vize Zoli is Bove Saru. The employer of Bove Saru is Mo Vi."
                                         " So the answer is Mo Vi.")
+    # a real answer that is a word of the bridge's name ("Disney" in "Walt Disney") stays in the bridge
+    walt = Example("w", "cot", "Question: Who is the employer of the mentor of Ada Lovelace? Reasoning:",
+                   " The mentor of Ada Lovelace is Walt Disney. The employer of Walt Disney is Disney. So the answer is Disney.",
+                   "Disney", bridge="Walt Disney", subject="Ada Lovelace")
+    assert substitute(walt, "Honda") == (" The mentor of Ada Lovelace is Walt Disney. The employer of Walt Disney is"
+                                         " Honda. So the answer is Honda.")
     with pytest.raises(UserError, match="example q0: its answer 'Ki Ra' is not a word of its completion"):
         substitute(Example("q0", "direct", "p", " Ra Ka.", "Ki Ra"), "Mo")
 

@@ -196,6 +196,7 @@ def test_device_choices():
     ("bad_target", "lora.target_modules: c_attn not among the linear layers of this llama model"),
     ("cuda", "no CUDA GPU is visible"),
     ("unknown_type", "not a causal LM transformers can build without remote code"),
+    ("pack_chat", "experts.pack > 1 joins plain texts, and this model's prompts are chat turns"),
 ])
 def test_bad_real_lm_input_one_line_nonzero_nothing_written(hf_bases, tmp_path, case, message):
     if case == "cuda" and torch.cuda.is_available():
@@ -205,6 +206,7 @@ def test_bad_real_lm_input_one_line_nonzero_nothing_written(hf_bases, tmp_path, 
     for name in ("config.json", "model.safetensors"):
         (no_tokenizer / name).write_bytes((hf_bases["llama"] / name).read_bytes())
     (tmp_path / "bad_target.yaml").write_text("preset: smoke\nlora: {target_modules: [c_attn]}\n")
+    (tmp_path / "pack_chat.yaml").write_text("preset: smoke\nexperts: {epochs: 3, lr: 0.003, pack: 2}\n")
     unknown_type = tmp_path / "unknown_type"
     unknown_type.mkdir()
     for f in hf_bases["llama"].iterdir():
@@ -217,6 +219,7 @@ def test_bad_real_lm_input_one_line_nonzero_nothing_written(hf_bases, tmp_path, 
         "bad_target": [str(tmp_path / "bad_target.yaml"), "--base-model", str(hf_bases["llama"])],
         "cuda": ["--preset", "smoke", "--device", "cuda"],
         "unknown_type": ["--preset", "smoke", "--base-model", str(unknown_type)],
+        "pack_chat": [str(tmp_path / "pack_chat.yaml"), "--base-model", str(hf_bases["qwen2"])],
     }[case]
     result = cli("run", *args, "--out", str(tmp_path / "out"), cache=tmp_path / "cache")
     assert result.returncode == 2 and message in result.stderr

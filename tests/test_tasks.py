@@ -163,6 +163,8 @@ def test_packed_replay_recipe_joins_own_examples_and_question_forms_and_keeps_re
     assert all(ex.completion == "" and ex.prompt.count(".") >= min(3, len(learned)) for ex in joined[:-1])
     assert " ".join(ex.text for ex in learned[:3]) not in {ex.prompt for ex in joined}  # shuffled, not in file order
     assert packed[len(joined):] == single[len(learned):]  # the replayed examples are the same, unjoined
+    with pytest.raises(ValueError, match="less than or equal to 4"):  # 8 facts overflow 128 positions
+        ExpertTrainSpec(epochs=1, lr=1e-3, pack=5)
     with pytest.raises(ValueError, match="pack joins examples"):
         ExpertTrainSpec(epochs=1, lr=1e-3, recipe="plain", pack=2)
 

@@ -147,7 +147,7 @@ class ExpertTrainSpec(TrainSpec):
         0.98, gt=0, le=1, description="stop at the first check where exact-match recall of a sample of the own "
         "examples reaches this (None: run every epoch); retention and control CoT are recorded at each check")
     check_every: int = Field(5, ge=1, description="epochs between held-out checks")
-    pack: int = Field(1, ge=1, le=8, description="replay recipe: own examples (and question forms) joined per "
+    pack: int = Field(1, ge=1, le=4, description="replay recipe: own examples (and question forms) joined per "
                       "training sequence, so facts are also learned after other text, not only at a sequence start")
 
     # fields added after runs were published: at these values they are left out of the

@@ -30,7 +30,7 @@ from .diagnostics.report import pair_rows, summarize_pairs
 from .errors import UserError
 from .model.device import current_device
 from .model.precision import cpu_description, current_precision, set_precision
-from .model.prompting import render_datasets
+from .model.prompting import resolve_format, render_datasets
 from .model.targets import resolve_target_modules, skeleton
 from .model.tiny import tiny_llama_config
 from .model.load import base_meta, check_model_dir, load_base, load_tokenizer
@@ -60,7 +60,10 @@ def validate(cfg: ExperimentConfig) -> None:
     """Reject bad method names/parameters, references and base-model paths before anything is written."""
     if cfg.model.base_model is not None:
         path = check_model_dir(Path(cfg.model.base_model))
-        load_tokenizer(path)
+        packing = [spec.pack for spec in (cfg.experts, cfg.full_ft, cfg.full_ft_replay) if spec is not None]
+        if max(packing) > 1 and resolve_format(cfg.prompt, load_tokenizer(path)) == "chat":
+            raise UserError("experts.pack > 1 joins plain texts, and this model's prompts are chat turns "
+                            "(set prompt.format: plain, or pack: 1)")
         model = skeleton(path)
     else:
         model = skeleton(tiny_llama_config(cfg.model, None))

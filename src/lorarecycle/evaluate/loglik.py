@@ -44,6 +44,10 @@ def substitute(ex: Example, answer: str) -> str:
     and the ranking asks for the second hop given the gold first hop, not for a copy of the
     answer from earlier in the completion."""
     found = list(re.finditer(rf"(?<!\w){re.escape(ex.answer)}(?!\w)", ex.completion))
+    if ex.kind == "cot":  # "Disney" inside a bridge "Walt Disney" is the bridge, not the answer
+        kept = [m.span() for name in (ex.subject, ex.bridge) if name
+                for m in re.finditer(rf"(?<!\w){re.escape(name)}(?!\w)", ex.completion)]
+        found = [m for m in found if not any(a <= m.start() and m.end() <= b for a, b in kept)] or found
     if not found:
         raise UserError(f"example {ex.id}: its answer {ex.answer!r} is not a word of its completion; "
                         "cannot rank answers by log-likelihood (set eval.loglik_choices: 0)")

@@ -39,7 +39,7 @@ def _check(what: str, value: float | None, op: str, threshold: float, applies: b
 
 def _gate(name: str, title: str, checks: list[dict], note: str = "") -> dict:
     values = [c["passed"] for c in checks if c["passed"] != NOT_APPLICABLE]
-    passed = None if not checks or None in values else all(values)
+    passed = None if not values or None in values else all(values)
     return {"gate": name, "title": title, "passed": passed, "checks": checks, "note": note}
 
 
@@ -64,7 +64,7 @@ def evaluate_gates(rows: Sequence[dict], catalog: Catalog, exposure: float, expo
         gap = None if get("base", cot) is None or get("base", control_cot) is None else \
             get("base", control_cot) - get("base", cot)
         gate1 = _gate("gate1", "pretrained facts compose like the matched control",
-                      [_check(f"base {control_cot} - base {cot}", gap, "<=", 0.1)])
+                      [_check(f"base {control_cot} - base {cot}", gap, "<=", 0.1, own_pretraining)])
     else:
         gate1 = _gate("gate1", "pretrained facts compose like the matched control", [],
                       f"needs exposure 1.0 with both hops (this run: {exposure:g}, {exposure_hop})")

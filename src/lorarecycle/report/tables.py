@@ -115,7 +115,7 @@ def markdown_steps(rows: Sequence[dict]) -> str:
 
 
 def markdown_loglik(rows: Sequence[dict]) -> str:
-    """Exact match next to the generation-free ranking of the gold answer, per direct row."""
+    """Exact match next to the generation-free ranking of the gold answer, per row."""
     lines = ["| model [library] | split | n | exact match | log-likelihood top-1 | mean rank | choices (chance) |",
              "|---|---|---:|---:|---:|---:|---:|"]
     lines += [f"| {row_label(r)} | {r['split']} | {r['n']} | {r['accuracy']:.2f} | {r['loglik_accuracy']:.2f} | "
