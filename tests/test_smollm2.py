@@ -164,7 +164,7 @@ def test_a_small_experiment_runs_end_to_end_on_the_real_checkpoint(tmp_path):
 
     config = tmp_path / "smol.yaml"
     config.write_text(yaml.safe_dump({
-        "preset": "smoke", "name": "smol-e2e", "world": {"names": "real"},
+        "preset": "smoke", "name": "smol-e2e", "world": {"names": "real", "familiarity": "R"},
         "experts": {"epochs": 12, "lr": 0.002, "batch_size": 8, "check_every": 3, "stop_recall": 0.95},
         "prompt": {"format": "plain"},
         "lora": {"r": 8, "alpha": 16},
@@ -189,8 +189,12 @@ def test_a_small_experiment_runs_end_to_end_on_the_real_checkpoint(tmp_path):
     (adapter,) = (out / "adapters").glob("hop1-*")
     targets = json.loads((adapter / "adapter_config.json").read_text())["target_modules"]
     assert sorted(targets) == sorted(ARCHITECTURE_TARGETS["llama"])
-    # a real LM scores names far above uniform over its 49,152-token vocabulary
+    # familiarity measured: each role scores above uniform over the 49,152-token vocabulary on
+    # average, and the real people of role a (R) well above the invented reference names
     scores = [json.loads(x) for x in (out / "familiarity.jsonl").read_text().splitlines()]
-    assert all(s["name_logprob"] > -math.log(49152) for s in scores)
+    mean = {role: sum(s["name_logprob"] for s in group) / len(group)
+            for role in {s["role"] for s in scores} if (group := [s for s in scores if s["role"] == role])}
+    assert all(m > -math.log(49152) for m in mean.values()), mean
+    assert mean["a"] > mean["reference"] + 1.0, mean
     assert [g["gate"] for g in manifest["gates"]] == ["gate0", "gate1", "gate2"]
     assert "Gate 0" in (out / "report.md").read_text()
