@@ -129,8 +129,9 @@ def test_retention_facts_are_pretraining_facts_held_out_of_replay():
     retention = {ex.prompt for ex in data["retention"]}
     assert len(retention) == SPEC.n_retention and retention <= {ex.prompt for ex in data["pretrain"]}
     spec = ExpertTrainSpec(epochs=1, lr=1e-3, replay_ratio=0.5)
-    examples, loss_on_prompt = recipe_examples(("hop1_facts",), data, spec, seed=3)
+    examples, loss_on_prompt, regroup = recipe_examples(("hop1_facts",), data, spec, seed=3)
     own = data["hop1_facts"]
+    assert regroup is None
     assert loss_on_prompt and examples[: len(own)] == own
     forms = examples[len(own) : 2 * len(own)]
     assert [f.prompt for f in forms] == [f"Question: Who is the mentor of {ex.id.split(':', 2)[2]}? Answer:" for ex in own]
@@ -138,11 +139,11 @@ def test_retention_facts_are_pretraining_facts_held_out_of_replay():
     replay = examples[2 * len(own) :]
     assert len(replay) == round(0.5 * len(own)) and not {ex.prompt for ex in replay} & retention
     assert not {ex.prompt for ex in replay} & {ex.prompt for ex in own}
-    plain, plain_loss = recipe_examples(("hop1_facts",), data, spec.model_copy(update={"recipe": "plain"}), 3)
+    plain, plain_loss, _ = recipe_examples(("hop1_facts",), data, spec.model_copy(update={"recipe": "plain"}), 3)
     assert plain == own and not plain_loss
 
 
-def test_packed_replay_recipe_joins_own_examples_and_question_forms_and_keeps_replay_whole():
+def test_packed_replay_recipe_joins_own_examples_in_new_groups_every_epoch_and_keeps_replay_whole():
     from lorarecycle.adapters.recipe import recipe_examples
     from lorarecycle.config import ExpertTrainSpec
     from lorarecycle.tasks.catalog import TWO_HOP
@@ -152,17 +153,24 @@ def test_packed_replay_recipe_joins_own_examples_and_question_forms_and_keeps_re
     data = build_datasets(build_world(SPEC, 0))
     data |= recipe_sets(data, TWO_HOP, question_form)
     spec = ExpertTrainSpec(epochs=1, lr=1e-3, replay_ratio=0.5)
-    single, _ = recipe_examples(("hop1_facts",), data, spec, seed=3)
-    packed, loss_on_prompt = recipe_examples(("hop1_facts",), data, spec.model_copy(update={"pack": 3}), seed=3)
+    single = recipe_examples(("hop1_facts",), data, spec, seed=3)
+    recipe = recipe_examples(("hop1_facts",), data, spec.model_copy(update={"pack": 3}), seed=3)
     learned = data["hop1_facts"] + data[questions_set("hop1_facts")]
-    joined = [ex for ex in packed if ex.kind == "packed"]
-    assert loss_on_prompt and len(joined) == -(-len(learned) // 3)
-    # every own example and question form is in exactly one packed text, whole, in a shuffled order
-    texts = sorted(t for ex in joined for t in ex.id.removeprefix("packed:").split("+"))
-    assert texts == sorted(ex.id for ex in learned)
-    assert all(ex.completion == "" and ex.prompt.count(".") >= min(3, len(learned)) for ex in joined[:-1])
-    assert " ".join(ex.text for ex in learned[:3]) not in {ex.prompt for ex in joined}  # shuffled, not in file order
-    assert packed[len(joined):] == single[len(learned):]  # the replayed examples are the same, unjoined
+    assert recipe.loss_on_prompt and recipe.fixed == single.fixed[len(learned):]  # the replayed examples, unjoined
+    epochs = [recipe.regroup(epoch) for epoch in range(3)]
+    assert recipe.first_epoch() == recipe.fixed + epochs[0] and epochs[0] == recipe.regroup(0)  # seeded
+    by_text = {ex.id: ex.text for ex in learned}
+    for joined in epochs:
+        assert len(joined) == -(-len(learned) // 3) and all(ex.kind == "packed" for ex in joined)
+        # every own example and question form is in exactly one packed text, whole, in a shuffled order
+        ids = [ex.id.removeprefix("packed:").split("+") for ex in joined]
+        assert sorted(i for group in ids for i in group) == sorted(by_text)
+        assert [ex.prompt for ex in joined] == [" ".join(by_text[i] for i in group) for group in ids]
+        assert all(ex.completion == "" and len(group) == 3 for ex, group in zip(joined[:-1], ids))
+        assert " ".join(ex.text for ex in learned[:3]) not in {ex.prompt for ex in joined}  # not in file order
+    # new groups every epoch: most facts lead a sequence in some epoch, not one fact in three
+    leaders = [{ex.id.removeprefix("packed:").split("+")[0] for ex in joined} for joined in epochs]
+    assert leaders[0] != leaders[1] and len(set.union(*leaders)) > 1.5 * len(leaders[0])
     with pytest.raises(ValueError, match="less than or equal to 4"):  # 8 facts overflow 128 positions
         ExpertTrainSpec(epochs=1, lr=1e-3, pack=5)
     with pytest.raises(ValueError, match="pack joins examples"):

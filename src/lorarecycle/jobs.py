@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 
 from .adapters.experts import expert_meta, train_expert
+from .adapters.recipe import Recipe
 from .artifacts import file_lock, inside, write_json
 from .config import ExperimentConfig, LoraSpec, TrainSpec
 from .evaluate.evaluator import evaluate_split
@@ -43,19 +44,20 @@ def reusable(path: Path, key: str, meta: Callable[[Path], dict | None], weights:
     return problem is None
 
 
-def train_adapter_once(base_path: Path, examples: list[Example], lora: LoraSpec, train: TrainSpec, seed: int,
-                       path: Path, name: str, key: str, loss_on_prompt: bool, monitor: HeldOutMonitor) -> None:
+def train_adapter_once(base_path: Path, recipe: Recipe, lora: LoraSpec, train: TrainSpec, seed: int,
+                       path: Path, name: str, key: str, monitor: HeldOutMonitor) -> None:
     """Train the adapter unless `path` already holds it (cells of a sweep share adapters)."""
     with file_lock(path):
         if not reusable(path, key, expert_meta, "adapter_model.safetensors"):
-            train_expert(base_path, examples, lora, train, seed, path, name, key, loss_on_prompt, monitor)
+            train_expert(base_path, recipe.fixed, lora, train, seed, path, name, key, recipe.loss_on_prompt, monitor,
+                         recipe.regroup)
 
 
-def train_full_once(base_path: Path, examples: list[Example], spec: TrainSpec, seed: int, path: Path, key: str,
-                    loss_on_prompt: bool, monitor: HeldOutMonitor) -> None:
+def train_full_once(base_path: Path, recipe: Recipe, spec: TrainSpec, seed: int, path: Path, key: str,
+                    monitor: HeldOutMonitor) -> None:
     with file_lock(path):
         if not reusable(path, key, full_ft_meta, "model.safetensors"):
-            train_full(base_path, examples, spec, seed, path, key, loss_on_prompt, monitor)
+            train_full(base_path, recipe.fixed, spec, seed, path, key, recipe.loss_on_prompt, monitor, recipe.regroup)
 
 
 def build_recycled(method: str, inputs: LibraryInputs, params: dict) -> torch.nn.Module:

@@ -182,19 +182,19 @@ def ensure_adapters(cfg: ExperimentConfig, base_path: Path, datasets: dict, stor
     wanted += [(n, catalog.full_ft_data) for n in FULL_FINE_TUNES if n in cfg.references]
     for name, sets in wanted:
         spec, seed = training_spec(cfg, name), derive_seed(cfg.seed, "expert", name)
-        examples, loss_on_prompt = recipe_examples(sets, datasets, spec, seed)
-        key = stage_key(cfg, base_path, name, examples, spec)
+        recipe = recipe_examples(sets, datasets, spec, seed)
+        key = stage_key(cfg, base_path, name, recipe.first_epoch(), spec)
         path = inside(store, f"{name}-{key}")
         monitor = held_out_monitor(cfg, datasets, [ex for s in sets for ex in datasets[s]], spec, seed)
         if name in FULL_FINE_TUNES:
             full[name] = path
             if not reusable(path, key, full_ft_meta, "model.safetensors", notice=True):
-                jobs.append(partial(train_full_once, base_path, examples, spec, seed, path, key, loss_on_prompt, monitor))
+                jobs.append(partial(train_full_once, base_path, recipe, spec, seed, path, key, monitor))
         else:
             paths[name] = path
             if not reusable(path, key, expert_meta, "adapter_model.safetensors", notice=True):
-                jobs.append(partial(train_adapter_once, base_path, examples, cfg.lora, spec, seed, path, name, key,
-                                    loss_on_prompt, monitor))
+                jobs.append(partial(train_adapter_once, base_path, recipe, cfg.lora, spec, seed, path, name, key,
+                                    monitor))
     for _ in runner.run(jobs):
         pass
     return paths, full

@@ -6,12 +6,16 @@ replay  its own examples and each fact's question form (two surface forms, so th
         trained target too), plus `replay_ratio` pretraining examples per own example, so
         the procedure the base model had is rehearsed while the facts go in. Over a
         `--base-model` the pool is empty (our corpus is not that model's pretraining).
-        `pack: k` joins k of the own examples and question forms (shuffled) into one training
-        sequence, so a fact is also learned after other text, as pretraining text is read,
-        not only at the start of a sequence.
+        `pack: k` joins k of the own examples and question forms into one training
+        sequence, in new groups every epoch, so a fact is learned after other text too, as
+        pretraining text is read, not only at the start of a sequence.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import NamedTuple
 
 from ..config import ExpertTrainSpec
 from ..seeding import make_rng
@@ -19,25 +23,41 @@ from ..tasks.example import Example
 from ..tasks.recipe_sets import REPLAY_POOL, questions_set
 
 
+class Recipe(NamedTuple):
+    """Training material: `fixed` is trained every epoch as it is; `regroup(epoch)` (pack > 1)
+    gives that epoch's packed sequences, the same number every epoch."""
+
+    fixed: list[Example]
+    loss_on_prompt: bool
+    regroup: Callable[[int], list[Example]] | None = None
+
+    def first_epoch(self) -> list[Example]:
+        """What the first epoch trains on: also what the stage's content hash reads (the
+        packed groups of later epochs follow from it and the seed)."""
+        return self.fixed + (self.regroup(0) if self.regroup else [])
+
+
 def recipe_examples(sets: tuple[str, ...], datasets: dict[str, list[Example]], spec: ExpertTrainSpec,
-                    seed: int) -> tuple[list[Example], bool]:
-    """(training examples, loss on the prompt too) for an adapter trained on `sets`."""
+                    seed: int) -> Recipe:
+    """The training material of an adapter trained on `sets`."""
     own = [ex for name in sets for ex in datasets[name]]
     if spec.recipe == "plain":
-        return own, False
+        return Recipe(own, False)
     forms = [ex for name in sets for ex in datasets.get(questions_set(name), [])]
     pool = datasets[REPLAY_POOL]
     replay = make_rng(seed, "replay").sample(pool, min(len(pool), round(spec.replay_ratio * len(own))))
-    learned = own + forms if spec.pack == 1 else packed(own + forms, spec.pack, seed)
-    return learned + replay, True
+    if spec.pack == 1:
+        return Recipe(own + forms + replay, True)
+    return Recipe(replay, True, partial(packed, own + forms, spec.pack, seed))
 
 
-def packed(examples: list[Example], k: int, seed: int) -> list[Example]:
-    """The examples in a seeded shuffle, `k` per sequence, joined as one text (the replay
-    recipe puts the loss on every token, so nothing is lost by joining). The groups are the
-    same every epoch: a fact that is not first in its group is never learned at a sequence
-    start (measured with `pack: 4`: recall at the start 0.28-0.33; docs/results/gate-probes)."""
-    order = make_rng(seed, "pack").sample(examples, len(examples))
+def packed(examples: list[Example], k: int, seed: int, epoch: int) -> list[Example]:
+    """The examples in a shuffle drawn for this epoch, `k` per sequence, joined as one text
+    (the replay recipe puts the loss on every token, so nothing is lost by joining). New
+    groups every epoch, so each fact is trained at a sequence start about one epoch in k and
+    after other facts otherwise (fixed groups never put three facts in four at a start, and
+    recall from a start stayed at 0.28-0.33: docs/results/gate-probes)."""
+    order = make_rng(seed, "pack", str(epoch)).sample(examples, len(examples))
     groups = [order[i : i + k] for i in range(0, len(order), k)]
     return [Example(f"packed:{'+'.join(ex.id for ex in group)}", "packed", " ".join(ex.text for ex in group), "",
                     group[-1].answer) for group in groups]
