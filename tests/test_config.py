@@ -23,18 +23,27 @@ def test_config_hash_covers_only_the_sections_the_task_reads():
 
 
 def test_fields_added_later_leave_the_hash_of_runs_made_before_them_unchanged():
-    """`experts.pack` came after runs were published: at its neutral value the hash is the
-    one those runs have (the hash of the config without the field, as it was computed then),
-    so they resume; any other value is a different run."""
+    """`experts.pack` and `pretrain.pack_facts` came after runs were published: at their
+    neutral values the config hash and the cached base's key are the ones those runs have (the
+    hash without the field, as computed then), so they resume; any other value is a new run."""
     from lorarecycle.config import stable_hash
+    from lorarecycle.model.precision import current_precision
+    from lorarecycle.train.pretrain import FORMAT_VERSION, base_model_key
 
     cfg = load_preset("default")
     before = cfg.model_dump(mode="json", exclude={"math"})
     for section in ("experts", "full_ft_replay"):
         del before[section]["pack"]
-    assert cfg.experts.pack == 1 and cfg.config_hash() == stable_hash(before)
+    del before["pretrain"]["pack_facts"]
+    assert cfg.experts.pack == 1 and cfg.pretrain.pack_facts == 1 and cfg.config_hash() == stable_hash(before)
+    base_before = {"v": FORMAT_VERSION, "task": "two_hop", "world": before["world"],
+                   "model": {k: v for k, v in before["model"].items() if k != "base_model"},
+                   "pretrain": before["pretrain"], "seed": 0, "precision": current_precision()}
+    assert base_model_key(cfg) == stable_hash(base_before)
     packed = cfg.model_copy(update={"experts": cfg.experts.model_copy(update={"pack": 2})})
-    assert packed.config_hash() != cfg.config_hash()
+    assert packed.config_hash() != cfg.config_hash() and base_model_key(packed) == base_model_key(cfg)
+    facts = cfg.model_copy(update={"pretrain": cfg.pretrain.model_copy(update={"pack_facts": 2})})
+    assert facts.config_hash() != cfg.config_hash() and base_model_key(facts) != base_model_key(cfg)
 
 
 def test_yaml_round_trip_and_preset_inheritance(tmp_path):

@@ -258,3 +258,51 @@ def test_fewshot_chains_are_learned_by_the_experts_but_never_tested():
 def test_general_sample_is_pretraining_data():
     data = build_datasets(build_world(SPEC, 0))
     assert data["general"] and texts(data["general"]) <= texts(data["pretrain"])
+
+
+def test_pretraining_packs_facts_in_new_groups_every_epoch_and_keeps_other_texts_whole():
+    from functools import partial
+
+    from lorarecycle.tasks.incontext import incontext_corpus
+    from lorarecycle.train.pretrain import with_packed_facts
+
+    world = build_world(SPEC, 0)
+    corpus = build_datasets(world)["pretrain"]
+    facts = [ex for ex in corpus if ex.kind == "fact"]
+    fresh = partial(incontext_corpus, world, 5)
+    epochs = [with_packed_facts(fresh, facts, 2, seed=1, epoch=e) for e in range(2)]
+    for epoch, examples in enumerate(epochs):
+        assert examples[:5] == fresh(epoch)  # the epoch's in-context sequences, whole
+        joined = examples[5:]
+        assert len(joined) == -(-len(facts) // 2) and all(ex.kind == "packed" for ex in joined)
+        assert sorted(t for ex in joined for t in ex.id.removeprefix("packed:").split("+")) == \
+            sorted(ex.id for ex in facts)
+    assert {ex.id for ex in epochs[0][5:]} != {ex.id for ex in epochs[1][5:]}  # regrouped
+    assert with_packed_facts(None, facts, 2, 1, 0) == epochs[0][5:]
+
+
+def test_pretraining_with_packed_facts_trains_on_fewer_longer_sequences(smoke_cfg):
+    """The packed facts reach the trainer: one epoch has the whole texts, the epoch's
+    in-context sequences and the facts two to a sequence, every token a target."""
+    from functools import partial
+
+    from lorarecycle.model.tiny import build_tiny_llama
+    from lorarecycle.model.tokenizer import build_tokenizer
+    from lorarecycle.tasks.incontext import incontext_corpus
+    from lorarecycle.tasks.registry import task_of
+    from lorarecycle.train.pretrain import pretrain_model
+
+    world = build_world(smoke_cfg.world, 0)
+    corpus = build_datasets(world)["pretrain"]
+    n_facts = sum(ex.kind == "fact" for ex in corpus)
+    tokenizer = build_tokenizer(task_of(smoke_cfg).vocabulary(smoke_cfg))
+    stats = {}
+    for k in (1, 2):
+        cfg = smoke_cfg.model_copy(update={"pretrain": smoke_cfg.pretrain.model_copy(update={"epochs": 1,
+                                                                                          "pack_facts": k})})
+        model = build_tiny_llama(cfg.model, tokenizer, seed=0)
+        stats[k] = pretrain_model(model, tokenizer, cfg, corpus, partial(incontext_corpus, world, 16), None)
+    n = smoke_cfg.world.n_incontext
+    assert stats[1]["examples"] == len(corpus) + n
+    assert stats[2]["examples"] == len(corpus) - n_facts + -(-n_facts // 2) + n
+    assert stats[2]["tokens"] < stats[1]["tokens"]  # one BOS/EOS pair per joined sequence instead of two

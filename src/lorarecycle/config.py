@@ -126,9 +126,23 @@ class TrainSpec(StrictModel):
     warmup_frac: float = Field(0.05, ge=0, le=1)
     stop_loss: float | None = Field(None, gt=0, description="stop once an epoch's mean loss falls below this")
 
+    # fields added after runs were published: at these values they are left out of every
+    # hash (config, cached base), so those runs and caches still resume (their behaviour is the value's)
+    HASH_NEUTRAL: ClassVar[dict[str, object]] = {}
+
+    def hashed(self) -> dict:
+        """The dump that hashes read: fields at their hash-neutral value left out."""
+        dump = self.model_dump(mode="json")
+        return {k: v for k, v in dump.items() if k not in self.HASH_NEUTRAL or v != self.HASH_NEUTRAL[k]}
+
 
 class PretrainSpec(TrainSpec):
     """Pretraining of the built-in model."""
+
+    pack_facts: int = Field(
+        1, ge=1, le=4, description="facts of the pretraining corpus joined per sequence, in new groups every epoch, "
+        "so a fact is read after other text, not only at a sequence start (the other texts stay whole)")
+    HASH_NEUTRAL: ClassVar[dict[str, object]] = {"pack_facts": 1}
 
     layout_warmup_steps: int = Field(
         0, ge=0, description="steps of fixed-layout in-context sequences (the test's relation pair, facts in chain "
@@ -150,8 +164,6 @@ class ExpertTrainSpec(TrainSpec):
     pack: int = Field(1, ge=1, le=4, description="replay recipe: own examples (and question forms) joined per "
                       "training sequence, so facts are also learned after other text, not only at a sequence start")
 
-    # fields added after runs were published: at these values they are left out of the
-    # config hash, so those runs still resume (their behaviour is the value's)
     HASH_NEUTRAL: ClassVar[dict[str, object]] = {"pack": 1}
 
     @model_validator(mode="after")
@@ -290,11 +302,8 @@ class ExperimentConfig(StrictModel):
         """Hash of the sections the run uses: a two-hop run does not read `math`, so a change
         of the math defaults must not break its resume."""
         dump = self.model_dump(mode="json", exclude={"math"} if self.task != "math" else None)
-        for section in ("experts", "full_ft", "full_ft_replay"):
-            for field, neutral in ExpertTrainSpec.HASH_NEUTRAL.items():
-                if isinstance(dump.get(section), dict) and dump[section].get(field) == neutral:
-                    del dump[section][field]
-        return stable_hash(dump)
+        return stable_hash(dump | {name: spec.hashed() for name in type(self).model_fields
+                                   if isinstance(spec := getattr(self, name), TrainSpec)})
 
 
 def stable_hash(obj: Any, length: int = 12) -> str:

@@ -20,6 +20,7 @@ from typing import NamedTuple
 from ..config import ExpertTrainSpec
 from ..seeding import make_rng
 from ..tasks.example import Example
+from ..tasks.packing import packed
 from ..tasks.recipe_sets import REPLAY_POOL, questions_set
 
 
@@ -50,14 +51,3 @@ def recipe_examples(sets: tuple[str, ...], datasets: dict[str, list[Example]], s
         return Recipe(own + forms + replay, True)
     return Recipe(replay, True, partial(packed, own + forms, spec.pack, seed))
 
-
-def packed(examples: list[Example], k: int, seed: int, epoch: int) -> list[Example]:
-    """The examples in a shuffle drawn for this epoch, `k` per sequence, joined as one text
-    (the replay recipe puts the loss on every token, so nothing is lost by joining). New
-    groups every epoch, so each fact is trained at a sequence start about one epoch in k and
-    after other facts otherwise (fixed groups never put three facts in four at a start, and
-    recall from a start stayed at 0.28-0.33: docs/results/gate-probes)."""
-    order = make_rng(seed, "pack", str(epoch)).sample(examples, len(examples))
-    groups = [order[i : i + k] for i in range(0, len(order), k)]
-    return [Example(f"packed:{'+'.join(ex.id for ex in group)}", "packed", " ".join(ex.text for ex in group), "",
-                    group[-1].answer) for group in groups]

@@ -17,6 +17,7 @@ from ..model.tokenizer import build_tokenizer
 from ..runtime import cache_root
 from ..seeding import derive_seed
 from ..tasks.example import Example
+from ..tasks.packing import packed
 from ..tasks.registry import task_of
 from ..ui import console
 from .trainer import train_causal_lm
@@ -34,7 +35,7 @@ def base_model_key(cfg: ExperimentConfig) -> str:
     return stable_hash(
         {"v": FORMAT_VERSION, "task": cfg.task, "world": cfg.world.model_dump(mode="json"),
          **({"math": cfg.math.model_dump(mode="json")} if cfg.task == "math" else {}), "model": spec,
-         "pretrain": cfg.pretrain.model_dump(mode="json"), "seed": cfg.seed, "precision": current_precision()}
+         "pretrain": cfg.pretrain.hashed(), "seed": cfg.seed, "precision": current_precision()}
     )
 
 
@@ -77,9 +78,18 @@ def pretrain_model(model, tokenizer, cfg: ExperimentConfig, corpus: list[Example
             model, tokenizer, [], warmup, derive_seed(seed, "layout"), "pretraining: fixed-layout warmup",
             loss_on_prompt=True, fresh=partial(layout, -(-n // passes)),
         )
+    if spec.pack_facts > 1:
+        facts = [ex for ex in corpus if ex.kind == "fact"]
+        corpus = [ex for ex in corpus if ex.kind != "fact"]
+        fresh = partial(with_packed_facts, fresh, facts, spec.pack_facts, derive_seed(seed, "pack"))
     stats = train_causal_lm(model, tokenizer, corpus, spec, seed, "pretraining base model", loss_on_prompt=True,
                             fresh=fresh, monitor=monitor)
     return {**stats, **({"layout_warmup": warmup_stats} if warmup_stats else {})}
+
+
+def with_packed_facts(fresh: Fresh | None, facts: list[Example], k: int, seed: int, epoch: int) -> list[Example]:
+    """The epoch's fresh sequences and its facts, packed `k` to a sequence in new groups."""
+    return (fresh(epoch) if fresh else []) + packed(facts, k, seed, epoch)
 
 
 def _pretrain(cfg: ExperimentConfig, pretrain_corpus: list[Example], fresh: Fresh | None, layout: Layout | None,
