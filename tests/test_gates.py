@@ -104,3 +104,15 @@ def test_over_a_given_base_model_the_checks_on_our_pretraining_facts_do_not_appl
     no_compose = [{**r, "accuracy": 0.1} if (r["model"], r["split"]) == ("base", "incontext_twohop_cot") else r
                   for r in unknown]
     assert evaluate_gates(no_compose, TWO_HOP, 0.0, "both", own_pretraining=False)[0]["passed"] is False
+
+
+def test_the_split_legend_names_only_the_splits_a_run_has():
+    from lorarecycle.report.markdown import split_legend
+
+    ours = split_legend([{"split": s} for s in ("hop1", "hop2", "twohop_cot", "control_cot", "retention")])
+    assert "`hop1`/`hop2`" in ours and "`control_*`" in ours and "`retention`" in ours and "`math_*`" not in ours
+    assert "not pretrained by it" not in ours
+    theirs = split_legend([{"split": s} for s in ("hop1", "hop2", "twohop_direct", "twohop_cot")])
+    assert "`control_*`" not in theirs and "`retention`" not in theirs and "not pretrained by it" in theirs
+    math = split_legend([{"split": s} for s in ("knowledge", "procedure", "math_cot", "arithmetic")])
+    assert "`math_*`" in math and "`arithmetic`" in math and "`hop1`" not in math and "`twohop_*`" not in math

@@ -46,6 +46,33 @@ def differences_section(rows: Sequence[dict]) -> str:
     return "\n".join(lines)
 
 
+# what each split asks, in table order; the legend names only the splits a run has
+SPLIT_LEGEND = {
+    "hop1": "`hop1`/`hop2`: the experts' own facts",
+    "knowledge": "`knowledge`: the test items' prices (the knowledge expert's facts)",
+    "procedure": "`procedure`: problems that state the price (the procedure expert's skill, on the test items)",
+    "twohop_direct": "`twohop_*`: r2(r1(A)) on the experts' chains (no adapter was trained on these questions)",
+    "math_direct": "`math_*`: problems that need the price and the procedure (no adapter was trained on them)",
+    "control_direct": "`control_*`: the same kind of question over familiar entities whose facts the base model read "
+                      "in pretraining (can it compose at all?; two-hop `control-m*` chains match the test chains' "
+                      "relations and shape)",
+    "arithmetic": "`arithmetic`: the multiplication table",
+    "retention": "`retention`: familiar pretraining facts no adapter trains on (forgetting facts)",
+}
+
+
+def split_legend(rows: Sequence[dict]) -> str:
+    """What the accuracy table's splits ask: only those the run has (a --base-model run has no
+    control or retention split: that model never read our pretraining)."""
+    splits = {r["split"] for r in rows}
+    lines = [f"- {text}" for first, text in SPLIT_LEGEND.items() if first in splits or first.replace("_direct", "_cot")
+             in splits]
+    if splits and not splits & {"retention", "control_direct", "control_cot"}:
+        lines.append("- no control or retention split: they ask our pretraining facts, and this run's base model "
+                     "was not pretrained by it")
+    return "Splits:\n\n" + "\n".join(lines)
+
+
 def render_report(manifest: dict, rows: Sequence[dict]) -> str:
     base = manifest.get("base", {})
     experts = manifest.get("experts", {})
@@ -73,11 +100,7 @@ def render_report(manifest: dict, rows: Sequence[dict]) -> str:
 
 ## Accuracy (exact match, 95% Wilson interval)
 
-Splits: `hop1`/`hop2` are the experts' own facts; `twohop_*` ask r2(r1(A)) on the experts'
-chains (no adapter was trained on these questions); `control_*` ask two-hop questions
-over familiar chains whose facts the base model read in pretraining (can it compose at all?;
-the `control-m*` chains match the test chains' relations and shape); `retention` asks
-familiar pretraining facts no adapter trains on (forgetting facts).
+{split_legend(rows)}
 
 {markdown_accuracy(rows)}
 
