@@ -1,5 +1,6 @@
 """Experts: PEFT save -> load round trip, and our reader agrees with PEFT's merge."""
 
+import pytest
 import torch
 from peft import PeftModel
 from transformers import AutoModelForCausalLM
@@ -47,3 +48,23 @@ def test_train_expert_writes_a_loadable_adapter_that_learns(tiny_base, tmp_path)
     # a random tiny base has tiny tied embeddings, so a rank-2 adapter cannot fit fully; it must still learn
     assert after < before - 0.3
     assert {n.rsplit(".", 1)[-1] for n in read_adapter(tmp_path / "x").modules} == {"q_proj", "v_proj"}
+
+
+def test_training_refuses_sequences_longer_than_the_model_positions_and_saves_nothing(tiny_base, tmp_path):
+    """tiny_base has 64 positions: a packed text of four long facts does not fit, and a
+    rotary model would otherwise train on it silently."""
+    from functools import partial
+
+    from lorarecycle.errors import UserError
+    from lorarecycle.tasks.packing import packed
+
+    facts = [Example(f"f{i}", "fact", f"The mentor of Ka{'ko' * 8} Bo is", " Ri Su.", "Ri Su") for i in range(8)]
+    spec = TrainSpec(epochs=2, lr=1e-3, batch_size=4)
+    lora = LoraSpec(r=2, alpha=4, target_modules=["q_proj"])
+    with pytest.raises(UserError, match=r"training expert x: 2 training sequences are longer than the model's 64"):
+        train_expert(tiny_base, [], lora, spec, seed=0, out=tmp_path / "x", name="x", key="k",
+                     loss_on_prompt=True, fresh=partial(packed, facts, 4, 0))
+    assert not (tmp_path / "x").exists()
+    train_expert(tiny_base, [], lora, spec, seed=0, out=tmp_path / "y", name="y", key="k", loss_on_prompt=True,
+                 fresh=partial(packed, facts, 2, 0))  # two to a sequence fit
+    assert (tmp_path / "y" / "adapter_model.safetensors").is_file()

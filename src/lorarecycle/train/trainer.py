@@ -85,6 +85,17 @@ def accumulate_gradients(model, rows: Sequence[tuple[list[int], list[int]]], pad
     return total, tokens
 
 
+def check_lengths(rows: Sequence[tuple[list[int], list[int]]], model, description: str) -> None:
+    """Refuse sequences longer than the model's positions: rotary models would train on them
+    silently, at positions they never use at inference (e.g. 4 packed CoT texts in 128)."""
+    limit = getattr(model.config, "max_position_embeddings", None)
+    longest = max((len(ids) for ids, _ in rows), default=0)
+    if limit and longest > limit:
+        over = sum(len(ids) > limit for ids, _ in rows)
+        raise UserError(f"{description}: {over} training sequences are longer than the model's {limit} positions "
+                        f"(longest {longest} tokens); lower experts.pack or raise model.max_positions")
+
+
 def train_causal_lm(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
@@ -107,6 +118,7 @@ def train_causal_lm(
         return fixed + [encode_example(tokenizer, ex, loss_on_prompt) for ex in (fresh(epoch) if fresh else ())]
 
     rows = epoch_rows(0)
+    check_lengths(rows, model, description)
     pad_id = tokenizer.pad_token_id
     steps_per_epoch = math.ceil(len(rows) / spec.batch_size)
     total = spec.epochs * steps_per_epoch
@@ -125,7 +137,9 @@ def train_causal_lm(
     with progress_bar(description, total) as advance:
         for epoch in range(spec.epochs):
             epochs_run += 1
-            rows = rows if epoch == 0 else epoch_rows(epoch)
+            if epoch:
+                rows = epoch_rows(epoch)
+                check_lengths(rows, model, description)
             for indices in length_bucketed_batches([len(r[0]) for r in rows], spec.batch_size, shuffler):
                 loss, n_tokens = accumulate_gradients(model, [rows[j] for j in indices], pad_id, device, spec)
                 torch.nn.utils.clip_grad_norm_(params, 1.0)
