@@ -61,10 +61,42 @@ def test_training_refuses_sequences_longer_than_the_model_positions_and_saves_no
     facts = [Example(f"f{i}", "fact", f"The mentor of Ka{'ko' * 8} Bo is", " Ri Su.", "Ri Su") for i in range(8)]
     spec = TrainSpec(epochs=2, lr=1e-3, batch_size=4)
     lora = LoraSpec(r=2, alpha=4, target_modules=["q_proj"])
-    with pytest.raises(UserError, match=r"training expert x: 2 training sequences are longer than the model's 64"):
+    with pytest.raises(UserError, match=r"training expert x: 2 training sequences of epoch 1 are longer than the "
+                                        r"model's 64 positions"):
         train_expert(tiny_base, [], lora, spec, seed=0, out=tmp_path / "x", name="x", key="k",
                      loss_on_prompt=True, fresh=partial(packed, facts, 4, 0))
     assert not (tmp_path / "x").exists()
+
+    def later_too_long(epoch: int) -> list[Example]:  # fits in epoch 1, not in epoch 2
+        return packed(facts, 2, 0, epoch) if epoch == 0 else [Example("long", "packed", " ".join(
+            ex.text for ex in facts[:4]), "", "")] + packed(facts[:6], 2, 0, epoch)
+
+    with pytest.raises(UserError, match=r"1 training sequences of epoch 2 are longer"):
+        train_expert(tiny_base, [], lora, spec, seed=0, out=tmp_path / "z", name="z", key="k",
+                     loss_on_prompt=True, fresh=later_too_long)
+    assert not (tmp_path / "z").exists()  # refused before the first step, not after an epoch
     train_expert(tiny_base, [], lora, spec, seed=0, out=tmp_path / "y", name="y", key="k", loss_on_prompt=True,
                  fresh=partial(packed, facts, 2, 0))  # two to a sequence fit
     assert (tmp_path / "y" / "adapter_model.safetensors").is_file()
+
+
+def test_a_packed_recipe_reaches_training_through_the_job(tiny_base, tmp_path):
+    """`train_adapter_once` trains the recipe's fixed examples and its packed groups: with the
+    groups dropped, `pack > 1` would train on the replayed examples alone."""
+    from functools import partial
+
+    from lorarecycle.adapters.experts import expert_meta
+    from lorarecycle.adapters.recipe import Recipe
+    from lorarecycle.evaluate.monitor import HeldOutMonitor
+    from lorarecycle.config import EvalSpec
+    from lorarecycle.jobs import train_adapter_once
+    from lorarecycle.tasks.packing import packed
+
+    own = [Example(f"f{i}", "fact", f"The mentor of Ka{'ko' * i} Bo is", " Ri Su.", "Ri Su") for i in range(6)]
+    replay = [Example("r", "fact", "The employer of Ri Su is", " Ka Bo.", "Ka Bo")]
+    recipe = Recipe(replay, True, partial(packed, own, 2, 0))
+    monitor = HeldOutMonitor({"recall": tuple(own[:2])}, None, 5, EvalSpec())
+    train_adapter_once(tiny_base, recipe, LoraSpec(r=2, alpha=4, target_modules=["q_proj"]),
+                       TrainSpec(epochs=2, lr=1e-3, batch_size=2), 0, tmp_path / "a", "a", "k", monitor)
+    train = expert_meta(tmp_path / "a")["train"]
+    assert train["examples"] == len(replay) + 3 and train["steps"] == 2 * 2

@@ -111,8 +111,11 @@ def test_the_split_legend_names_only_the_splits_a_run_has():
 
     ours = split_legend([{"split": s} for s in ("hop1", "hop2", "twohop_cot", "control_cot", "retention")])
     assert "`hop1`/`hop2`" in ours and "`control_*`" in ours and "`retention`" in ours and "`math_*`" not in ours
-    assert "not pretrained by it" not in ours
+    assert "not pretrained by it" not in ours and "`control-m*`" in ours and "`incontext_twohop_*`" not in ours
+    assert "`incontext_twohop_*`" in split_legend([{"split": "incontext_twohop_cot"}, {"split": "hop1"}])
     theirs = split_legend([{"split": s} for s in ("hop1", "hop2", "twohop_direct", "twohop_cot")])
     assert "`control_*`" not in theirs and "`retention`" not in theirs and "not pretrained by it" in theirs
     math = split_legend([{"split": s} for s in ("knowledge", "procedure", "math_cot", "arithmetic")])
     assert "`math_*`" in math and "`arithmetic`" in math and "`hop1`" not in math and "`twohop_*`" not in math
+    math_control = split_legend([{"split": s} for s in ("knowledge", "math_cot", "control_cot", "retention")])
+    assert "`control_*`" in math_control and "control-m" not in math_control

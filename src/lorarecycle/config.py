@@ -142,7 +142,7 @@ class PretrainSpec(TrainSpec):
     pack_facts: int = Field(
         1, ge=1, le=4, description="facts of the pretraining corpus joined per sequence, in new groups every epoch, "
         "so a fact is read after other text, not only at a sequence start (the other texts stay whole)")
-    HASH_NEUTRAL: ClassVar[dict[str, object]] = {"pack_facts": 1}
+    HASH_NEUTRAL: ClassVar[dict[str, object]] = {**TrainSpec.HASH_NEUTRAL, "pack_facts": 1}
 
     layout_warmup_steps: int = Field(
         0, ge=0, description="steps of fixed-layout in-context sequences (the test's relation pair, facts in chain "
@@ -164,7 +164,13 @@ class ExpertTrainSpec(TrainSpec):
     pack: int = Field(1, ge=1, le=4, description="replay recipe: own examples (and question forms) joined per "
                       "training sequence, so facts are also learned after other text, not only at a sequence start")
 
-    HASH_NEUTRAL: ClassVar[dict[str, object]] = {"pack": 1}
+    HASH_NEUTRAL: ClassVar[dict[str, object]] = {**TrainSpec.HASH_NEUTRAL, "pack": 1}
+
+    def hashed(self) -> dict:
+        # pack > 1 drew fixed groups until its groups became new every epoch: a run directory
+        # of the old scheme must not resume into the new one
+        dump = super().hashed()
+        return dump | ({"pack_groups": "every epoch"} if self.pack > 1 else {})
 
     @model_validator(mode="after")
     def _pack_needs_replay(self) -> "ExpertTrainSpec":

@@ -145,8 +145,9 @@ def stage_key(cfg: ExperimentConfig, base_path: Path, name: str, examples: list,
     sweep that differ only in methods or libraries share it."""
     return stable_hash({"base": str(base_path), "name": name, "data": stable_hash([ex.to_dict() for ex in examples]),
                         "lora": cfg.lora.model_dump(mode="json"),
-                        # micro-batching gives the same update; packing is in the examples' hash
-                        "train": train.model_dump(mode="json", exclude={"micro_batch_size", "pack"}),
+                        # micro-batching gives the same update; the packed texts are in the data hash
+                        # (their first epoch) and the scheme that regroups them later in `train.hashed()`
+                        "train": {k: v for k, v in train.hashed().items() if k not in ("micro_batch_size", "pack")},
                         "seed": derive_seed(cfg.seed, "expert", name), "precision": current_precision()})
 
 

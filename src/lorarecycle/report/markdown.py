@@ -54,8 +54,10 @@ SPLIT_LEGEND = {
     "twohop_direct": "`twohop_*`: r2(r1(A)) on the experts' chains (no adapter was trained on these questions)",
     "math_direct": "`math_*`: problems that need the price and the procedure (no adapter was trained on them)",
     "control_direct": "`control_*`: the same kind of question over familiar entities whose facts the base model read "
-                      "in pretraining (can it compose at all?; two-hop `control-m*` chains match the test chains' "
-                      "relations and shape)",
+                      "in pretraining (can it compose at all?)",
+    "incontext_twohop_direct": "`incontext_twohop_*` (base only): the two-hop questions with both facts stated before "
+                               "them (does the model compose what it is told?)",
+    "incontext_math_direct": "`incontext_math_*` (base only): the problems with the price stated before them",
     "arithmetic": "`arithmetic`: the multiplication table",
     "retention": "`retention`: familiar pretraining facts no adapter trains on (forgetting facts)",
 }
@@ -67,6 +69,9 @@ def split_legend(rows: Sequence[dict]) -> str:
     splits = {r["split"] for r in rows}
     lines = [f"- {text}" for first, text in SPLIT_LEGEND.items() if first in splits or first.replace("_direct", "_cot")
              in splits]
+    if splits & {"control_direct", "control_cot"} and splits & {"twohop_direct", "twohop_cot"}:
+        lines.append("- the two-hop control's `control-m*` chains match the test chains' relations and shape (the "
+                     "matched control)")
     if splits and not splits & {"retention", "control_direct", "control_cot"}:
         lines.append("- no control or retention split: they ask our pretraining facts, and this run's base model "
                      "was not pretrained by it")

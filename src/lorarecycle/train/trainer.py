@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -85,15 +85,20 @@ def accumulate_gradients(model, rows: Sequence[tuple[list[int], list[int]]], pad
     return total, tokens
 
 
-def check_lengths(rows: Sequence[tuple[list[int], list[int]]], model, description: str) -> None:
-    """Refuse sequences longer than the model's positions: rotary models would train on them
-    silently, at positions they never use at inference (e.g. 4 packed CoT texts in 128)."""
+def check_lengths(epochs: Iterable[Sequence[tuple[list[int], list[int]]]], model, description: str) -> None:
+    """Refuse sequences longer than the model's positions, in any epoch, before the first step:
+    rotary models would train on them silently, at positions they never use at inference
+    (e.g. 4 packed CoT texts in 128). New groups or fresh texts differ by epoch, so each
+    epoch's rows are checked; they are encoded again when trained (cheap next to a step)."""
     limit = getattr(model.config, "max_position_embeddings", None)
-    longest = max((len(ids) for ids, _ in rows), default=0)
-    if limit and longest > limit:
-        over = sum(len(ids) > limit for ids, _ in rows)
-        raise UserError(f"{description}: {over} training sequences are longer than the model's {limit} positions "
-                        f"(longest {longest} tokens); lower experts.pack or raise model.max_positions")
+    if not limit:
+        return
+    for epoch, rows in enumerate(epochs):
+        over = [len(ids) for ids, _ in rows if len(ids) > limit]
+        if over:
+            raise UserError(f"{description}: {len(over)} training sequences of epoch {epoch + 1} are longer than the "
+                            f"model's {limit} positions (longest {max(over)} tokens); join fewer texts "
+                            "(experts.pack, pretrain.pack_facts) or raise model.max_positions")
 
 
 def train_causal_lm(
@@ -118,7 +123,8 @@ def train_causal_lm(
         return fixed + [encode_example(tokenizer, ex, loss_on_prompt) for ex in (fresh(epoch) if fresh else ())]
 
     rows = epoch_rows(0)
-    check_lengths(rows, model, description)
+    check_lengths((rows if epoch == 0 else epoch_rows(epoch) for epoch in range(spec.epochs) if epoch == 0 or fresh),
+                  model, description)
     pad_id = tokenizer.pad_token_id
     steps_per_epoch = math.ceil(len(rows) / spec.batch_size)
     total = spec.epochs * steps_per_epoch
@@ -137,9 +143,11 @@ def train_causal_lm(
     with progress_bar(description, total) as advance:
         for epoch in range(spec.epochs):
             epochs_run += 1
-            if epoch:
+            if epoch and fresh:
                 rows = epoch_rows(epoch)
-                check_lengths(rows, model, description)
+                if math.ceil(len(rows) / spec.batch_size) != steps_per_epoch:  # the schedule counts on it
+                    raise ValueError(f"{description}: epoch {epoch + 1} has {len(rows)} examples, the first had a "
+                                     "different number of steps; fresh(epoch) must give the same number every epoch")
             for indices in length_bucketed_batches([len(r[0]) for r in rows], spec.batch_size, shuffler):
                 loss, n_tokens = accumulate_gradients(model, [rows[j] for j in indices], pad_id, device, spec)
                 torch.nn.utils.clip_grad_norm_(params, 1.0)
