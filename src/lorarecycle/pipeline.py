@@ -60,8 +60,9 @@ def validate(cfg: ExperimentConfig) -> None:
     """Reject bad method names/parameters, references and base-model paths before anything is written."""
     if cfg.model.base_model is not None:
         path = check_model_dir(Path(cfg.model.base_model))
+        tokenizer = load_tokenizer(path)  # a base-model directory whose tokenizer does not load fails here
         packing = [spec.pack for spec in (cfg.experts, cfg.full_ft, cfg.full_ft_replay) if spec is not None]
-        if max(packing) > 1 and resolve_format(cfg.prompt, load_tokenizer(path)) == "chat":
+        if max(packing) > 1 and resolve_format(cfg.prompt, tokenizer) == "chat":
             raise UserError("experts.pack > 1 joins plain texts, and this model's prompts are chat turns "
                             "(set prompt.format: plain, or pack: 1)")
         model = skeleton(path)
