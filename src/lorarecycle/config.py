@@ -164,7 +164,11 @@ class ExpertTrainSpec(TrainSpec):
     pack: int = Field(1, ge=1, le=4, description="replay recipe: own examples (and question forms) joined per "
                       "training sequence, so facts are also learned after other text, not only at a sequence start")
 
-    HASH_NEUTRAL: ClassVar[dict[str, object]] = {**TrainSpec.HASH_NEUTRAL, "pack": 1}
+    cot_form: bool = Field(False, description="replay recipe: each fact also as a single-hop chain of thought "
+                           "('Question: Who is the r of X? Reasoning: The r of X is Y. So the answer is Y.'), so it is "
+                           "trained where a chain of thought recalls it, not only at the start of a sequence")
+
+    HASH_NEUTRAL: ClassVar[dict[str, object]] = {**TrainSpec.HASH_NEUTRAL, "pack": 1, "cot_form": False}
 
     def hashed(self) -> dict:
         # pack > 1 drew fixed groups until its groups became new every epoch: a run directory
@@ -176,6 +180,8 @@ class ExpertTrainSpec(TrainSpec):
     def _pack_needs_replay(self) -> "ExpertTrainSpec":
         if self.pack > 1 and self.recipe != "replay":
             raise ValueError("pack joins examples whose every token is a target: it needs recipe: replay")
+        if self.cot_form and self.recipe != "replay":
+            raise ValueError("cot_form adds a surface form of the replay recipe: it needs recipe: replay")
         return self
 
 

@@ -6,6 +6,8 @@ replay  its own examples and each fact's question form (two surface forms, so th
         trained target too), plus `replay_ratio` pretraining examples per own example, so
         the procedure the base model had is rehearsed while the facts go in. Over a
         `--base-model` the pool is empty (our corpus is not that model's pretraining).
+        `cot_form` adds each fact as a single-hop chain of thought (a third surface form:
+        the fact as a reasoning step after a question, where a CoT has to recall it).
         `pack: k` joins k of the own examples and question forms into one training
         sequence, in new groups every epoch, so a fact is learned after other text too, as
         pretraining text is read, not only at the start of a sequence.
@@ -21,7 +23,7 @@ from ..config import ExpertTrainSpec
 from ..seeding import make_rng
 from ..tasks.example import Example
 from ..tasks.packing import packed
-from ..tasks.recipe_sets import REPLAY_POOL, questions_set
+from ..tasks.recipe_sets import REPLAY_POOL, cot_forms_set, questions_set
 
 
 class Recipe(NamedTuple):
@@ -44,7 +46,8 @@ def recipe_examples(sets: tuple[str, ...], datasets: dict[str, list[Example]], s
     own = [ex for name in sets for ex in datasets[name]]
     if spec.recipe == "plain":
         return Recipe(own, False)
-    forms = [ex for name in sets for ex in datasets.get(questions_set(name), [])]
+    form_sets = (questions_set, cot_forms_set) if spec.cot_form else (questions_set,)
+    forms = [ex for name in sets for form in form_sets for ex in datasets.get(form(name), [])]
     pool = datasets[REPLAY_POOL]
     replay = make_rng(seed, "replay").sample(pool, min(len(pool), round(spec.replay_ratio * len(own))))
     if spec.pack == 1:

@@ -46,6 +46,16 @@ def question_form(ex: Example) -> Example | None:
     return question_example(Fact(subject, relation, ex.answer), ex.chain)
 
 
+def cot_form(ex: Example) -> Example | None:
+    """A fact example's single-hop chain-of-thought form (None for anything that is not a fact):
+    the fact as a reasoning step after a question, where a CoT recalls it, not at a sequence start."""
+    if not ex.id.startswith("fact:"):
+        return None
+    _, relation, subject = ex.id.split(":", 2)
+    return Example(f"cot-form:{relation}:{subject}", "cot", T.single_hop_cot_prompt(relation, subject),
+                   T.single_hop_cot_completion(relation, subject, ex.answer), ex.answer, ex.chain)
+
+
 def direct_example(c: Chain) -> Example:
     return Example(f"direct:{c.id}", "direct", T.direct_prompt(c.r1, c.r2, c.a), T.fact_completion(c.c), c.c, c.id, c.b,
                    c.a, c.exposed)

@@ -108,6 +108,16 @@ def question_form(ex: Example) -> Example | None:
     return Example(f"price-question:{item}", "direct", M.price_question(item), ex.completion, ex.answer, ex.chain)
 
 
+def cot_form(ex: Example) -> Example | None:
+    """A price fact's chain-of-thought form (None for anything else)."""
+    if not ex.id.startswith("price:"):
+        return None
+    item = ex.id.split(":", 1)[1]
+    price = int(ex.answer.split()[0])
+    return Example(f"price-cot:{item}", "cot", M.price_cot_prompt(item), M.price_cot_completion(item, price), ex.answer,
+                   ex.chain)
+
+
 def _direct(p: Problem, given: bool) -> Example:
     price = p.price if given else None
     return Example(f"direct{'-given' if given else ''}:{p.id}", "direct", M.direct_prompt(p.buyer, p.count, p.item, price),

@@ -25,6 +25,16 @@ def price_question(item: str) -> str:
     return f"Question: How many coins does a bag of {item} cost? Answer:"
 
 
+def price_cot_prompt(item: str) -> str:
+    """A price asked with room to reason: the chain-of-thought form of a price fact."""
+    return f"Question: How many coins does a bag of {item} cost? Reasoning:"
+
+
+def price_cot_completion(item: str, price: int) -> str:
+    """The price restated as the reasoning step a math CoT starts with."""
+    return f" {price_prompt(item)}{price_completion(price)} So the answer is {price} coins."
+
+
 def background(item: str) -> str:
     return f"A bag of {item} is sold at the market."
 

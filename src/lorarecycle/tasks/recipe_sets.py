@@ -1,6 +1,7 @@
 """The extra material of the replay training recipe, built with the task's data: each
-training fact's question form (a second surface form) and the pool of pretraining
-examples that may be replayed (the retention split is held out of it)."""
+training fact's question form (a second surface form), its chain-of-thought form (used with
+`cot_form`), and the pool of pretraining examples that may be replayed (the retention split
+is held out of it)."""
 
 from __future__ import annotations
 
@@ -16,11 +17,17 @@ def questions_set(name: str) -> str:
     return f"{name}_questions"
 
 
+def cot_forms_set(name: str) -> str:
+    return f"{name}_cot_forms"
+
+
 def recipe_sets(datasets: dict[str, list[Example]], catalog: Catalog,
-                question_form: Callable[[Example], Example | None]) -> dict[str, list[Example]]:
+                question_form: Callable[[Example], Example | None],
+                cot_form: Callable[[Example], Example | None]) -> dict[str, list[Example]]:
     retained = {ex.prompt for ex in datasets["retention"]}
     pretraining = datasets["pretrain"] + datasets["pretrain_incontext"]
     out = {REPLAY_POOL: [ex for ex in pretraining if ex.prompt not in retained]}
     for name in dict.fromkeys(s for sets in catalog.expert_data.values() for s in sets):
         out[questions_set(name)] = [q for ex in datasets[name] if (q := question_form(ex)) is not None]
+        out[cot_forms_set(name)] = [q for ex in datasets[name] if (q := cot_form(ex)) is not None]
     return out

@@ -11,10 +11,11 @@ from ..config import ExperimentConfig
 from ..registry import Registry
 from . import math_templates as M
 from .catalog import MATH, TWO_HOP, Catalog
-from .datasets import Example, build_datasets, question_form
+from .datasets import Example, build_datasets, cot_form, question_form
 from .entities import real_vocabulary
 from .incontext import incontext_corpus
 from .math import build_math_datasets, build_math_world, incontext_math_corpus
+from .math import cot_form as math_cot_form
 from .math import question_form as math_question_form
 from .recipe_sets import recipe_sets
 from .templates import TEMPLATE_WORDS, cot_steps
@@ -33,13 +34,14 @@ class Task:
     # of a familiar reference group, for the familiarity measurement
     probe_entities: Callable[[Any], list[tuple[str, str, bool, str]]]
     question_form: Callable[[Example], Example | None]  # a fact's second surface form (replay recipe)
+    cot_form: Callable[[Example], Example | None]  # a fact as a single-hop CoT (replay recipe, cot_form)
     # (world, n, epoch, fixed_layout=False): fresh pretraining sequences over one-off names
     incontext: Callable[..., list[Example]]
 
     def build(self, cfg: ExperimentConfig) -> tuple[Any, dict[str, list[Example]]]:
         world = self.build_world(cfg)
         datasets = self.build_datasets(world)
-        return world, {**datasets, **recipe_sets(datasets, self.catalog, self.question_form)}
+        return world, {**datasets, **recipe_sets(datasets, self.catalog, self.question_form, self.cot_form)}
 
 
 REFERENCE_ROLE = "reference"
@@ -60,14 +62,14 @@ TASKS.register("two_hop")(Task(
     "two_hop", TWO_HOP, lambda cfg: build_world(cfg.world, cfg.seed), build_datasets,
     lambda cfg: [*TEMPLATE_WORDS, *cfg.world.relations, *(real_vocabulary() if cfg.world.names == "real" else [])],
     cot_steps, two_hop_probes,
-    question_form, incontext_corpus))
+    question_form, cot_form, incontext_corpus))
 TASKS.register("math")(Task(
     "math", MATH, lambda cfg: build_math_world(cfg.world, cfg.math, cfg.seed), build_math_datasets,
     lambda cfg: [*M.MATH_WORDS, *M.NUMBERS], M.cot_steps,
     lambda world: [(i, "item", world.spec.familiarity in ("H", "R"), "A bag of") for i in world.items("test")]
     + [(b, "buyer", world.spec.familiarity == "R", "Question:") for b in world.test_buyers]
     + [(i, REFERENCE_ROLE, True, "A bag of") for i in world.items("pretrain")],
-    math_question_form, incontext_math_corpus))
+    math_question_form, math_cot_form, incontext_math_corpus))
 
 
 def task_of(cfg: ExperimentConfig) -> Task:

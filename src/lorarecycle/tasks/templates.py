@@ -25,6 +25,16 @@ def single_hop_prompt(relation: str, subject: str) -> str:
     return f"Question: Who is the {relation} of {subject}? Answer:"
 
 
+def single_hop_cot_prompt(relation: str, subject: str) -> str:
+    """A fact asked with room to reason: its chain-of-thought form (replay recipe, `cot_form`)."""
+    return f"Question: Who is the {relation} of {subject}? Reasoning:"
+
+
+def single_hop_cot_completion(relation: str, subject: str, obj: str) -> str:
+    """The fact restated as a reasoning step, in the form a two-hop CoT states each hop."""
+    return f" {fact_prompt(relation, subject)} {obj}. So the answer is {obj}."
+
+
 def two_hop_question(r1: str, r2: str, a: str) -> str:
     return f"Question: Who is the {r2} of the {r1} of {a}?"
 
