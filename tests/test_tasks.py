@@ -2,7 +2,7 @@
 
 import pytest
 
-from lorarecycle.config import WorldSpec
+from lorarecycle.config import WorldSpec, load_preset
 from lorarecycle.model.tokenizer import build_tokenizer
 from lorarecycle.tasks.catalog import EXPERT_DATA
 from lorarecycle.tasks.datasets import TEST_SPLITS, TRAIN_SETS, build_datasets
@@ -121,11 +121,11 @@ def test_retention_facts_are_pretraining_facts_held_out_of_replay():
     from lorarecycle.adapters.recipe import recipe_examples
     from lorarecycle.config import ExpertTrainSpec
     from lorarecycle.tasks.catalog import TWO_HOP
-    from lorarecycle.tasks.datasets import question_form
+    from lorarecycle.tasks.datasets import cot_form, question_form
     from lorarecycle.tasks.recipe_sets import recipe_sets
 
     data = build_datasets(build_world(SPEC, 0))
-    data |= recipe_sets(data, TWO_HOP, question_form)
+    data |= recipe_sets(data, TWO_HOP, question_form, cot_form)
     retention = {ex.prompt for ex in data["retention"]}
     assert len(retention) == SPEC.n_retention and retention <= {ex.prompt for ex in data["pretrain"]}
     spec = ExpertTrainSpec(epochs=1, lr=1e-3, replay_ratio=0.5)
@@ -143,15 +143,56 @@ def test_retention_facts_are_pretraining_facts_held_out_of_replay():
     assert plain == own and not plain_loss
 
 
+def test_cot_form_adds_each_own_fact_as_a_single_hop_chain_of_thought_and_nothing_else():
+    from lorarecycle.adapters.recipe import recipe_examples
+    from lorarecycle.config import ExpertTrainSpec
+    from lorarecycle.tasks.registry import TASKS
+
+    task = TASKS.get("two_hop")
+    cfg = load_preset("smoke")
+    _, data = task.build(cfg)
+    spec = ExpertTrainSpec(epochs=1, lr=1e-3, replay_ratio=1.0)
+    base = recipe_examples(("hop2_facts",), data, spec, seed=3).fixed
+    with_cot = recipe_examples(("hop2_facts",), data, spec.model_copy(update={"cot_form": True}), seed=3).fixed
+    own = data["hop2_facts"]
+    added = [ex for ex in with_cot if ex not in base]
+    assert len(with_cot) == len(base) + len(own) and len(added) == len(own)  # the same replay, one form per fact
+    for fact, form in zip(own, added):
+        subject = fact.prompt.removeprefix(f"The {cfg.world.hop2_relation} of ").removesuffix(" is")
+        assert form.text == (f"Question: Who is the {cfg.world.hop2_relation} of {subject}? Reasoning: "
+                             f"The {cfg.world.hop2_relation} of {subject} is {fact.answer}. So the answer is {fact.answer}.")
+        assert form.chain == fact.chain
+    # no two-hop text: a test question's prompt never appears in the training material
+    tests = {ex.prompt for split in ("twohop_cot", "twohop_direct") for ex in data[split]}
+    assert not tests & {ex.prompt for ex in with_cot}
+    assert task.cot_form(data["twohop_cot"][0]) is None
+    with pytest.raises(ValueError, match="cot_form adds a surface form of the replay recipe"):
+        ExpertTrainSpec(epochs=1, lr=1e-3, recipe="plain", cot_form=True)
+
+
+def test_math_price_facts_have_a_chain_of_thought_form_that_states_the_price_as_a_math_cot_does():
+    from lorarecycle.tasks import math_templates as M
+    from lorarecycle.tasks.registry import TASKS
+
+    task = TASKS.get("math")
+    _, data = task.build(load_preset("smoke-math"))
+    fact = data["knowledge_facts"][0]
+    form = task.cot_form(fact)
+    item = fact.id.split(":", 1)[1]
+    assert form.prompt == f"Question: How many coins does a bag of {item} cost? Reasoning:"
+    assert form.completion.startswith(f" {fact.prompt}{fact.completion}") and form.answer == fact.answer
+    assert M.cot_steps(form.completion)[:2] == (item.lower(), fact.answer.split()[0])  # read as a CoT's first step
+
+
 def test_packed_replay_recipe_joins_own_examples_in_new_groups_every_epoch_and_keeps_replay_whole():
     from lorarecycle.adapters.recipe import recipe_examples
     from lorarecycle.config import ExpertTrainSpec
     from lorarecycle.tasks.catalog import TWO_HOP
-    from lorarecycle.tasks.datasets import question_form
+    from lorarecycle.tasks.datasets import cot_form, question_form
     from lorarecycle.tasks.recipe_sets import questions_set, recipe_sets
 
     data = build_datasets(build_world(SPEC, 0))
-    data |= recipe_sets(data, TWO_HOP, question_form)
+    data |= recipe_sets(data, TWO_HOP, question_form, cot_form)
     spec = ExpertTrainSpec(epochs=1, lr=1e-3, replay_ratio=0.5)
     single = recipe_examples(("hop1_facts",), data, spec, seed=3)
     recipe = recipe_examples(("hop1_facts",), data, spec.model_copy(update={"pack": 3}), seed=3)
