@@ -30,12 +30,18 @@ def test_fields_added_later_leave_the_hash_of_runs_made_before_them_unchanged():
     from lorarecycle.model.precision import current_precision
     from lorarecycle.train.pretrain import FORMAT_VERSION, base_model_key
 
-    cfg = load_preset("default")
+    default = load_preset("default")
+    # the default preset before it adopted cot_form: the published runs were made with it
+    off = {"cot_form": False}
+    cfg = default.model_copy(update={"experts": default.experts.model_copy(update=off),
+                                     "full_ft_replay": default.full_ft_replay.model_copy(update=off)})
+    assert default.experts.cot_form and default.config_hash() != cfg.config_hash()
     before = cfg.model_dump(mode="json", exclude={"math"})
     for section in ("experts", "full_ft_replay"):
         del before[section]["pack"], before[section]["cot_form"]
     del before["pretrain"]["pack_facts"]
-    assert cfg.experts.pack == 1 and not cfg.experts.cot_form and cfg.pretrain.pack_facts == 1 and cfg.config_hash() == stable_hash(before)
+    assert cfg.experts.pack == 1 and cfg.pretrain.pack_facts == 1 and cfg.config_hash() == stable_hash(before)
+    assert cfg.config_hash() == "06c097f9a712"  # docs/results/default before cot_form (git history)
     base_before = {"v": FORMAT_VERSION, "task": "two_hop", "world": before["world"],
                    "model": {k: v for k, v in before["model"].items() if k != "base_model"},
                    "pretrain": before["pretrain"], "seed": 0, "precision": current_precision()}

@@ -166,13 +166,19 @@ def test_cot_form_adds_each_own_fact_as_a_single_hop_chain_of_thought_and_nothin
     tests = {ex.prompt for split in ("twohop_cot", "twohop_direct") for ex in data[split]}
     assert not tests & {ex.prompt for ex in with_cot}
     assert task.cot_form(data["twohop_cot"][0]) is None
-    with pytest.raises(ValueError, match="cot_form adds a surface form of the replay recipe"):
-        ExpertTrainSpec(epochs=1, lr=1e-3, recipe="plain", cot_form=True)
+    # a preset's cot_form does not reach the plain ablation: the same material and the same hash
+    plain = spec.model_copy(update={"recipe": "plain"})
+    plain_cot = ExpertTrainSpec(epochs=1, lr=1e-3, replay_ratio=1.0, recipe="plain", cot_form=True)
+    assert recipe_examples(("hop2_facts",), data, plain_cot, 3) == recipe_examples(("hop2_facts",), data, plain, 3)
+    assert plain_cot.hashed() == plain.hashed()
+    with pytest.raises(ValueError, match="cot_form with pack > 1"):  # packed CoT forms overflow 128 positions
+        ExpertTrainSpec(epochs=1, lr=1e-3, pack=2, cot_form=True)
 
 
 def test_math_price_facts_have_a_chain_of_thought_form_that_states_the_price_as_a_math_cot_does():
     from lorarecycle.tasks import math_templates as M
     from lorarecycle.tasks.registry import TASKS
+    from lorarecycle.tasks.templates import extract_answer
 
     task = TASKS.get("math")
     _, data = task.build(load_preset("smoke-math"))
@@ -180,8 +186,10 @@ def test_math_price_facts_have_a_chain_of_thought_form_that_states_the_price_as_
     form = task.cot_form(fact)
     item = fact.id.split(":", 1)[1]
     assert form.prompt == f"Question: How many coins does a bag of {item} cost? Reasoning:"
-    assert form.completion.startswith(f" {fact.prompt}{fact.completion}") and form.answer == fact.answer
-    assert M.cot_steps(form.completion)[:2] == (item.lower(), fact.answer.split()[0])  # read as a CoT's first step
+    price = fact.answer.split()[0]  # "N coins"
+    assert form.completion == f" {fact.prompt}{fact.completion} So the answer is {price}." and form.answer == price
+    assert M.cot_steps(form.completion)[:2] == (item.lower(), price)  # read as a CoT's first step
+    assert extract_answer(form.completion, "cot") == price  # the answer as a math CoT gives it, a number
 
 
 def test_packed_replay_recipe_joins_own_examples_in_new_groups_every_epoch_and_keeps_replay_whole():

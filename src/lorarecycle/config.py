@@ -164,9 +164,9 @@ class ExpertTrainSpec(TrainSpec):
     pack: int = Field(1, ge=1, le=4, description="replay recipe: own examples (and question forms) joined per "
                       "training sequence, so facts are also learned after other text, not only at a sequence start")
 
-    cot_form: bool = Field(False, description="replay recipe: each fact also as a single-hop chain of thought "
-                           "('Question: Who is the r of X? Reasoning: The r of X is Y. So the answer is Y.'), so it is "
-                           "trained where a chain of thought recalls it, not only at the start of a sequence")
+    cot_form: bool = Field(False, description="replay recipe (plain ignores it): each fact also as a single-hop chain "
+                           "of thought ('Question: Who is the r of X? Reasoning: The r of X is Y. So the answer is Y.'), "
+                           "so it is trained where a chain of thought recalls it, not only at a sequence start")
 
     HASH_NEUTRAL: ClassVar[dict[str, object]] = {**TrainSpec.HASH_NEUTRAL, "pack": 1, "cot_form": False}
 
@@ -174,14 +174,18 @@ class ExpertTrainSpec(TrainSpec):
         # pack > 1 drew fixed groups until its groups became new every epoch: a run directory
         # of the old scheme must not resume into the new one
         dump = super().hashed()
+        if self.recipe == "plain":  # a preset's cot_form does not reach plain: the same run either way
+            dump.pop("cot_form", None)
         return dump | ({"pack_groups": "every epoch"} if self.pack > 1 else {})
 
     @model_validator(mode="after")
     def _pack_needs_replay(self) -> "ExpertTrainSpec":
         if self.pack > 1 and self.recipe != "replay":
             raise ValueError("pack joins examples whose every token is a target: it needs recipe: replay")
-        if self.cot_form and self.recipe != "replay":
-            raise ValueError("cot_form adds a surface form of the replay recipe: it needs recipe: replay")
+        if self.cot_form and self.pack > 1:
+            # measured: packed with the CoT forms, 3 union sequences of 4 exceed the built-in model's 128 positions
+            raise ValueError("cot_form with pack > 1 joins CoT forms into sequences longer than the model's "
+                             "positions: set one of them off (cot_form: false or pack: 1)")
         return self
 
 

@@ -113,8 +113,8 @@ def cot_form(ex: Example) -> Example | None:
     if not ex.id.startswith("price:"):
         return None
     item = ex.id.split(":", 1)[1]
-    price = int(ex.answer.split()[0])
-    return Example(f"price-cot:{item}", "cot", M.price_cot_prompt(item), M.price_cot_completion(item, price), ex.answer,
+    price = ex.answer.split()[0]  # the fact's answer is "N coins"
+    return Example(f"price-cot:{item}", "cot", M.price_cot_prompt(item), M.price_cot_completion(item, int(price)), price,
                    ex.chain)
 
 

@@ -31,8 +31,9 @@ def price_cot_prompt(item: str) -> str:
 
 
 def price_cot_completion(item: str, price: int) -> str:
-    """The price restated as the reasoning step a math CoT starts with."""
-    return f" {price_prompt(item)}{price_completion(price)} So the answer is {price} coins."
+    """The price restated as the reasoning step a math CoT starts with; the answer as a math
+    CoT gives it (a number, no unit)."""
+    return f" {price_prompt(item)}{price_completion(price)} So the answer is {price}."
 
 
 def background(item: str) -> str:
