@@ -168,14 +168,21 @@ class ExpertTrainSpec(TrainSpec):
                            "of thought ('Question: Who is the r of X? Reasoning: The r of X is Y. So the answer is Y.'), "
                            "so it is trained where a chain of thought recalls it, not only at a sequence start")
 
-    HASH_NEUTRAL: ClassVar[dict[str, object]] = {**TrainSpec.HASH_NEUTRAL, "pack": 1, "cot_form": False}
+    chain_form: bool = Field(False, description="replay recipe, two-hop task, plain prompts: each fact also as the "
+                             "second step of a two-hop chain of thought whose first step is a fact about a one-off name, "
+                             "new every epoch ('... Reasoning: The r of X is A. The r2 of A is B. So the answer is B.'), "
+                             "so a fact is trained after a reasoning step that ends in its subject")
+
+    HASH_NEUTRAL: ClassVar[dict[str, object]] = {**TrainSpec.HASH_NEUTRAL, "pack": 1, "cot_form": False,
+                                                 "chain_form": False}
 
     def hashed(self) -> dict:
         # pack > 1 drew fixed groups until its groups became new every epoch: a run directory
         # of the old scheme must not resume into the new one
         dump = super().hashed()
-        if self.recipe == "plain":  # a preset's cot_form does not reach plain: the same run either way
+        if self.recipe == "plain":  # a preset's CoT forms do not reach plain: the same run either way
             dump.pop("cot_form", None)
+            dump.pop("chain_form", None)
         return dump | ({"pack_groups": "every epoch"} if self.pack > 1 else {})
 
     @model_validator(mode="after")
@@ -186,6 +193,8 @@ class ExpertTrainSpec(TrainSpec):
             # measured: packed with the CoT forms, 3 union sequences of 4 exceed the built-in model's 128 positions
             raise ValueError("cot_form with pack > 1 joins CoT forms into sequences longer than the model's "
                              "positions: set one of them off (cot_form: false or pack: 1)")
+        if self.chain_form and self.pack > 1:
+            raise ValueError("chain_form and pack > 1 both draw new material every epoch: set one of them off")
         return self
 
 

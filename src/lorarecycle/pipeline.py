@@ -61,14 +61,23 @@ def validate(cfg: ExperimentConfig) -> None:
     if cfg.model.base_model is not None:
         path = check_model_dir(Path(cfg.model.base_model))
         tokenizer = load_tokenizer(path)  # a base-model directory whose tokenizer does not load fails here
-        packing = [spec.pack for spec in (cfg.experts, cfg.full_ft, cfg.full_ft_replay) if spec is not None]
-        if max(packing) > 1 and resolve_format(cfg.prompt, tokenizer) == "chat":
-            raise UserError("experts.pack > 1 joins plain texts, and this model's prompts are chat turns "
-                            "(set prompt.format: plain, or pack: 1)")
+        specs = [spec for spec in (cfg.experts, cfg.full_ft, cfg.full_ft_replay) if spec is not None]
+        if resolve_format(cfg.prompt, tokenizer) == "chat":
+            if max(spec.pack for spec in specs) > 1:
+                raise UserError("experts.pack > 1 joins plain texts, and this model's prompts are chat turns "
+                                "(set prompt.format: plain, or pack: 1)")
+            if any(spec.chain_form for spec in specs):  # drawn every epoch, after the prompts are rendered
+                raise UserError("experts.chain_form writes plain texts, and this model's prompts are chat turns "
+                                "(set prompt.format: plain, or chain_form: false)")
         model = skeleton(path)
     else:
         model = skeleton(tiny_llama_config(cfg.model, None))
     resolve_target_modules(model, cfg.lora.target_modules)
+    chained = [name for name in ("experts", "full_ft", "full_ft_replay")
+               if (spec := getattr(cfg, name)) is not None and spec.chain_form and spec.recipe == "replay"]
+    if chained and task_of(cfg).chain_forms is None:
+        raise UserError(f"{chained[0]}.chain_form: task {cfg.task} has no chain forms (its facts are a CoT's first "
+                        "step; use cot_form)")
     if cfg.prompt.shots and cfg.model.base_model is None:
         raise UserError("prompt.shots: the built-in model is pretrained on the answer format and its context "
                         f"({cfg.model.max_positions} positions) has no room for demonstrations; use it with --base-model")
@@ -173,7 +182,7 @@ def held_out_monitor(cfg: ExperimentConfig, datasets: dict, own: list, spec: Exp
 
 
 def ensure_adapters(cfg: ExperimentConfig, base_path: Path, datasets: dict, store: Path,
-                    runner: JobRunner) -> tuple[dict[str, Path], dict[str, Path]]:
+                    runner: JobRunner, world=None) -> tuple[dict[str, Path], dict[str, Path]]:
     """Train (or reuse from `store`) every adapter the config needs, and the full fine-tunes
     that are references: independent jobs, run on worker processes. Returns (adapters,
     full fine-tunes), by name."""
@@ -184,7 +193,9 @@ def ensure_adapters(cfg: ExperimentConfig, base_path: Path, datasets: dict, stor
     wanted += [(n, catalog.full_ft_data) for n in FULL_FINE_TUNES if n in cfg.references]
     for name, sets in wanted:
         spec, seed = training_spec(cfg, name), derive_seed(cfg.seed, "expert", name)
-        recipe = recipe_examples(sets, datasets, spec, seed)
+        chain_forms = task_of(cfg).chain_forms
+        recipe = recipe_examples(sets, datasets, spec, seed,
+                                 partial(chain_forms, world) if chain_forms is not None and world is not None else None)
         key = stage_key(cfg, base_path, name, recipe.first_epoch(), spec)
         path = inside(store, f"{name}-{key}")
         monitor = held_out_monitor(cfg, datasets, [ex for s in sets for ex in datasets[s]], spec, seed)
@@ -328,7 +339,7 @@ def _run_locked(cfg: ExperimentConfig, out: Path, task, world, datasets: dict, s
                                               derive_seed(cfg.seed, "shots"))
     familiarity = measure_familiarity(cfg, base_path, tokenizer, task.probe_entities(world), out)
     store = Path(store) if store is not None else out / "adapters"
-    experts, full = ensure_adapters(cfg, base_path, datasets, store, runner)
+    experts, full = ensure_adapters(cfg, base_path, datasets, store, runner, world)
     entities = {normalize(e) for e in world.entities}
     results = read_jsonl(out / RESULTS_FILE)
     done = {(r["model"], r["library"], r["split"]) for r in results}

@@ -8,6 +8,8 @@ replay  its own examples and each fact's question form (two surface forms, so th
         `--base-model` the pool is empty (our corpus is not that model's pretraining).
         `cot_form` adds each fact as a single-hop chain of thought (a third surface form:
         the fact as a reasoning step after a question, where a CoT has to recall it).
+        `chain_form` adds each fact as the second step of a two-hop CoT whose first step is a
+        fact about a one-off name, new every epoch (`chain_forms`, built from the world).
         `pack: k` joins k of the own examples and question forms into one training
         sequence, in new groups every epoch, so a fact is learned after other text too, as
         pretraining text is read, not only at the start of a sequence.
@@ -27,8 +29,9 @@ from ..tasks.recipe_sets import REPLAY_POOL, cot_forms_set, questions_set
 
 
 class Recipe(NamedTuple):
-    """Training material: `fixed` is trained every epoch as it is; `regroup(epoch)` (pack > 1)
-    gives that epoch's packed sequences, the same number every epoch."""
+    """Training material: `fixed` is trained every epoch as it is; `regroup(epoch)` gives that
+    epoch's new material (pack > 1: packed sequences; chain_form: chain forms), the same
+    number every epoch."""
 
     fixed: list[Example]
     loss_on_prompt: bool
@@ -41,8 +44,9 @@ class Recipe(NamedTuple):
 
 
 def recipe_examples(sets: tuple[str, ...], datasets: dict[str, list[Example]], spec: ExpertTrainSpec,
-                    seed: int) -> Recipe:
-    """The training material of an adapter trained on `sets`."""
+                    seed: int, chain_forms: Callable[[list[Example], int, int], list[Example]] | None = None) -> Recipe:
+    """The training material of an adapter trained on `sets`; `chain_forms(facts, seed, epoch)`
+    (the task's, over its world) is needed with `spec.chain_form`."""
     own = [ex for name in sets for ex in datasets[name]]
     if spec.recipe == "plain":
         return Recipe(own, False)
@@ -50,6 +54,10 @@ def recipe_examples(sets: tuple[str, ...], datasets: dict[str, list[Example]], s
     forms = [ex for name in sets for form in form_sets for ex in datasets.get(form(name), [])]
     pool = datasets[REPLAY_POOL]
     replay = make_rng(seed, "replay").sample(pool, min(len(pool), round(spec.replay_ratio * len(own))))
+    if spec.chain_form:
+        if chain_forms is None:
+            raise ValueError("chain_form needs the task's chain forms (two-hop only)")
+        return Recipe(own + forms + replay, True, partial(chain_forms, own, seed))
     if spec.pack == 1:
         return Recipe(own + forms + replay, True)
     return Recipe(replay, True, partial(packed, own + forms, spec.pack, seed))

@@ -12,6 +12,7 @@ from . import templates as T
 from .catalog import TWO_HOP
 from .example import Example
 from .incontext import incontext_corpus
+from .names import unique_names
 from .world import Chain, Fact, World
 
 TRAIN_SETS = TWO_HOP.train_sets
@@ -54,6 +55,26 @@ def cot_form(ex: Example) -> Example | None:
     _, relation, subject = ex.id.split(":", 2)
     return Example(f"cot-form:{relation}:{subject}", "cot", T.single_hop_cot_prompt(relation, subject),
                    T.single_hop_cot_completion(relation, subject, ex.answer), ex.answer, ex.chain)
+
+
+def chain_forms(world: World, facts: list[Example], seed: int, epoch: int) -> list[Example]:
+    """Each fact example as the second step of a two-hop chain of thought whose first step
+    states a fact about a one-off name X ("Question: Who is the r2 of the r of X? Reasoning:
+    The r of X is A. The r2 of A is B. So the answer is B."): the fact after a reasoning step
+    that ends in its subject, where a two-hop CoT asks for it. X and r are new every epoch
+    (seen once, X's fact is not learned as one), X is never a world entity, and r differs
+    from the fact's relation; nothing is taken from any other chain."""
+    spec = world.spec
+    own = [ex for ex in facts if ex.id.startswith("fact:")]
+    rng = make_rng(seed, "chain-forms", str(epoch))
+    reserved = {*T.TEMPLATE_WORDS, *spec.relations, *(e.lower() for e in world.entities)}
+    out = []
+    for ex, x in zip(own, unique_names(rng, len(own), reserved, spec.name_words)):
+        _, relation, subject = ex.id.split(":", 2)
+        first = rng.choice([r for r in spec.relations if r != relation])
+        out.append(Example(f"chain-form:{epoch}:{relation}:{subject}", "cot", T.cot_prompt(first, relation, x),
+                           T.cot_completion(first, relation, x, subject, ex.answer), ex.answer, ex.chain, subject, x))
+    return out
 
 
 def direct_example(c: Chain) -> Example:

@@ -11,7 +11,7 @@ from ..config import ExperimentConfig
 from ..registry import Registry
 from . import math_templates as M
 from .catalog import MATH, TWO_HOP, Catalog
-from .datasets import Example, build_datasets, cot_form, question_form
+from .datasets import Example, build_datasets, chain_forms, cot_form, question_form
 from .entities import real_vocabulary
 from .incontext import incontext_corpus
 from .math import build_math_datasets, build_math_world, incontext_math_corpus
@@ -37,6 +37,9 @@ class Task:
     cot_form: Callable[[Example], Example | None]  # a fact as a single-hop CoT (replay recipe, cot_form)
     # (world, n, epoch, fixed_layout=False): fresh pretraining sequences over one-off names
     incontext: Callable[..., list[Example]]
+    # (world, facts, seed, epoch): each fact as a CoT's second step (replay recipe, chain_form);
+    # None where the task's facts are a CoT's first step (math: the price)
+    chain_forms: Callable[..., list[Example]] | None = None
 
     def build(self, cfg: ExperimentConfig) -> tuple[Any, dict[str, list[Example]]]:
         world = self.build_world(cfg)
@@ -62,7 +65,7 @@ TASKS.register("two_hop")(Task(
     "two_hop", TWO_HOP, lambda cfg: build_world(cfg.world, cfg.seed), build_datasets,
     lambda cfg: [*TEMPLATE_WORDS, *cfg.world.relations, *(real_vocabulary() if cfg.world.names == "real" else [])],
     cot_steps, two_hop_probes,
-    question_form, cot_form, incontext_corpus))
+    question_form, cot_form, incontext_corpus, chain_forms))
 TASKS.register("math")(Task(
     "math", MATH, lambda cfg: build_math_world(cfg.world, cfg.math, cfg.seed), build_math_datasets,
     lambda cfg: [*M.MATH_WORDS, *M.NUMBERS], M.cot_steps,
