@@ -23,7 +23,7 @@ def test_config_hash_covers_only_the_sections_the_task_reads():
 
 
 def test_fields_added_later_leave_the_hash_of_runs_made_before_them_unchanged():
-    """`experts.pack`, `experts.cot_form` and `pretrain.pack_facts` came after runs were published: at their
+    """`experts.pack`, `experts.cot_form`, `experts.chain_form` and `pretrain.pack_facts` came after runs were published: at their
     neutral values the config hash and the cached base's key are the ones those runs have (the
     hash without the field, as computed then), so they resume; any other value is a new run."""
     from lorarecycle.config import stable_hash
@@ -38,7 +38,7 @@ def test_fields_added_later_leave_the_hash_of_runs_made_before_them_unchanged():
     assert default.experts.cot_form and default.config_hash() != cfg.config_hash()
     before = cfg.model_dump(mode="json", exclude={"math"})
     for section in ("experts", "full_ft_replay"):
-        del before[section]["pack"], before[section]["cot_form"]
+        del before[section]["pack"], before[section]["cot_form"], before[section]["chain_form"]
     del before["pretrain"]["pack_facts"]
     assert cfg.experts.pack == 1 and cfg.pretrain.pack_facts == 1 and cfg.config_hash() == stable_hash(before)
     assert cfg.config_hash() == "06c097f9a712"  # docs/results/default before cot_form (git history)
@@ -48,8 +48,9 @@ def test_fields_added_later_leave_the_hash_of_runs_made_before_them_unchanged():
     assert base_model_key(cfg) == stable_hash(base_before)
     packed = cfg.model_copy(update={"experts": cfg.experts.model_copy(update={"pack": 2})})
     assert packed.config_hash() != cfg.config_hash() and base_model_key(packed) == base_model_key(cfg)
-    cot = cfg.model_copy(update={"experts": cfg.experts.model_copy(update={"cot_form": True})})
-    assert cot.config_hash() != cfg.config_hash() and base_model_key(cot) == base_model_key(cfg)
+    for field in ("cot_form", "chain_form"):
+        on = cfg.model_copy(update={"experts": cfg.experts.model_copy(update={field: True})})
+        assert on.config_hash() != cfg.config_hash() and base_model_key(on) == base_model_key(cfg)
     facts = cfg.model_copy(update={"pretrain": cfg.pretrain.model_copy(update={"pack_facts": 2})})
     assert facts.config_hash() != cfg.config_hash() and base_model_key(facts) != base_model_key(cfg)
 

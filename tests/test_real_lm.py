@@ -197,6 +197,8 @@ def test_device_choices():
     ("cuda", "no CUDA GPU is visible"),
     ("unknown_type", "not a causal LM transformers can build without remote code"),
     ("pack_chat", "experts.pack > 1 joins plain texts, and this model's prompts are chat turns"),
+    ("chain_chat", "experts.chain_form writes plain texts, and this model's prompts are chat turns"),
+    ("chain_math", "experts.chain_form: task math has no chain forms"),
 ])
 def test_bad_real_lm_input_one_line_nonzero_nothing_written(hf_bases, tmp_path, case, message):
     if case == "cuda" and torch.cuda.is_available():
@@ -207,6 +209,8 @@ def test_bad_real_lm_input_one_line_nonzero_nothing_written(hf_bases, tmp_path, 
         (no_tokenizer / name).write_bytes((hf_bases["llama"] / name).read_bytes())
     (tmp_path / "bad_target.yaml").write_text("preset: smoke\nlora: {target_modules: [c_attn]}\n")
     (tmp_path / "pack_chat.yaml").write_text("preset: smoke\nexperts: {epochs: 3, lr: 0.003, pack: 2}\n")
+    (tmp_path / "chain_chat.yaml").write_text("preset: smoke\nexperts: {epochs: 3, lr: 0.003, chain_form: true}\n")
+    (tmp_path / "chain_math.yaml").write_text("preset: smoke-math\nexperts: {epochs: 3, lr: 0.003, chain_form: true}\n")
     unknown_type = tmp_path / "unknown_type"
     unknown_type.mkdir()
     for f in hf_bases["llama"].iterdir():
@@ -220,6 +224,8 @@ def test_bad_real_lm_input_one_line_nonzero_nothing_written(hf_bases, tmp_path, 
         "cuda": ["--preset", "smoke", "--device", "cuda"],
         "unknown_type": ["--preset", "smoke", "--base-model", str(unknown_type)],
         "pack_chat": [str(tmp_path / "pack_chat.yaml"), "--base-model", str(hf_bases["qwen2"])],
+        "chain_chat": [str(tmp_path / "chain_chat.yaml"), "--base-model", str(hf_bases["qwen2"])],
+        "chain_math": [str(tmp_path / "chain_math.yaml")],
     }[case]
     result = cli("run", *args, "--out", str(tmp_path / "out"), cache=tmp_path / "cache")
     assert result.returncode == 2 and message in result.stderr

@@ -175,6 +175,43 @@ def test_cot_form_adds_each_own_fact_as_a_single_hop_chain_of_thought_and_nothin
         ExpertTrainSpec(epochs=1, lr=1e-3, pack=2, cot_form=True)
 
 
+def test_chain_forms_set_each_fact_after_a_reasoning_step_about_a_one_off_name_new_every_epoch():
+    from functools import partial
+
+    from lorarecycle.adapters.recipe import recipe_examples
+    from lorarecycle.config import ExpertTrainSpec
+    from lorarecycle.tasks.registry import TASKS
+
+    task = TASKS.get("two_hop")
+    cfg = load_preset("smoke")
+    world, data = task.build(cfg)
+    spec = ExpertTrainSpec(epochs=1, lr=1e-3, replay_ratio=1.0)
+    own = data["hop1_facts"] + data["hop2_facts"]
+    chain = partial(task.chain_forms, world)
+    plain_recipe = recipe_examples(("hop1_facts", "hop2_facts"), data, spec, 3, chain)
+    recipe = recipe_examples(("hop1_facts", "hop2_facts"), data, spec.model_copy(update={"chain_form": True}), 3, chain)
+    assert plain_recipe.regroup is None and recipe.fixed == plain_recipe.fixed  # the forms come on top, fresh
+    epochs = [recipe.regroup(e) for e in range(2)]
+    assert epochs[0] == recipe.regroup(0) and recipe.first_epoch() == recipe.fixed + epochs[0]  # seeded
+    entities = {e.lower() for e in world.entities}
+    tests = {ex.prompt for split in ("twohop_cot", "twohop_direct") for ex in data[split]}
+    for forms in epochs:
+        assert len(forms) == len(own)
+        for fact, form in zip(own, forms):
+            _, relation, subject = fact.id.split(":", 2)
+            head = form.prompt.removeprefix(f"Question: Who is the {relation} of the ").removesuffix("? Reasoning:")
+            first, x = head.split(" of ", 1)
+            assert first in cfg.world.relations and first != relation and x.lower() not in entities
+            assert form.completion == (f" The {first} of {x} is {subject}. The {relation} of {subject} is "
+                                       f"{fact.answer}. So the answer is {fact.answer}.")
+        assert not tests & {f.prompt for f in forms}
+    names = [{f.prompt.split(" of ")[-1] for f in forms} for forms in epochs]
+    assert len(names[0]) == len(own) and not names[0] & names[1]  # one-off names, new every epoch
+    with pytest.raises(ValueError, match="chain_form and pack > 1"):
+        ExpertTrainSpec(epochs=1, lr=1e-3, pack=2, chain_form=True)
+    assert task.chain_forms is not None and TASKS.get("math").chain_forms is None
+
+
 def test_math_price_facts_have_a_chain_of_thought_form_that_states_the_price_as_a_math_cot_does():
     from lorarecycle.tasks import math_templates as M
     from lorarecycle.tasks.registry import TASKS
