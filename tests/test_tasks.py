@@ -207,6 +207,13 @@ def test_chain_forms_set_each_fact_after_a_reasoning_step_about_a_one_off_name_n
         assert not tests & {f.prompt for f in forms}
     names = [{f.prompt.split(" of ")[-1] for f in forms} for forms in epochs]
     assert len(names[0]) == len(own) and not names[0] & names[1]  # one-off names, new every epoch
+    # chain_first: unused: the invented step never uses a relation of the adapter's own facts
+    unused = recipe_examples(("hop1_facts", "hop2_facts"), data,
+                             spec.model_copy(update={"chain_form": True, "chain_first": "unused"}), 3, chain)
+    own_relations = {ex.id.split(":", 2)[1] for ex in own}
+    steps = {f.prompt.removesuffix("? Reasoning:").split(" of the ")[1].split(" of ")[0] for f in unused.regroup(0)}
+    assert steps and not steps & own_relations and steps <= set(cfg.world.relations)
+    assert ExpertTrainSpec(epochs=1, lr=1e-3, chain_first="other").hashed() == ExpertTrainSpec(epochs=1, lr=1e-3).hashed()
     with pytest.raises(ValueError, match="chain_form and pack > 1"):
         ExpertTrainSpec(epochs=1, lr=1e-3, pack=2, chain_form=True)
     assert task.chain_forms is not None and TASKS.get("math").chain_forms is None

@@ -173,8 +173,12 @@ class ExpertTrainSpec(TrainSpec):
                              "new every epoch ('... Reasoning: The r of X is A. The r2 of A is B. So the answer is B.'), "
                              "so a fact is trained after a reasoning step that ends in its subject")
 
+    chain_first: Literal["other", "unused"] = Field(
+        "other", description="chain_form's invented first step: any relation but the fact's own (other), or only "
+        "relations none of the adapter's own facts use (unused), so it never states a competing fact in an own relation")
+
     HASH_NEUTRAL: ClassVar[dict[str, object]] = {**TrainSpec.HASH_NEUTRAL, "pack": 1, "cot_form": False,
-                                                 "chain_form": False}
+                                                 "chain_form": False, "chain_first": "other"}
 
     def hashed(self) -> dict:
         # pack > 1 drew fixed groups until its groups became new every epoch: a run directory
@@ -183,6 +187,7 @@ class ExpertTrainSpec(TrainSpec):
         if self.recipe == "plain":  # a preset's CoT forms do not reach plain: the same run either way
             dump.pop("cot_form", None)
             dump.pop("chain_form", None)
+            dump.pop("chain_first", None)
         return dump | ({"pack_groups": "every epoch"} if self.pack > 1 else {})
 
     @model_validator(mode="after")

@@ -57,7 +57,7 @@ def recipe_examples(sets: tuple[str, ...], datasets: dict[str, list[Example]], s
     if spec.chain_form:
         if chain_forms is None:
             raise ValueError("chain_form needs the task's chain forms (two-hop only)")
-        return Recipe(own + forms + replay, True, partial(chain_forms, own, seed))
+        return Recipe(own + forms + replay, True, partial(chain_forms, own, seed, first=spec.chain_first))
     if spec.pack == 1:
         return Recipe(own + forms + replay, True)
     return Recipe(replay, True, partial(packed, own + forms, spec.pack, seed))

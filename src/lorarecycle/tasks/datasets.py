@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from ..errors import UserError
 from ..seeding import make_rng
 from . import templates as T
 from .catalog import TWO_HOP
@@ -57,23 +58,30 @@ def cot_form(ex: Example) -> Example | None:
                    T.single_hop_cot_completion(relation, subject, ex.answer), ex.answer, ex.chain)
 
 
-def chain_forms(world: World, facts: list[Example], seed: int, epoch: int) -> list[Example]:
+def chain_forms(world: World, facts: list[Example], seed: int, epoch: int, first: str = "other") -> list[Example]:
     """Each fact example as the second step of a two-hop chain of thought whose first step
     states a fact about a one-off name X ("Question: Who is the r2 of the r of X? Reasoning:
     The r of X is A. The r2 of A is B. So the answer is B."): the fact after a reasoning step
     that ends in its subject, where a two-hop CoT asks for it. X and r are new every epoch
     (seen once, X's fact is not learned as one), X is never a world entity, and r differs
-    from the fact's relation; nothing is taken from any other chain."""
+    from the fact's relation (`first="other"`) or from every relation of `facts` ("unused":
+    an invented "The mentor of X is B" would otherwise teach that mentors are bridges, measured
+    in docs/results/gate-probes); nothing is taken from any other chain."""
     spec = world.spec
     own = [ex for ex in facts if ex.id.startswith("fact:")]
     rng = make_rng(seed, "chain-forms", str(epoch))
     reserved = {*T.TEMPLATE_WORDS, *spec.relations, *(e.lower() for e in world.entities)}
     out = []
+    used = {ex.id.split(":", 2)[1] for ex in own}
     for ex, x in zip(own, unique_names(rng, len(own), reserved, spec.name_words)):
         _, relation, subject = ex.id.split(":", 2)
-        first = rng.choice([r for r in spec.relations if r != relation])
-        out.append(Example(f"chain-form:{epoch}:{relation}:{subject}", "cot", T.cot_prompt(first, relation, x),
-                           T.cot_completion(first, relation, x, subject, ex.answer), ex.answer, ex.chain, subject, x))
+        barred = used if first == "unused" else {relation}
+        candidates = [r for r in spec.relations if r not in barred]
+        if not candidates:
+            raise UserError("chain_first: unused: every relation of world.relations is used by the adapter's facts")
+        step = rng.choice(candidates)
+        out.append(Example(f"chain-form:{epoch}:{relation}:{subject}", "cot", T.cot_prompt(step, relation, x),
+                           T.cot_completion(step, relation, x, subject, ex.answer), ex.answer, ex.chain, subject, x))
     return out
 
 
