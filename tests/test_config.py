@@ -38,7 +38,8 @@ def test_fields_added_later_leave_the_hash_of_runs_made_before_them_unchanged():
     assert default.experts.cot_form and default.config_hash() != cfg.config_hash()
     before = cfg.model_dump(mode="json", exclude={"math"})
     for section in ("experts", "full_ft_replay"):
-        del before[section]["pack"], before[section]["cot_form"], before[section]["chain_form"]
+        for field in ("pack", "cot_form", "chain_form", "chain_first"):
+            del before[section][field]
     del before["pretrain"]["pack_facts"]
     assert cfg.experts.pack == 1 and cfg.pretrain.pack_facts == 1 and cfg.config_hash() == stable_hash(before)
     assert cfg.config_hash() == "06c097f9a712"  # docs/results/default before cot_form (git history)
