@@ -64,9 +64,9 @@ def chain_forms(world: World, facts: list[Example], seed: int, epoch: int, first
     The r of X is A. The r2 of A is B. So the answer is B."): the fact after a reasoning step
     that ends in its subject, where a two-hop CoT asks for it. X and r are new every epoch
     (seen once, X's fact is not learned as one), X is never a world entity, and r differs
-    from the fact's relation (`first="other"`) or from every relation of `facts` ("unused":
-    an invented "The mentor of X is B" would otherwise teach that mentors are bridges, measured
-    in docs/results/gate-probes); nothing is taken from any other chain."""
+    from the fact's relation (`first="other"`) or from every relation of `facts` ("unused",
+    so the invented step never states a fact in a relation the adapter learns; probed in
+    docs/results/gate-probes); nothing is taken from any other chain."""
     spec = world.spec
     own = [ex for ex in facts if ex.id.startswith("fact:")]
     rng = make_rng(seed, "chain-forms", str(epoch))
