@@ -182,7 +182,7 @@ def held_out_monitor(cfg: ExperimentConfig, datasets: dict, own: list, spec: Exp
 
 
 def ensure_adapters(cfg: ExperimentConfig, base_path: Path, datasets: dict, store: Path,
-                    runner: JobRunner, world=None) -> tuple[dict[str, Path], dict[str, Path]]:
+                    runner: JobRunner, world) -> tuple[dict[str, Path], dict[str, Path]]:
     """Train (or reuse from `store`) every adapter the config needs, and the full fine-tunes
     that are references: independent jobs, run on worker processes. Returns (adapters,
     full fine-tunes), by name."""
@@ -191,11 +191,10 @@ def ensure_adapters(cfg: ExperimentConfig, base_path: Path, datasets: dict, stor
         datasets = {**datasets, REPLAY_POOL: []}
     wanted = [(n, catalog.expert_data[n]) for n in needed_experts(cfg)]
     wanted += [(n, catalog.full_ft_data) for n in FULL_FINE_TUNES if n in cfg.references]
+    chain_forms = partial(task_of(cfg).chain_forms, world) if task_of(cfg).chain_forms is not None else None
     for name, sets in wanted:
         spec, seed = training_spec(cfg, name), derive_seed(cfg.seed, "expert", name)
-        chain_forms = task_of(cfg).chain_forms
-        recipe = recipe_examples(sets, datasets, spec, seed,
-                                 partial(chain_forms, world) if chain_forms is not None and world is not None else None)
+        recipe = recipe_examples(sets, datasets, spec, seed, chain_forms)
         key = stage_key(cfg, base_path, name, recipe.first_epoch(), spec)
         path = inside(store, f"{name}-{key}")
         monitor = held_out_monitor(cfg, datasets, [ex for s in sets for ex in datasets[s]], spec, seed)

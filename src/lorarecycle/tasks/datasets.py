@@ -40,20 +40,28 @@ def question_example(fact: Fact, chain: str = "") -> Example:
                    T.fact_completion(fact.obj), fact.obj, chain)
 
 
-def question_form(ex: Example) -> Example | None:
-    """A fact example's question form (None for anything that is not a fact)."""
+def fact_parts(ex: Example) -> tuple[str, str] | None:
+    """(relation, subject) of a fact example, read from its id; None for anything else."""
     if not ex.id.startswith("fact:"):
         return None
     _, relation, subject = ex.id.split(":", 2)
+    return relation, subject
+
+
+def question_form(ex: Example) -> Example | None:
+    """A fact example's question form (None for anything that is not a fact)."""
+    if (parts := fact_parts(ex)) is None:
+        return None
+    relation, subject = parts
     return question_example(Fact(subject, relation, ex.answer), ex.chain)
 
 
 def cot_form(ex: Example) -> Example | None:
     """A fact example's single-hop chain-of-thought form (None for anything that is not a fact):
     the fact as a reasoning step after a question, where a CoT recalls it, not at a sequence start."""
-    if not ex.id.startswith("fact:"):
+    if (parts := fact_parts(ex)) is None:
         return None
-    _, relation, subject = ex.id.split(":", 2)
+    relation, subject = parts
     return Example(f"cot-form:{relation}:{subject}", "cot", T.single_hop_cot_prompt(relation, subject),
                    T.single_hop_cot_completion(relation, subject, ex.answer), ex.answer, ex.chain)
 
@@ -68,13 +76,12 @@ def chain_forms(world: World, facts: list[Example], seed: int, epoch: int, first
     so the invented step never states a fact in a relation the adapter learns; probed in
     docs/results/gate-probes); nothing is taken from any other chain."""
     spec = world.spec
-    own = [ex for ex in facts if ex.id.startswith("fact:")]
+    own = [(ex, parts) for ex in facts if (parts := fact_parts(ex)) is not None]
     rng = make_rng(seed, "chain-forms", str(epoch))
     reserved = {*T.TEMPLATE_WORDS, *spec.relations, *(e.lower() for e in world.entities)}
     out = []
-    used = {ex.id.split(":", 2)[1] for ex in own}
-    for ex, x in zip(own, unique_names(rng, len(own), reserved, spec.name_words)):
-        _, relation, subject = ex.id.split(":", 2)
+    used = {relation for _, (relation, _) in own}
+    for (ex, (relation, subject)), x in zip(own, unique_names(rng, len(own), reserved, spec.name_words)):
         barred = used if first == "unused" else {relation}
         candidates = [r for r in spec.relations if r not in barred]
         if not candidates:
