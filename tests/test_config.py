@@ -38,7 +38,7 @@ def test_fields_added_later_leave_the_hash_of_runs_made_before_them_unchanged():
     assert default.experts.cot_form and default.config_hash() != cfg.config_hash()
     before = cfg.model_dump(mode="json", exclude={"math"})
     for section in ("experts", "full_ft_replay"):
-        for field in ("pack", "cot_form", "chain_form", "chain_first"):
+        for field in ("pack", "cot_form", "chain_form", "chain_first", "chain_loss"):
             del before[section][field]
     del before["pretrain"]["pack_facts"]
     assert cfg.experts.pack == 1 and cfg.pretrain.pack_facts == 1 and cfg.config_hash() == stable_hash(before)
@@ -49,6 +49,10 @@ def test_fields_added_later_leave_the_hash_of_runs_made_before_them_unchanged():
     assert base_model_key(cfg) == stable_hash(base_before)
     packed = cfg.model_copy(update={"experts": cfg.experts.model_copy(update={"pack": 2})})
     assert packed.config_hash() != cfg.config_hash() and base_model_key(packed) == base_model_key(cfg)
+    chain = {"chain_form": True, "chain_loss": "second_step"}
+    second = cfg.model_copy(update={"experts": cfg.experts.model_copy(update=chain)})
+    assert second.config_hash() not in (cfg.config_hash(), cfg.model_copy(update={
+        "experts": cfg.experts.model_copy(update={"chain_form": True})}).config_hash())
     for field in ("cot_form", "chain_form"):
         on = cfg.model_copy(update={"experts": cfg.experts.model_copy(update={field: True})})
         assert on.config_hash() != cfg.config_hash() and base_model_key(on) == base_model_key(cfg)

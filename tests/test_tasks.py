@@ -129,7 +129,8 @@ def test_retention_facts_are_pretraining_facts_held_out_of_replay():
     retention = {ex.prompt for ex in data["retention"]}
     assert len(retention) == SPEC.n_retention and retention <= {ex.prompt for ex in data["pretrain"]}
     spec = ExpertTrainSpec(epochs=1, lr=1e-3, replay_ratio=0.5)
-    examples, loss_on_prompt, regroup = recipe_examples(("hop1_facts",), data, spec, seed=3)
+    recipe = recipe_examples(("hop1_facts",), data, spec, seed=3)
+    examples, loss_on_prompt, regroup = recipe.fixed, recipe.loss_on_prompt, recipe.regroup
     own = data["hop1_facts"]
     assert regroup is None
     assert loss_on_prompt and examples[: len(own)] == own
@@ -139,8 +140,8 @@ def test_retention_facts_are_pretraining_facts_held_out_of_replay():
     replay = examples[2 * len(own) :]
     assert len(replay) == round(0.5 * len(own)) and not {ex.prompt for ex in replay} & retention
     assert not {ex.prompt for ex in replay} & {ex.prompt for ex in own}
-    plain, plain_loss, _ = recipe_examples(("hop1_facts",), data, spec.model_copy(update={"recipe": "plain"}), 3)
-    assert plain == own and not plain_loss
+    plain = recipe_examples(("hop1_facts",), data, spec.model_copy(update={"recipe": "plain"}), 3)
+    assert plain.fixed == own and not plain.loss_on_prompt
 
 
 def test_cot_form_adds_each_own_fact_as_a_single_hop_chain_of_thought_and_nothing_else():
@@ -217,6 +218,37 @@ def test_chain_forms_set_each_fact_after_a_reasoning_step_about_a_one_off_name_n
     with pytest.raises(ValueError, match="chain_form and pack > 1"):
         ExpertTrainSpec(epochs=1, lr=1e-3, pack=2, chain_form=True)
     assert task.chain_forms is not None and TASKS.get("math").chain_forms is None
+
+
+def test_chain_loss_second_step_trains_the_second_step_only_the_invented_step_is_context():
+    from functools import partial
+
+    from lorarecycle.adapters.recipe import recipe_examples
+    from lorarecycle.config import ExpertTrainSpec
+    from lorarecycle.model.batching import IGNORE, encode_example
+    from lorarecycle.model.tokenizer import build_tokenizer
+    from lorarecycle.tasks.registry import TASKS
+
+    task = TASKS.get("two_hop")
+    cfg = load_preset("smoke")
+    world, data = task.build(cfg)
+    chain = partial(task.chain_forms, world)
+    spec = ExpertTrainSpec(epochs=1, lr=1e-3, replay_ratio=1.0, chain_form=True)
+    second = spec.model_copy(update={"chain_loss": "second_step"})
+    full = recipe_examples(("hop1_facts", "hop2_facts"), data, spec, 3, chain)
+    masked = recipe_examples(("hop1_facts", "hop2_facts"), data, second, 3, chain)
+    assert masked.fixed == full.fixed and masked.loss_on_prompt and full.regroup_loss_on_prompt
+    assert not masked.regroup_loss_on_prompt and second.hashed() != spec.hashed()
+    forms = masked.regroup(0)
+    for whole, split in zip(full.regroup(0), forms):
+        subject = split.bridge  # the fact's subject, the invented step's object
+        assert whole.text == split.text and split.prompt.endswith(f" is {subject}.")
+        assert split.completion.startswith(" The ") and f" of {subject} is {split.answer}." in split.completion
+    tokenizer = build_tokenizer(task.vocabulary(cfg))
+    ids, labels = encode_example(tokenizer, forms[0], masked.regroup_loss_on_prompt)
+    trained = tokenizer.decode([i for i, label in zip(ids, labels) if label != IGNORE], skip_special_tokens=True)
+    assert forms[0].bridge.lower() in trained.lower() and "reasoning" not in trained.lower()
+    assert trained.lower().split()[:2] == ["the", forms[0].id.split(":")[2]]  # starts at the second step
 
 
 def test_math_price_facts_have_a_chain_of_thought_form_that_states_the_price_as_a_math_cot_does():

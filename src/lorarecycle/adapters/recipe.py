@@ -9,7 +9,8 @@ replay  its own examples and each fact's question form (two surface forms, so th
         `cot_form` adds each fact as a single-hop chain of thought (a third surface form:
         the fact as a reasoning step after a question, where a CoT has to recall it).
         `chain_form` adds each fact as the second step of a two-hop CoT whose first step is a
-        fact about a one-off name, new every epoch (`chain_forms`, built from the world).
+        fact about a one-off name, new every epoch (`chain_forms`, built from the world);
+        `chain_loss: second_step` trains only its second step (the rest is context).
         `pack: k` joins k of the own examples and question forms into one training
         sequence, in new groups every epoch, so a fact is learned after other text too, as
         pretraining text is read, not only at the start of a sequence.
@@ -31,11 +32,16 @@ from ..tasks.recipe_sets import REPLAY_POOL, cot_forms_set, questions_set
 class Recipe(NamedTuple):
     """Training material: `fixed` is trained every epoch as it is; `regroup(epoch)` gives that
     epoch's new material (pack > 1: packed sequences; chain_form: chain forms), the same
-    number every epoch."""
+    number every epoch, with the loss on its prompts too unless `regroup_masks_prompt`."""
 
     fixed: list[Example]
     loss_on_prompt: bool
     regroup: Callable[[int], list[Example]] | None = None
+    regroup_masks_prompt: bool = False
+
+    @property
+    def regroup_loss_on_prompt(self) -> bool:
+        return self.loss_on_prompt and not self.regroup_masks_prompt
 
     def first_epoch(self) -> list[Example]:
         """What the first epoch trains on: also what the stage's content hash reads (the
@@ -57,7 +63,9 @@ def recipe_examples(sets: tuple[str, ...], datasets: dict[str, list[Example]], s
     if spec.chain_form:
         if chain_forms is None:
             raise ValueError("chain_form needs the task's chain forms (two-hop only)")
-        return Recipe(own + forms + replay, True, partial(chain_forms, own, seed, first=spec.chain_first))
+        second_step = spec.chain_loss == "second_step"
+        return Recipe(own + forms + replay, True,
+                      partial(chain_forms, own, seed, first=spec.chain_first, loss=spec.chain_loss), second_step)
     if spec.pack == 1:
         return Recipe(own + forms + replay, True)
     return Recipe(replay, True, partial(packed, own + forms, spec.pack, seed))

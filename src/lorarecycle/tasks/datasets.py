@@ -66,7 +66,8 @@ def cot_form(ex: Example) -> Example | None:
                    T.single_hop_cot_completion(relation, subject, ex.answer), ex.answer, ex.chain)
 
 
-def chain_forms(world: World, facts: list[Example], seed: int, epoch: int, first: str = "other") -> list[Example]:
+def chain_forms(world: World, facts: list[Example], seed: int, epoch: int, first: str = "other",
+                loss: str = "all") -> list[Example]:
     """Each fact example as the second step of a two-hop chain of thought whose first step
     states a fact about a one-off name X ("Question: Who is the r2 of the r of X? Reasoning:
     The r of X is A. The r2 of A is B. So the answer is B."): the fact after a reasoning step
@@ -74,7 +75,9 @@ def chain_forms(world: World, facts: list[Example], seed: int, epoch: int, first
     (seen once, X's fact is not learned as one), X is never a world entity, and r differs
     from the fact's relation (`first="other"`) or from every relation of `facts` ("unused",
     so the invented step never states a fact in a relation the adapter learns; probed in
-    docs/results/gate-probes); nothing is taken from any other chain."""
+    docs/results/gate-probes); nothing is taken from any other chain. `loss="second_step"`
+    puts the question and the invented step into the prompt (context, no loss under a recipe
+    whose prompts are masked), so the subject is never a trained first-step object."""
     spec = world.spec
     own = [(ex, parts) for ex in facts if (parts := fact_parts(ex)) is not None]
     rng = make_rng(seed, "chain-forms", str(epoch))
@@ -87,8 +90,11 @@ def chain_forms(world: World, facts: list[Example], seed: int, epoch: int, first
         if not candidates:
             raise UserError("chain_first: unused: every relation of world.relations is used by the adapter's facts")
         step = rng.choice(candidates)
-        out.append(Example(f"chain-form:{epoch}:{relation}:{subject}", "cot", T.cot_prompt(step, relation, x),
-                           T.cot_completion(step, relation, x, subject, ex.answer), ex.answer, ex.chain, subject, x))
+        prompt, completion = T.cot_prompt(step, relation, x), T.cot_completion(step, relation, x, subject, ex.answer)
+        if loss == "second_step":
+            prompt, completion = prompt + T.cot_first_step(step, x, subject), T.cot_second_step(relation, subject, ex.answer)
+        out.append(Example(f"chain-form:{epoch}:{relation}:{subject}", "cot", prompt, completion, ex.answer, ex.chain,
+                           subject, x))
     return out
 
 

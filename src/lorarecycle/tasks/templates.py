@@ -47,8 +47,17 @@ def cot_prompt(r1: str, r2: str, a: str) -> str:
     return f"{two_hop_question(r1, r2, a)} Reasoning:"
 
 
+def cot_first_step(r1: str, a: str, b: str) -> str:
+    return f" {fact_prompt(r1, a)} {b}."
+
+
+def cot_second_step(r2: str, b: str, c: str) -> str:
+    """The rest of a two-hop CoT after its first step: the second step and the answer."""
+    return f" {fact_prompt(r2, b)} {c}. So the answer is {c}."
+
+
 def cot_completion(r1: str, r2: str, a: str, b: str, c: str) -> str:
-    return f" {fact_prompt(r1, a)} {b}. {fact_prompt(r2, b)} {c}. So the answer is {c}."
+    return cot_first_step(r1, a, b) + cot_second_step(r2, b, c)
 
 
 def normalize(text: str) -> str:
