@@ -52,11 +52,36 @@ def test_no_test_question_is_trained_on_and_answers_are_right():
     for split in (*MATH.composed, *MATH.controls):
         for ex in data[split]:
             assert ex.prompt not in trained
-            p = next(q for q in world.problems if q.item == ex.chain and q.buyer in ex.prompt)
+            p = next(q for q in world.problems if q.item == ex.chain and q.buyer in ex.prompt
+                     and f" {q.count} " in ex.prompt)
             assert ex.answer == str(p.count * p.price) and ex.bridge == str(p.price)
     for ex in data["math_cot"]:  # the gold CoT states the price, then the product, then the answer
         assert extract_answer(ex.completion, "cot") == normalize(ex.answer)
         assert M.extract_price(ex.completion) == ex.bridge
+
+
+def test_the_control_is_distinct_problems_over_familiar_items_and_its_size_leaves_everything_else_alone():
+    """Issue 13: a matched control of >= 150 problems at the default sizes; its size is drawn
+    last, so the pretraining corpus, the experts' data and the cached base do not depend on it."""
+    from lorarecycle.config import load_preset
+    from lorarecycle.train.pretrain import base_model_key
+
+    world, data = build()
+    small = build_math_world(WorldSpec(), SPEC.model_copy(update={"control_problems_per_item": 1}), 0)
+    control = world.group("control")
+    items = {p.item for p in control}
+    assert len(control) == len(items) * SPEC.control_problems_per_item and items <= set(world.items("pretrain"))
+    assert len({(p.item, p.buyer, p.count) for p in control}) == len(control)  # no problem twice
+    assert len(data["control_cot"]) == len(control) and not texts(data["control_cot"]) & texts(data["pretrain"])
+    prices = {ex.prompt for ex in data["pretrain"] if ex.kind == "fact"}
+    assert {M.price_prompt(item) for item in items} <= prices  # familiar: their prices are pretraining facts
+    assert [p for p in world.problems if p.group != "control"] == [p for p in small.problems if p.group != "control"]
+    paper = load_preset("default").model_copy(update={"task": "math"})  # the math defaults: paper-math's sizes
+    assert len(build_math_world(paper.world, paper.math, 0).group("control")) >= 150
+    one = paper.model_copy(update={"math": paper.math.model_copy(update={"control_problems_per_item": 1})})
+    assert base_model_key(one) == base_model_key(paper) and one.config_hash() != paper.config_hash()
+    with pytest.raises(ValueError, match="distinct"):
+        MathSpec(n_buyers=2, max_count=3, control_problems_per_item=5)
 
 
 def test_pretraining_has_the_arithmetic_and_familiar_prices_only():

@@ -94,9 +94,21 @@ class MathSpec(StrictModel):
     n_familiar_items: int = Field(80, ge=2, description="items whose prices pretraining teaches")
     problems_per_item: int = Field(3, ge=1, description="problems per procedure / pretraining item")
     control_frac: float = Field(0.25, gt=0, lt=1, description="familiar items held out for the control split")
+    control_problems_per_item: int = Field(
+        8, ge=1, description="control problems per held-out familiar item, each a different (buyer, count): 8 x 20 "
+        "items = 160 at the default sizes, a matched control of >= 150 problems")
     n_buyers: int = Field(20, ge=1, description="buyer names (familiar and test each)")
     max_count: int = Field(9, ge=2, le=9)
     max_price: int = Field(9, ge=2, le=9)
+
+    NOT_PRETRAINED: ClassVar[set[str]] = {"control_problems_per_item"}  # held-out evaluation only
+
+    @model_validator(mode="after")
+    def _control_problems_are_distinct(self) -> "MathSpec":
+        if self.control_problems_per_item > self.n_buyers * (self.max_count - 1):
+            raise ValueError(f"control_problems_per_item {self.control_problems_per_item} exceeds the "
+                             f"{self.n_buyers * (self.max_count - 1)} distinct (buyer, count) pairs of an item")
+        return self
 
 
 class ModelSpec(StrictModel):

@@ -87,12 +87,18 @@ def build_math_world(spec: WorldSpec, math: MathSpec, seed: int) -> MathWorld:
                                    rng.randint(2, math.max_count), prices[item]))
         return out
 
+    def control(item_list: list[str], per_item: int) -> list[Problem]:
+        # drawn last, so the other groups (and the pretraining corpus) do not depend on its size
+        pairs = [(b, n) for b in familiar_buyers for n in range(2, math.max_count + 1)]
+        return [Problem(f"control-{item}-{k}", "control", buyer, item, count, prices[item])
+                for item in item_list for k, (buyer, count) in enumerate(rng.sample(pairs, per_item))]
+
     familiar = world.items("pretrain")
     n_control = max(1, round(len(familiar) * math.control_frac))
     world.problems = (problems("test", test_items, 1, test_buyers) + problems("fewshot", world.items("fewshot"), 1, test_buyers)
                       + problems("procedure", world.items("procedure"), math.problems_per_item, familiar_buyers)
                       + problems("pretrain", familiar[n_control:], math.problems_per_item, familiar_buyers)
-                      + problems("control", familiar[:n_control], 1, familiar_buyers))
+                      + control(familiar[:n_control], math.control_problems_per_item))
     return world
 
 

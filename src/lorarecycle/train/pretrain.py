@@ -34,7 +34,8 @@ def base_model_key(cfg: ExperimentConfig) -> str:
     spec = cfg.model.model_dump(mode="json", exclude={"base_model"})
     return stable_hash(
         {"v": FORMAT_VERSION, "task": cfg.task, "world": cfg.world.model_dump(mode="json"),
-         **({"math": cfg.math.model_dump(mode="json")} if cfg.task == "math" else {}), "model": spec,
+         **({"math": cfg.math.model_dump(mode="json", exclude=cfg.math.NOT_PRETRAINED)} if cfg.task == "math" else {}),
+         "model": spec,
          "pretrain": cfg.pretrain.hashed(), "seed": cfg.seed, "precision": current_precision()}
     )
 
