@@ -217,6 +217,10 @@ def test_chain_forms_set_each_fact_after_a_reasoning_step_about_a_one_off_name_n
     assert ExpertTrainSpec(epochs=1, lr=1e-3, chain_first="other").hashed() == ExpertTrainSpec(epochs=1, lr=1e-3).hashed()
     with pytest.raises(ValueError, match="chain_form and pack > 1"):
         ExpertTrainSpec(epochs=1, lr=1e-3, pack=2, chain_form=True)
+    for shape in ({"chain_first": "unused"}, {"chain_loss": "second_step"}):  # chain_form's shape: nothing without it
+        off = spec.model_copy(update=shape)
+        assert off.hashed() == spec.hashed()
+        assert recipe_examples(("hop1_facts", "hop2_facts"), data, off, 3, chain) == plain_recipe
     assert task.chain_forms is not None and TASKS.get("math").chain_forms is None
 
 

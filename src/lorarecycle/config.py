@@ -187,12 +187,13 @@ class ExpertTrainSpec(TrainSpec):
 
     chain_first: Literal["other", "unused"] = Field(
         "other", description="chain_form's invented first step: any relation but the fact's own (other), or only "
-        "relations none of the adapter's own facts use (unused), so it never states a competing fact in an own relation")
+        "relations none of the adapter's own facts use (unused), so it never states a competing fact in an own relation; "
+        "read only with chain_form")
 
     chain_loss: Literal["all", "second_step"] = Field(
         "all", description="chain_form's loss: every token a target, as the replay recipe (all), or only the second "
         "step and the answer (second_step: the question and the invented first step are context), so the bridge is "
-        "never trained as the object of a chain of thought's first step")
+        "never trained as the object of a chain of thought's first step; read only with chain_form")
 
     HASH_NEUTRAL: ClassVar[dict[str, object]] = {**TrainSpec.HASH_NEUTRAL, "pack": 1, "cot_form": False,
                                                  "chain_form": False, "chain_first": "other", "chain_loss": "all"}
@@ -204,6 +205,7 @@ class ExpertTrainSpec(TrainSpec):
         if self.recipe == "plain":  # a preset's CoT forms do not reach plain: the same run either way
             dump.pop("cot_form", None)
             dump.pop("chain_form", None)
+        if self.recipe == "plain" or not self.chain_form:  # chain_form's shape, read only with chain forms
             dump.pop("chain_first", None)
             dump.pop("chain_loss", None)
         return dump | ({"pack_groups": "every epoch"} if self.pack > 1 else {})
@@ -218,8 +220,6 @@ class ExpertTrainSpec(TrainSpec):
                              "positions: set one of them off (cot_form: false or pack: 1)")
         if self.chain_form and self.pack > 1:
             raise ValueError("chain_form and pack > 1 both draw new material every epoch: set one of them off")
-        if not self.chain_form and (self.chain_first != "other" or self.chain_loss != "all"):
-            raise ValueError("chain_first and chain_loss shape chain_form's texts: they need chain_form: true")
         return self
 
 
