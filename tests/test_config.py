@@ -31,11 +31,11 @@ def test_fields_added_later_leave_the_hash_of_runs_made_before_them_unchanged():
     from lorarecycle.train.pretrain import FORMAT_VERSION, base_model_key
 
     default = load_preset("default")
-    # the default preset before it adopted cot_form: the published runs were made with it
-    off = {"cot_form": False}
+    # the default preset before it adopted cot_form and chain_form: the published runs were made with it
+    off = {"cot_form": False, "chain_form": False}
     cfg = default.model_copy(update={"experts": default.experts.model_copy(update=off),
                                      "full_ft_replay": default.full_ft_replay.model_copy(update=off)})
-    assert default.experts.cot_form and default.config_hash() != cfg.config_hash()
+    assert default.experts.cot_form and default.experts.chain_form and default.config_hash() != cfg.config_hash()
     before = cfg.model_dump(mode="json", exclude={"math"})
     for section in ("experts", "full_ft_replay"):
         for field in ("pack", "cot_form", "chain_form", "chain_first", "chain_loss"):
@@ -52,7 +52,7 @@ def test_fields_added_later_leave_the_hash_of_runs_made_before_them_unchanged():
     chain = {"chain_form": True, "chain_loss": "second_step"}
     second = cfg.model_copy(update={"experts": cfg.experts.model_copy(update=chain)})
     assert second.config_hash() not in (cfg.config_hash(), cfg.model_copy(update={
-        "experts": cfg.experts.model_copy(update={"chain_form": True})}).config_hash())
+        "experts": cfg.experts.model_copy(update={"chain_form": True, "chain_loss": "all"})}).config_hash())
     for field in ("cot_form", "chain_form"):
         on = cfg.model_copy(update={"experts": cfg.experts.model_copy(update={field: True})})
         assert on.config_hash() != cfg.config_hash() and base_model_key(on) == base_model_key(cfg)
