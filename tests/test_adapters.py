@@ -102,13 +102,15 @@ def test_a_packed_recipe_reaches_training_through_the_job(tiny_base, tmp_path):
     assert train["examples"] == len(replay) + 3 and train["steps"] == 2 * 2
 
 
-def test_a_recipe_that_masks_its_fresh_prompts_reaches_training_masked(tiny_base, tmp_path, monkeypatch):
+@pytest.mark.parametrize("job", ["adapter", "full"])
+def test_a_recipe_that_masks_its_fresh_prompts_reaches_training_masked(tiny_base, tmp_path, monkeypatch, job):
     """`chain_loss: second_step`: the fixed examples keep the loss on their prompts, the fresh
-    chain forms have theirs masked, in the trainer's encoding itself."""
+    chain forms have theirs masked, in the trainer's encoding itself, for a LoRA and for a
+    full fine-tune alike."""
     from lorarecycle.adapters.recipe import Recipe
     from lorarecycle.config import EvalSpec
     from lorarecycle.evaluate.monitor import HeldOutMonitor
-    from lorarecycle.jobs import train_adapter_once
+    from lorarecycle.jobs import train_adapter_once, train_full_once
     from lorarecycle.train import trainer
 
     seen, encode = {}, trainer.encode_example
@@ -121,9 +123,14 @@ def test_a_recipe_that_masks_its_fresh_prompts_reaches_training_masked(tiny_base
     own = [Example("own", "fact", "The mentor of Ka Bo is", " Ri Su.", "Ri Su")]
     fresh = lambda epoch: [Example(f"chain:{epoch}", "cot", "Question: Who? Reasoning: The rival of Zo is Ka Bo.",
                                    " The mentor of Ka Bo is Ri Su. So the answer is Ri Su.", "Ri Su")]
-    for masks in (False, True):
+    train = TrainSpec(epochs=2, lr=1e-3, batch_size=2)
+    for masked in (False, True):
         seen.clear()
-        train_adapter_once(tiny_base, Recipe(own, True, fresh, masks), LoraSpec(r=2, alpha=4, target_modules=["q_proj"]),
-                           TrainSpec(epochs=2, lr=1e-3, batch_size=2), 0, tmp_path / f"m{masks}", "m", "k",
-                           HeldOutMonitor({"recall": tuple(own)}, None, 5, EvalSpec()))
-        assert seen == {"own": True, "chain:0": not masks, "chain:1": not masks}
+        recipe = Recipe(own, True, fresh, regroup_loss_on_prompt=not masked)
+        monitor = HeldOutMonitor({"recall": tuple(own)}, None, 5, EvalSpec())
+        if job == "adapter":
+            train_adapter_once(tiny_base, recipe, LoraSpec(r=2, alpha=4, target_modules=["q_proj"]), train, 0,
+                               tmp_path / f"a{masked}", "m", "k", monitor)
+        else:
+            train_full_once(tiny_base, recipe, train, 0, tmp_path / f"f{masked}", "k", monitor)
+        assert seen == {"own": True, "chain:0": not masked, "chain:1": not masked}

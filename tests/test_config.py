@@ -149,3 +149,32 @@ def test_a_damaged_cached_base_model_is_rebuilt(smoke_cfg):
     assert not cached_base_ok(path)
     assert prepare_base(smoke_cfg, datasets["pretrain"]) == path
     assert cached_base_ok(path) and weights.read_bytes() == intact  # pretrained again, deterministically
+
+
+# recorded before `pack > 1` put its regrouping scheme into the hash (the scheme marker keeps a
+# fixed-group run directory from resuming into new groups; this run was already regrouped)
+HASH_RECORDED_BEFORE_PACK_MARKER = {"gate-probes/experts-pack-4-regrouped"}
+
+
+def test_every_published_run_directory_re_hashes_to_its_recorded_config_hash():
+    """A field added later must keep the hash of runs made before it (or the run directory
+    could not resume, and its rows would no longer match a re-run): every committed run
+    directory's config re-validates to the config_hash it records."""
+    from pathlib import Path
+
+    import yaml
+
+    from lorarecycle.config import validate_experiment
+
+    root = Path(__file__).resolve().parents[1] / "docs" / "results"
+    checked = 0
+    for path in sorted(root.glob("**/config.yaml")):
+        raw = yaml.safe_load(path.read_text())
+        if not isinstance(raw, dict) or "config_hash" not in raw:
+            continue  # an input config, not a run directory's record
+        recorded = raw.pop("config_hash")
+        name = str(path.parent.relative_to(root))
+        rehashed = validate_experiment(raw, str(path)).config_hash()
+        assert (rehashed == recorded) != (name in HASH_RECORDED_BEFORE_PACK_MARKER), name
+        checked += 1
+    assert checked >= 8

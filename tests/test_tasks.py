@@ -249,6 +249,8 @@ def test_chain_loss_second_step_trains_the_second_step_only_the_invented_step_is
         assert whole.text == split.text and split.prompt.endswith(f" is {subject}.")
         assert split.completion.startswith(" The ") and f" of {subject} is {split.answer}." in split.completion
     tokenizer = build_tokenizer(task.vocabulary(cfg))
+    for whole, split in zip(full.regroup(0), forms):  # the cut falls on a token boundary
+        assert encode_example(tokenizer, whole, True)[0] == encode_example(tokenizer, split, False)[0]
     ids, labels = encode_example(tokenizer, forms[0], masked.regroup_loss_on_prompt)
     trained = tokenizer.decode([i for i, label in zip(ids, labels) if label != IGNORE], skip_special_tokens=True)
     assert forms[0].bridge.lower() in trained.lower() and "reasoning" not in trained.lower()

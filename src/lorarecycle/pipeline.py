@@ -77,7 +77,7 @@ def validate(cfg: ExperimentConfig) -> None:
                if (spec := getattr(cfg, name)) is not None and spec.chain_form and spec.recipe == "replay"]
     if chained and task_of(cfg).chain_forms is None:
         raise UserError(f"{chained[0]}.chain_form: task {cfg.task} has no chain forms (its facts are a CoT's first "
-                        "step; use cot_form)")
+                        f"step, which cot_form trains); set {chained[0]}.chain_form: false")
     if cfg.prompt.shots and cfg.model.base_model is None:
         raise UserError("prompt.shots: the built-in model is pretrained on the answer format and its context "
                         f"({cfg.model.max_positions} positions) has no room for demonstrations; use it with --base-model")

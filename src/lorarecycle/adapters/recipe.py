@@ -32,16 +32,12 @@ from ..tasks.recipe_sets import REPLAY_POOL, cot_forms_set, questions_set
 class Recipe(NamedTuple):
     """Training material: `fixed` is trained every epoch as it is; `regroup(epoch)` gives that
     epoch's new material (pack > 1: packed sequences; chain_form: chain forms), the same
-    number every epoch, with the loss on its prompts too unless `regroup_masks_prompt`."""
+    number every epoch, its prompts carrying loss as `regroup_loss_on_prompt` says."""
 
     fixed: list[Example]
     loss_on_prompt: bool
     regroup: Callable[[int], list[Example]] | None = None
-    regroup_masks_prompt: bool = False
-
-    @property
-    def regroup_loss_on_prompt(self) -> bool:
-        return self.loss_on_prompt and not self.regroup_masks_prompt
+    regroup_loss_on_prompt: bool = True
 
     def first_epoch(self) -> list[Example]:
         """What the first epoch trains on: also what the stage's content hash reads (the
@@ -63,9 +59,9 @@ def recipe_examples(sets: tuple[str, ...], datasets: dict[str, list[Example]], s
     if spec.chain_form:
         if chain_forms is None:
             raise ValueError("chain_form needs the task's chain forms (two-hop only)")
-        second_step = spec.chain_loss == "second_step"
         return Recipe(own + forms + replay, True,
-                      partial(chain_forms, own, seed, first=spec.chain_first, loss=spec.chain_loss), second_step)
+                      partial(chain_forms, own, seed, first=spec.chain_first, loss=spec.chain_loss),
+                      regroup_loss_on_prompt=spec.chain_loss == "all")
     if spec.pack == 1:
         return Recipe(own + forms + replay, True)
     return Recipe(replay, True, partial(packed, own + forms, spec.pack, seed))

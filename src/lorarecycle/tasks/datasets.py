@@ -6,6 +6,7 @@ Every example is a (prompt, completion) pair; `answer` is the entity scored by e
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Literal
 
 from ..errors import UserError
 from ..seeding import make_rng
@@ -66,8 +67,8 @@ def cot_form(ex: Example) -> Example | None:
                    T.single_hop_cot_completion(relation, subject, ex.answer), ex.answer, ex.chain)
 
 
-def chain_forms(world: World, facts: list[Example], seed: int, epoch: int, first: str = "other",
-                loss: str = "all") -> list[Example]:
+def chain_forms(world: World, facts: list[Example], seed: int, epoch: int, first: Literal["other", "unused"] = "other",
+                loss: Literal["all", "second_step"] = "all") -> list[Example]:
     """Each fact example as the second step of a two-hop chain of thought whose first step
     states a fact about a one-off name X ("Question: Who is the r2 of the r of X? Reasoning:
     The r of X is A. The r2 of A is B. So the answer is B."): the fact after a reasoning step
@@ -77,7 +78,8 @@ def chain_forms(world: World, facts: list[Example], seed: int, epoch: int, first
     so the invented step never states a fact in a relation the adapter learns; probed in
     docs/results/gate-probes); nothing is taken from any other chain. `loss="second_step"`
     puts the question and the invented step into the prompt (context, no loss under a recipe
-    whose prompts are masked), so the subject is never a trained first-step object."""
+    whose prompts are masked), so the subject is never a trained first-step object: the
+    trained tokens are then those of the fact's `cot_form`, after a different context."""
     spec = world.spec
     own = [(ex, parts) for ex in facts if (parts := fact_parts(ex)) is not None]
     rng = make_rng(seed, "chain-forms", str(epoch))
@@ -92,7 +94,8 @@ def chain_forms(world: World, facts: list[Example], seed: int, epoch: int, first
         step = rng.choice(candidates)
         prompt, completion = T.cot_prompt(step, relation, x), T.cot_completion(step, relation, x, subject, ex.answer)
         if loss == "second_step":
-            prompt, completion = prompt + T.cot_first_step(step, x, subject), T.cot_second_step(relation, subject, ex.answer)
+            prompt = prompt + T.cot_first_step(step, x, subject)
+            completion = T.single_hop_cot_completion(relation, subject, ex.answer)
         out.append(Example(f"chain-form:{epoch}:{relation}:{subject}", "cot", prompt, completion, ex.answer, ex.chain,
                            subject, x))
     return out

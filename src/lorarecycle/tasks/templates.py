@@ -51,13 +51,9 @@ def cot_first_step(r1: str, a: str, b: str) -> str:
     return f" {fact_prompt(r1, a)} {b}."
 
 
-def cot_second_step(r2: str, b: str, c: str) -> str:
-    """The rest of a two-hop CoT after its first step: the second step and the answer."""
-    return f" {fact_prompt(r2, b)} {c}. So the answer is {c}."
-
-
 def cot_completion(r1: str, r2: str, a: str, b: str, c: str) -> str:
-    return cot_first_step(r1, a, b) + cot_second_step(r2, b, c)
+    # after its first step a two-hop CoT ends as a single-hop one over the second fact
+    return cot_first_step(r1, a, b) + single_hop_cot_completion(r2, b, c)
 
 
 def normalize(text: str) -> str:
