@@ -1,5 +1,7 @@
 """Experts: PEFT save -> load round trip, and our reader agrees with PEFT's merge."""
 
+from functools import partial
+
 import pytest
 import torch
 from peft import PeftModel
@@ -10,7 +12,7 @@ from lorarecycle.adapters.lora_io import read_adapter
 from lorarecycle.config import LoraSpec, TrainSpec
 from lorarecycle.model.load import load_tokenizer
 from lorarecycle.tasks.datasets import Example
-from lorarecycle.model.batching import collate, encode_example
+from lorarecycle.model.batching import IGNORE, collate, encode_example
 
 from .helpers import make_peft_adapter
 
@@ -53,7 +55,6 @@ def test_train_expert_writes_a_loadable_adapter_that_learns(tiny_base, tmp_path)
 def test_training_refuses_sequences_longer_than_the_model_positions_and_saves_nothing(tiny_base, tmp_path):
     """tiny_base has 64 positions: a packed text of four long facts does not fit, and a
     rotary model would otherwise train on it silently."""
-    from functools import partial
 
     from lorarecycle.errors import UserError
     from lorarecycle.tasks.packing import packed
@@ -83,7 +84,6 @@ def test_training_refuses_sequences_longer_than_the_model_positions_and_saves_no
 def test_a_packed_recipe_reaches_training_through_the_job(tiny_base, tmp_path):
     """`train_adapter_once` trains the recipe's fixed examples and its packed groups: with the
     groups dropped, `pack > 1` would train on the replayed examples alone."""
-    from functools import partial
 
     from lorarecycle.adapters.experts import expert_meta
     from lorarecycle.adapters.recipe import Recipe
@@ -105,8 +105,8 @@ def test_a_packed_recipe_reaches_training_through_the_job(tiny_base, tmp_path):
 @pytest.mark.parametrize("job", ["adapter", "full"])
 def test_a_recipe_that_masks_its_fresh_prompts_reaches_training_masked(tiny_base, tmp_path, monkeypatch, job):
     """`chain_loss: second_step`: the fixed examples keep the loss on their prompts, the fresh
-    chain forms have theirs masked, in the trainer's encoding itself, for a LoRA and for a
-    full fine-tune alike."""
+    chain forms (`Example.loss_on_prompt=False`) have theirs masked, in the trainer's encoding
+    itself, for a LoRA and for a full fine-tune alike."""
     from lorarecycle.adapters.recipe import Recipe
     from lorarecycle.config import EvalSpec
     from lorarecycle.evaluate.monitor import HeldOutMonitor
@@ -116,17 +116,20 @@ def test_a_recipe_that_masks_its_fresh_prompts_reaches_training_masked(tiny_base
     seen, encode = {}, trainer.encode_example
 
     def recording(tokenizer, ex, loss_on_prompt):
-        seen[ex.id] = loss_on_prompt
-        return encode(tokenizer, ex, loss_on_prompt)
+        ids, labels = encode(tokenizer, ex, loss_on_prompt)
+        seen[ex.id] = labels[0] != IGNORE  # the prompt's first token carries loss
+        return ids, labels
 
     monkeypatch.setattr(trainer, "encode_example", recording)
     own = [Example("own", "fact", "The mentor of Ka Bo is", " Ri Su.", "Ri Su")]
-    fresh = lambda epoch: [Example(f"chain:{epoch}", "cot", "Question: Who? Reasoning: The rival of Zo is Ka Bo.",
-                                   " The mentor of Ka Bo is Ri Su. So the answer is Ri Su.", "Ri Su")]
     train = TrainSpec(epochs=2, lr=1e-3, batch_size=2)
     for masked in (False, True):
+        fresh = partial(lambda masked, epoch: [Example(
+            f"chain:{epoch}", "cot", "Question: Who? Reasoning: The rival of Zo is Ka Bo.",
+            " The mentor of Ka Bo is Ri Su. So the answer is Ri Su.", "Ri Su", loss_on_prompt=False if masked else None)],
+            masked)
         seen.clear()
-        recipe = Recipe(own, True, fresh, regroup_loss_on_prompt=not masked)
+        recipe = Recipe(own, True, fresh)
         monitor = HeldOutMonitor({"recall": tuple(own)}, None, 5, EvalSpec())
         if job == "adapter":
             train_adapter_once(tiny_base, recipe, LoraSpec(r=2, alpha=4, target_modules=["q_proj"]), train, 0,

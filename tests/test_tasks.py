@@ -241,9 +241,10 @@ def test_chain_loss_second_step_trains_the_second_step_only_the_invented_step_is
     second = spec.model_copy(update={"chain_loss": "second_step"})
     full = recipe_examples(("hop1_facts", "hop2_facts"), data, spec, 3, chain)
     masked = recipe_examples(("hop1_facts", "hop2_facts"), data, second, 3, chain)
-    assert masked.fixed == full.fixed and masked.loss_on_prompt and full.regroup_loss_on_prompt
-    assert not masked.regroup_loss_on_prompt and second.hashed() != spec.hashed()
+    assert masked.fixed == full.fixed and masked.loss_on_prompt and second.hashed() != spec.hashed()
     forms = masked.regroup(0)
+    assert all(ex.loss_on_prompt is False for ex in forms)
+    assert all(ex.loss_on_prompt is None for ex in full.regroup(0))  # the stage's setting: loss on the prompt
     for whole, split in zip(full.regroup(0), forms):
         subject = split.bridge  # the fact's subject, the invented step's object
         assert whole.text == split.text and split.prompt.endswith(f" is {subject}.")
@@ -251,7 +252,7 @@ def test_chain_loss_second_step_trains_the_second_step_only_the_invented_step_is
     tokenizer = build_tokenizer(task.vocabulary(cfg))
     for whole, split in zip(full.regroup(0), forms):  # the cut falls on a token boundary
         assert encode_example(tokenizer, whole, True)[0] == encode_example(tokenizer, split, False)[0]
-    ids, labels = encode_example(tokenizer, forms[0], masked.regroup_loss_on_prompt)
+    ids, labels = encode_example(tokenizer, forms[0], masked.loss_on_prompt)  # the example's own masking decides
     trained = tokenizer.decode([i for i, label in zip(ids, labels) if label != IGNORE], skip_special_tokens=True)
     assert forms[0].bridge.lower() in trained.lower() and "reasoning" not in trained.lower()
     assert trained.lower().split()[:2] == ["the", forms[0].id.split(":")[2]]  # starts at the second step

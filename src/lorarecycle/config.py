@@ -154,7 +154,14 @@ class PretrainSpec(TrainSpec):
     pack_facts: int = Field(
         1, ge=1, le=4, description="facts of the pretraining corpus joined per sequence, in new groups every epoch, "
         "so a fact is read after other text, not only at a sequence start (the other texts stay whole)")
-    HASH_NEUTRAL: ClassVar[dict[str, object]] = {**TrainSpec.HASH_NEUTRAL, "pack_facts": 1}
+    HASH_NEUTRAL: ClassVar[dict[str, object]] = {**TrainSpec.HASH_NEUTRAL, "pack_facts": 1, "cot_form": False,
+                                                 "chain_form": False}
+
+    cot_form: bool = Field(False, description="each pretraining fact also as a single-hop chain of thought, so the "
+                           "base recalls its facts where a chain of thought asks for them, not only at a sequence start")
+    chain_form: bool = Field(
+        False, description="two-hop task: each pretraining fact also as the second step of a two-hop chain of thought "
+        "after an invented first step about a one-off name, new every epoch, given as context (no loss on it)")
 
     layout_warmup_steps: int = Field(
         0, ge=0, description="steps of fixed-layout in-context sequences (the test's relation pair, facts in chain "

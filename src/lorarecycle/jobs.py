@@ -50,15 +50,14 @@ def train_adapter_once(base_path: Path, recipe: Recipe, lora: LoraSpec, train: T
     with file_lock(path):
         if not reusable(path, key, expert_meta, "adapter_model.safetensors"):
             train_expert(base_path, recipe.fixed, lora, train, seed, path, name, key, recipe.loss_on_prompt, monitor,
-                         recipe.regroup, recipe.regroup_loss_on_prompt)
+                         recipe.regroup)
 
 
 def train_full_once(base_path: Path, recipe: Recipe, spec: TrainSpec, seed: int, path: Path, key: str,
                     monitor: HeldOutMonitor) -> None:
     with file_lock(path):
         if not reusable(path, key, full_ft_meta, "model.safetensors"):
-            train_full(base_path, recipe.fixed, spec, seed, path, key, recipe.loss_on_prompt, monitor, recipe.regroup,
-                       recipe.regroup_loss_on_prompt)
+            train_full(base_path, recipe.fixed, spec, seed, path, key, recipe.loss_on_prompt, monitor, recipe.regroup)
 
 
 def build_recycled(method: str, inputs: LibraryInputs, params: dict) -> torch.nn.Module:

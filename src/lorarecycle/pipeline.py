@@ -51,7 +51,7 @@ from .runtime import crash_point
 from .tasks.registry import task_of
 from .train.full import full_ft_meta
 from .results import SCHEMA_VERSION, ResultRow, data_access_of
-from .train.pretrain import prepare_base
+from .train.pretrain import prepare_base, pretraining_material
 from .tasks.templates import normalize
 from .ui import console, progress_bar
 
@@ -75,6 +75,8 @@ def validate(cfg: ExperimentConfig) -> None:
     resolve_target_modules(model, cfg.lora.target_modules)
     chained = [name for name in ("experts", "full_ft", "full_ft_replay")
                if (spec := getattr(cfg, name)) is not None and spec.chain_form and spec.recipe == "replay"]
+    if cfg.pretrain.chain_form and cfg.model.base_model is None:
+        chained.insert(0, "pretrain")
     if chained and task_of(cfg).chain_forms is None:
         raise UserError(f"{chained[0]}.chain_form: task {cfg.task} has no chain forms (its facts are a CoT's first "
                         f"step, which cot_form trains); set {chained[0]}.chain_form: false")
@@ -327,7 +329,7 @@ def _run_locked(cfg: ExperimentConfig, out: Path, task, world, datasets: dict, s
     set_precision(cfg.precision)
     precision = current_precision()
     write_data(out / "data", datasets)
-    base_path = prepare_base(cfg, datasets["pretrain"], partial(task.incontext, world, cfg.world.n_incontext),
+    base_path = prepare_base(cfg, *pretraining_material(cfg, world, datasets["pretrain"]),
                              partial(task.incontext, world, fixed_layout=True))
     tokenizer = load_tokenizer(base_path)
     # what every model stage sees: plain text, or the base model's chat template

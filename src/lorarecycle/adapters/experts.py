@@ -33,7 +33,6 @@ def expert_meta(path: Path) -> dict | None:
 def train_expert(
     base_path: Path, examples: list[Example], lora: LoraSpec, train: TrainSpec, seed: int, out: Path, name: str, key: str,
     loss_on_prompt: bool = False, monitor: Callable | None = None, fresh: Callable[[int], list[Example]] | None = None,
-    fresh_loss_on_prompt: bool | None = None,
 ) -> dict:
     """Train a LoRA on `examples` (and `fresh(epoch)`) over the base model (see
     `train_causal_lm` for the loss, the monitor and `fresh`); write it to `out` atomically."""
@@ -43,7 +42,7 @@ def train_expert(
     targets = resolve_target_modules(model, lora.target_modules)
     peft_model = get_peft_model(model, lora_config(lora, targets))
     stats = train_causal_lm(peft_model, tokenizer, examples, train, seed, f"training expert {name}", loss_on_prompt,
-                            monitor, fresh, fresh_loss_on_prompt)
+                            monitor, fresh)
     with atomic_dir(out) as tmp:
         peft_model.save_pretrained(tmp)
         write_json(tmp / EXPERT_META, {"name": name, "key": key, "seed": seed, "target_modules": targets, "train": stats})

@@ -32,12 +32,11 @@ from ..tasks.recipe_sets import REPLAY_POOL, cot_forms_set, questions_set
 class Recipe(NamedTuple):
     """Training material: `fixed` is trained every epoch as it is; `regroup(epoch)` gives that
     epoch's new material (pack > 1: packed sequences; chain_form: chain forms), the same
-    number every epoch, its prompts carrying loss as `regroup_loss_on_prompt` says."""
+    number every epoch."""
 
     fixed: list[Example]
     loss_on_prompt: bool
     regroup: Callable[[int], list[Example]] | None = None
-    regroup_loss_on_prompt: bool = True
 
     def first_epoch(self) -> list[Example]:
         """What the first epoch trains on: also what the stage's content hash reads (the
@@ -60,8 +59,7 @@ def recipe_examples(sets: tuple[str, ...], datasets: dict[str, list[Example]], s
         if chain_forms is None:
             raise ValueError("chain_form needs the task's chain forms (two-hop only)")
         return Recipe(own + forms + replay, True,
-                      partial(chain_forms, own, seed, first=spec.chain_first, loss=spec.chain_loss),
-                      regroup_loss_on_prompt=spec.chain_loss == "all")
+                      partial(chain_forms, own, seed, first=spec.chain_first, loss=spec.chain_loss))
     if spec.pack == 1:
         return Recipe(own + forms + replay, True)
     return Recipe(replay, True, partial(packed, own + forms, spec.pack, seed))

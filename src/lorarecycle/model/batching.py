@@ -17,10 +17,12 @@ IGNORE = -100  # label of a position that carries no loss
 
 
 def encode_example(tokenizer: PreTrainedTokenizerBase, ex: Example, loss_on_prompt: bool) -> tuple[list[int], list[int]]:
-    """Token ids of prompt + completion + EOS, and labels (prompt masked unless `loss_on_prompt`)."""
+    """Token ids of prompt + completion + EOS, and labels (prompt masked unless `loss_on_prompt`;
+    an example's own `loss_on_prompt`, where set, decides for it)."""
     prompt = encode(tokenizer, ex.prompt)["input_ids"]
     completion = tokenizer(ex.completion, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
-    labels = (prompt if loss_on_prompt else [IGNORE] * len(prompt)) + completion
+    on_prompt = loss_on_prompt if ex.loss_on_prompt is None else ex.loss_on_prompt
+    labels = (prompt if on_prompt else [IGNORE] * len(prompt)) + completion
     return prompt + completion, labels
 
 

@@ -77,9 +77,9 @@ def chain_forms(world: World, facts: list[Example], seed: int, epoch: int, first
     from the fact's relation (`first="other"`) or from every relation of `facts` ("unused",
     so the invented step never states a fact in a relation the adapter learns; probed in
     docs/results/gate-probes); nothing is taken from any other chain. `loss="second_step"`
-    puts the question and the invented step into the prompt (context, no loss under a recipe
-    whose prompts are masked), so the subject is never a trained first-step object: the
-    trained tokens are then those of the fact's `cot_form`, after a different context."""
+    puts the question and the invented step into the prompt and masks it (context, no loss,
+    whatever the stage does with prompts), so the subject is never a trained first-step
+    object: the trained tokens are then those of the fact's `cot_form`, after a different context."""
     spec = world.spec
     own = [(ex, parts) for ex in facts if (parts := fact_parts(ex)) is not None]
     rng = make_rng(seed, "chain-forms", str(epoch))
@@ -97,7 +97,7 @@ def chain_forms(world: World, facts: list[Example], seed: int, epoch: int, first
             prompt = prompt + T.cot_first_step(step, x, subject)
             completion = T.single_hop_cot_completion(relation, subject, ex.answer)
         out.append(Example(f"chain-form:{epoch}:{relation}:{subject}", "cot", prompt, completion, ex.answer, ex.chain,
-                           subject, x))
+                           subject, x, loss_on_prompt=False if loss == "second_step" else None))
     return out
 
 

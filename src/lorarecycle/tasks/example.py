@@ -16,9 +16,14 @@ class Example:
     bridge: str = ""
     subject: str = ""  # the entity a chain-of-thought answer must restate first (two-hop: A)
     exposed: bool = False  # its chain's facts (some of them) are in pretraining
+    # whether its prompt carries loss in training; None: as the training stage says. Set by
+    # material whose prompt is context only (a chain form's invented first step)
+    loss_on_prompt: bool | None = None
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        # the masking is the training spec's choice (hashed with it), not the example's content:
+        # left out, so data files and stage keys read the text alone, as they did before the field
+        return {k: v for k, v in asdict(self).items() if k != "loss_on_prompt"}
 
     @property
     def text(self) -> str:

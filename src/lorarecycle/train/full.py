@@ -23,13 +23,13 @@ def full_ft_meta(path: Path) -> dict | None:
 
 def train_full(base_path: Path, examples: list[Example], spec: TrainSpec, seed: int, out: Path, key: str,
                loss_on_prompt: bool = False, monitor: Callable | None = None,
-               fresh: Callable[[int], list[Example]] | None = None, fresh_loss_on_prompt: bool | None = None) -> dict:
+               fresh: Callable[[int], list[Example]] | None = None) -> dict:
     """Fine-tune all weights on `examples` (and `fresh(epoch)`, see `train_causal_lm`); write
     an HF model directory to `out` atomically."""
     tokenizer, model = load_tokenizer(base_path), load_base(base_path, torch.float32)  # fp32 master weights for AdamW
     torch.manual_seed(seed)
     stats = train_causal_lm(model, tokenizer, examples, spec, seed, f"full fine-tuning {out.name.split('-')[0]}",
-                            loss_on_prompt, monitor, fresh, fresh_loss_on_prompt)
+                            loss_on_prompt, monitor, fresh)
     with atomic_dir(out) as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)

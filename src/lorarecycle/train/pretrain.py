@@ -88,6 +88,27 @@ def pretrain_model(model, tokenizer, cfg: ExperimentConfig, corpus: list[Example
     return {**stats, **({"layout_warmup": warmup_stats} if warmup_stats else {})}
 
 
+def pretraining_material(cfg: ExperimentConfig, world, corpus: list[Example]) -> tuple[list[Example], Fresh]:
+    """What the main pretraining stage reads: the task's corpus (plus each fact's single-hop
+    CoT form with `pretrain.cot_form`) and, every epoch, fresh in-context sequences (plus each
+    fact as a two-hop CoT's second step with `pretrain.chain_form`, its invented first step
+    context only, as `experts.chain_loss: second_step` trains it)."""
+    task, spec = task_of(cfg), cfg.pretrain
+    facts = [ex for ex in corpus if ex.kind == "fact"]
+    if spec.cot_form:
+        corpus = corpus + [form for ex in facts if (form := task.cot_form(ex)) is not None]
+    fresh = partial(task.incontext, world, cfg.world.n_incontext)
+    if spec.chain_form:
+        chains = partial(task.chain_forms, world, facts, derive_seed(cfg.seed, "pretrain", "chain-forms"),
+                         loss="second_step")
+        fresh = partial(_joined, fresh, chains)
+    return corpus, fresh
+
+
+def _joined(first: Fresh, second: Fresh, epoch: int) -> list[Example]:
+    return first(epoch) + second(epoch)
+
+
 def with_packed_facts(fresh: Fresh | None, facts: list[Example], k: int, seed: int, epoch: int) -> list[Example]:
     """The epoch's fresh sequences and its facts, packed `k` to a sequence in new groups."""
     return (fresh(epoch) if fresh else []) + packed(facts, k, seed, epoch)

@@ -111,19 +111,17 @@ def train_causal_lm(
     loss_on_prompt: bool = False,
     monitor: Callable | None = None,
     fresh: Callable[[int], Sequence[Example]] | None = None,
-    fresh_loss_on_prompt: bool | None = None,
 ) -> dict:
     """Train the model's trainable parameters in place; returns training statistics.
     `fresh(epoch)` (0-based) gives examples added to that epoch only, the same number each
-    epoch: material that must never repeat; its prompts carry loss as `fresh_loss_on_prompt`
-    says (None: as `loss_on_prompt`).
+    epoch: material that must never repeat. Prompts carry loss as `loss_on_prompt` says,
+    unless an example says otherwise (`Example.loss_on_prompt`).
     `monitor(model, tokenizer) -> (stop, metrics)` runs when `monitor.due(epoch, epochs)`;
     its metrics are kept in the statistics and training ends when it says stop."""
     fixed = [encode_example(tokenizer, ex, loss_on_prompt) for ex in examples]
 
     def epoch_rows(epoch: int) -> list[tuple[list[int], list[int]]]:
-        on_prompt = loss_on_prompt if fresh_loss_on_prompt is None else fresh_loss_on_prompt
-        return fixed + [encode_example(tokenizer, ex, on_prompt) for ex in (fresh(epoch) if fresh else ())]
+        return fixed + [encode_example(tokenizer, ex, loss_on_prompt) for ex in (fresh(epoch) if fresh else ())]
 
     # every epoch encoded once, up front, so a long sequence is refused before the first step
     # (encoding the default pretraining's fresh texts costs ~1.8 s an epoch: not worth doing twice)
