@@ -23,7 +23,8 @@ def test_config_hash_covers_only_the_sections_the_task_reads():
 
 
 def test_fields_added_later_leave_the_hash_of_runs_made_before_them_unchanged():
-    """`experts.pack`, `experts.cot_form`, `experts.chain_form` and `pretrain.pack_facts` came after runs were published: at their
+    """`experts.pack`, `experts.cot_form`, `experts.chain_form` and `pretrain.pack_facts`, `.cot_form`, `.chain_form`
+    came after runs were published: at their
     neutral values the config hash and the cached base's key are the ones those runs have (the
     hash without the field, as computed then), so they resume; any other value is a new run."""
     from lorarecycle.config import stable_hash
@@ -40,7 +41,8 @@ def test_fields_added_later_leave_the_hash_of_runs_made_before_them_unchanged():
     for section in ("experts", "full_ft_replay"):
         for field in ("pack", "cot_form", "chain_form", "chain_first", "chain_loss"):
             del before[section][field]
-    del before["pretrain"]["pack_facts"]
+    for field in ("pack_facts", "cot_form", "chain_form"):
+        del before["pretrain"][field]
     assert cfg.experts.pack == 1 and cfg.pretrain.pack_facts == 1 and cfg.config_hash() == stable_hash(before)
     assert cfg.config_hash() == "06c097f9a712"  # docs/results/default before cot_form (git history)
     base_before = {"v": FORMAT_VERSION, "task": "two_hop", "world": before["world"],
@@ -56,8 +58,9 @@ def test_fields_added_later_leave_the_hash_of_runs_made_before_them_unchanged():
     for field in ("cot_form", "chain_form"):
         on = cfg.model_copy(update={"experts": cfg.experts.model_copy(update={field: True})})
         assert on.config_hash() != cfg.config_hash() and base_model_key(on) == base_model_key(cfg)
-    facts = cfg.model_copy(update={"pretrain": cfg.pretrain.model_copy(update={"pack_facts": 2})})
-    assert facts.config_hash() != cfg.config_hash() and base_model_key(facts) != base_model_key(cfg)
+    for update in ({"pack_facts": 2}, {"cot_form": True}, {"chain_form": True}):
+        facts = cfg.model_copy(update={"pretrain": cfg.pretrain.model_copy(update=update)})
+        assert facts.config_hash() != cfg.config_hash() and base_model_key(facts) != base_model_key(cfg)
 
 
 def test_yaml_round_trip_and_preset_inheritance(tmp_path):

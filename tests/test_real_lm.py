@@ -199,6 +199,7 @@ def test_device_choices():
     ("pack_chat", "experts.pack > 1 joins plain texts, and this model's prompts are chat turns"),
     ("chain_chat", "experts.chain_form writes plain texts, and this model's prompts are chat turns"),
     ("chain_math", "experts.chain_form: task math has no chain forms"),
+    ("pretrain_chain_math", "pretrain.chain_form: task math has no chain forms"),
 ])
 def test_bad_real_lm_input_one_line_nonzero_nothing_written(hf_bases, tmp_path, case, message):
     if case == "cuda" and torch.cuda.is_available():
@@ -211,6 +212,8 @@ def test_bad_real_lm_input_one_line_nonzero_nothing_written(hf_bases, tmp_path, 
     (tmp_path / "pack_chat.yaml").write_text("preset: smoke\nexperts: {epochs: 3, lr: 0.003, pack: 2}\n")
     (tmp_path / "chain_chat.yaml").write_text("preset: smoke\nexperts: {epochs: 3, lr: 0.003, chain_form: true}\n")
     (tmp_path / "chain_math.yaml").write_text("preset: smoke-math\nexperts: {epochs: 3, lr: 0.003, chain_form: true}\n")
+    (tmp_path / "pretrain_chain_math.yaml").write_text("preset: smoke-math\npretrain: {epochs: 2, lr: 0.003, "
+                                                       "chain_form: true}\n")
     unknown_type = tmp_path / "unknown_type"
     unknown_type.mkdir()
     for f in hf_bases["llama"].iterdir():
@@ -226,6 +229,7 @@ def test_bad_real_lm_input_one_line_nonzero_nothing_written(hf_bases, tmp_path, 
         "pack_chat": [str(tmp_path / "pack_chat.yaml"), "--base-model", str(hf_bases["qwen2"])],
         "chain_chat": [str(tmp_path / "chain_chat.yaml"), "--base-model", str(hf_bases["qwen2"])],
         "chain_math": [str(tmp_path / "chain_math.yaml")],
+        "pretrain_chain_math": [str(tmp_path / "pretrain_chain_math.yaml")],
     }[case]
     result = cli("run", *args, "--out", str(tmp_path / "out"), cache=tmp_path / "cache")
     assert result.returncode == 2 and message in result.stderr

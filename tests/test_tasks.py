@@ -438,3 +438,56 @@ def test_pretraining_with_packed_facts_trains_on_fewer_longer_sequences(smoke_cf
     assert stats[1]["examples"] == len(corpus) + n
     assert stats[2]["examples"] == len(corpus) - n_facts + -(-n_facts // 2) + n
     assert stats[2]["tokens"] < stats[1]["tokens"]  # one BOS/EOS pair per joined sequence instead of two
+
+
+def test_pretraining_fact_forms_add_each_fact_as_a_cot_and_as_a_masked_second_step(smoke_cfg):
+    """`pretrain.cot_form` / `.chain_form`: every pretraining fact once more as a single-hop CoT
+    (fixed) and, every epoch, as the second step after an invented step about a new one-off
+    name, that step masked; off, the material is the corpus and the in-context sequences."""
+    from lorarecycle.model.batching import IGNORE, encode_example
+    from lorarecycle.model.tokenizer import build_tokenizer
+    from lorarecycle.tasks.incontext import incontext_corpus
+    from lorarecycle.tasks.registry import task_of
+    from lorarecycle.train.pretrain import pretraining_material
+
+    world, data = task_of(smoke_cfg).build(smoke_cfg)
+    corpus, n = data["pretrain"], smoke_cfg.world.n_incontext
+    facts = [ex for ex in corpus if ex.kind == "fact"]
+    plain, fresh = pretraining_material(smoke_cfg, world, corpus)
+    assert plain == corpus and fresh(1) == incontext_corpus(world, n, 1)
+    on = smoke_cfg.model_copy(update={"pretrain": smoke_cfg.pretrain.model_copy(update={"cot_form": True,
+                                                                                      "chain_form": True})})
+    extended, fresh = pretraining_material(on, world, corpus)
+    assert extended[: len(corpus)] == corpus
+    cots = extended[len(corpus):]
+    assert [ex.id.removeprefix("cot-form:") for ex in cots] == [ex.id.removeprefix("fact:") for ex in facts]
+    for cot, fact in zip(cots, facts):
+        relation, subject = fact.id.split(":")[1:]
+        assert cot.prompt == f"Question: Who is the {relation} of {subject}? Reasoning:"
+        assert cot.completion == f" The {relation} of {subject} is {fact.answer}. So the answer is {fact.answer}."
+    entities = {e.lower() for e in world.entities}
+    tokenizer = build_tokenizer(task_of(on).vocabulary(on))
+    names = []
+    for epoch in (0, 1):
+        material = fresh(epoch)
+        assert material[:n] == incontext_corpus(world, n, epoch)
+        chains = material[n:]
+        assert len(chains) == len(facts) and all(ex.loss_on_prompt is False for ex in chains)
+        for chain, fact in zip(chains, facts):
+            relation, subject = fact.id.split(":")[1:]
+            assert chain.completion.startswith(f" The {relation} of {subject} is {fact.answer}.")
+            assert chain.bridge == subject and chain.subject.lower() not in entities  # a step about a one-off name
+            ids, labels = encode_example(tokenizer, chain, True)  # masked even where prompts carry loss
+            trained = tokenizer.decode([i for i, label in zip(ids, labels) if label != IGNORE], skip_special_tokens=True)
+            assert chain.subject.lower() not in trained.lower() and subject.lower() in trained.lower()
+        names.append({ex.subject for ex in chains})
+    assert not names[0] & names[1]  # new one-off names every epoch
+
+
+def test_an_examples_own_masking_stays_out_of_its_dump_so_data_files_and_stage_keys_are_unchanged():
+    from dataclasses import replace
+
+    from lorarecycle.tasks.example import Example
+
+    ex = Example("fact:mentor:Ka Bo", "fact", "The mentor of Ka Bo is", " Ri Su.", "Ri Su")
+    assert replace(ex, loss_on_prompt=False).to_dict() == ex.to_dict() and "loss_on_prompt" not in ex.to_dict()
