@@ -1,0 +1,100 @@
+"""One experiment's config, and the content hash saved next to every result."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from ..tasks.catalog import CATALOGS, REFERENCES
+from .sections import (EvalSpec, LoraSpec, MathSpec, MethodSpec, ModelSpec, PromptSpec, SafeName, StrictModel,
+                       WorldSpec)
+from .training import ExpertTrainSpec, PretrainSpec, TrainSpec
+
+
+class ExperimentConfig(StrictModel):
+    name: SafeName = "default"
+    seed: int = 0
+    task: Literal["two_hop", "math"] = "two_hop"
+    precision: Literal["auto", "fp32", "bf16"] = Field(
+        "auto", description="compute precision of training, decoding and LoraHub; auto = bf16 only where "
+        "measured faster (CUDA with bf16; a CPU whose matmul probe shows bf16 beating fp32)")
+    world: WorldSpec = WorldSpec()
+    math: MathSpec = MathSpec()
+    model: ModelSpec = ModelSpec()
+    pretrain: PretrainSpec = PretrainSpec(epochs=30, lr=1e-3, batch_size=32)
+    experts: ExpertTrainSpec = ExpertTrainSpec(epochs=40, lr=2e-3, batch_size=16)
+    lora: LoraSpec = LoraSpec()
+    libraries: dict[SafeName, list[str]] = Field(
+        default_factory=dict, description="library name -> experts; a list of the task's built-in names "
+        "(two_hop: two, three; math: two) also works; empty = the task's built-in libraries")
+    methods: list[MethodSpec] = Field(default_factory=list)
+    references: list[Literal[REFERENCES]] = Field(  # type: ignore[valid-type]
+        default_factory=lambda: ["union"], description=f"data-access references: {', '.join(REFERENCES)}")
+    full_ft: ExpertTrainSpec | None = Field(None, description="full fine-tuning reference; None = the experts' settings")
+    full_ft_replay: ExpertTrainSpec = Field(
+        ExpertTrainSpec(epochs=30, lr=1e-4, batch_size=16, recipe="replay"),
+        description="full fine-tuning with replay at its own, lower learning rate (reference full_ft_replay)")
+    eval: EvalSpec = EvalSpec()
+    prompt: PromptSpec = PromptSpec()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _builtin_libraries(cls, data: Any) -> Any:
+        """Libraries given by built-in name (or not at all) become the task's mappings."""
+        if not isinstance(data, dict):
+            return data
+        catalog = CATALOGS.get(data.get("task", "two_hop"))
+        value = data.get("libraries")
+        if catalog is None or not (value is None or isinstance(value, list) or value == {}):
+            return data
+        names = value or list(catalog.libraries)
+        unknown = [v for v in names if v not in catalog.libraries]
+        if unknown:
+            raise ValueError(f"libraries: unknown library {unknown[0]!r}; built-in: {', '.join(catalog.libraries)} "
+                             "(or give a mapping name: [experts])")
+        return {**data, "libraries": {v: list(catalog.libraries[v]) for v in names}}
+
+    @model_validator(mode="after")
+    def _libraries_valid(self) -> "ExperimentConfig":
+        experts_known = CATALOGS[self.task].library_experts
+        for name, experts in self.libraries.items():
+            if not experts:
+                raise ValueError(f"libraries: library {name!r} is empty")
+            for expert in experts:
+                if expert not in experts_known:
+                    raise ValueError(f"libraries: library {name!r} names expert {expert!r}, which does not exist; "
+                                     f"experts of task {self.task}: {', '.join(experts_known)}")
+            if len(set(experts)) != len(experts):
+                raise ValueError(f"libraries: library {name!r} lists an expert twice")
+        return self
+
+    @model_validator(mode="after")
+    def _real_names_two_hop_only(self) -> "ExperimentConfig":
+        if self.world.names == "real" and self.task != "two_hop":
+            raise ValueError("world.names real applies to task two_hop only")
+        return self
+
+    @model_validator(mode="after")
+    def _labels_unique(self) -> "ExperimentConfig":
+        labels = [m.row_name for m in self.methods]
+        dupes = sorted({x for x in labels if labels.count(x) > 1})
+        if dupes:
+            raise ValueError(f"method labels must be unique; repeated: {', '.join(dupes)}")
+        return self
+
+    def config_hash(self) -> str:
+        """Hash of the sections the run uses: a two-hop run does not read `math`, so a change
+        of the math defaults must not break its resume."""
+        dump = self.model_dump(mode="json", exclude={"math"} if self.task != "math" else None)
+        return stable_hash(dump | {name: spec.hashed() for name in type(self).model_fields
+                                   if isinstance(spec := getattr(self, name), TrainSpec)})
+
+
+def stable_hash(obj: Any, length: int = 12) -> str:
+    """Content hash of a JSON-serialisable object (key order does not matter)."""
+    blob = json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(blob).hexdigest()[:length]
+
