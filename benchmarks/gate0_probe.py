@@ -33,7 +33,7 @@ from lorarecycle.tasks.names import SYLLABLES
 from lorarecycle.tasks.registry import task_of
 from lorarecycle.tasks.templates import extract_answer, normalize
 from lorarecycle.tasks.world import World
-from lorarecycle.train.pretrain import pretrain_model
+from lorarecycle.train.pretrain import pretrain_model, pretraining_material
 
 
 class GraphNamesOnly(World):
@@ -85,9 +85,10 @@ def main() -> None:
     sets = {k: data[k][:64] for k in ("incontext_twohop_cot", "twohop_cot", "control_cot")}
     sets["matched_cot"] = [e for e in data["control_cot"] if e.chain.startswith("control-m")][:32]
     start = time.perf_counter()
-    stats = pretrain_model(model, tokenizer, cfg, [] if args.copy_only else data["pretrain"],
-                           partial(task.incontext, source, cfg.world.n_incontext),
-                           partial(task.incontext, source, fixed_layout=True), CopyMonitor(task, sets, args.every, args.show))
+    # what the pipeline's pretraining reads (with the default's fact forms, unless overridden)
+    corpus, fresh = pretraining_material(cfg, source, [] if args.copy_only else data["pretrain"])
+    stats = pretrain_model(model, tokenizer, cfg, corpus, fresh, partial(task.incontext, source, fixed_layout=True),
+                           CopyMonitor(task, sets, args.every, args.show))
     if args.save:
         model.save_pretrained(args.save, safe_serialization=True)
         tokenizer.save_pretrained(args.save)

@@ -32,11 +32,14 @@ def test_fields_added_later_leave_the_hash_of_runs_made_before_them_unchanged():
     from lorarecycle.train.pretrain import FORMAT_VERSION, base_model_key
 
     default = load_preset("default")
-    # the default preset before it adopted cot_form and chain_form: the published runs were made with it
+    # the default preset before it adopted cot_form and chain_form (experts, then pretraining):
+    # the published runs were made with it
     off = {"cot_form": False, "chain_form": False}
     cfg = default.model_copy(update={"experts": default.experts.model_copy(update=off),
-                                     "full_ft_replay": default.full_ft_replay.model_copy(update=off)})
+                                     "full_ft_replay": default.full_ft_replay.model_copy(update=off),
+                                     "pretrain": default.pretrain.model_copy(update=off)})
     assert default.experts.cot_form and default.experts.chain_form and default.config_hash() != cfg.config_hash()
+    assert default.pretrain.cot_form and default.pretrain.chain_form and base_model_key(default) != base_model_key(cfg)
     before = cfg.model_dump(mode="json", exclude={"math"})
     for section in ("experts", "full_ft_replay"):
         for field in ("pack", "cot_form", "chain_form", "chain_first", "chain_loss"):
