@@ -5,7 +5,10 @@ the same fact inside the CoT with the text before it forced to the gold one (hop
 question and "Reasoning: the mentor of A is"; hop 2 after the gold first sentence too), and
 the free CoT answer. Groups: the control's matched chains (facts seen only alone in
 pretraining), its graph paths split by whether their facts also occur inside a pretraining CoT
-text, and the test chains (whose facts only the references and experts learned).
+text, and the test chains (whose facts only the references and experts learned). The split
+reads pretraining paths only: with `pretrain.cot_form` / `chain_form` (the default since the
+`pretrain-fact-forms` probe) every fact is also read inside a CoT, so "alone" means "in no
+pretraining path" there.
 The model: the config's cached base (run the config once first), a fine-tuned HF directory
 (`--model`), or the base with a PEFT adapter folded in (`--adapter`):
 
