@@ -23,8 +23,8 @@ def test_config_hash_covers_only_the_sections_the_task_reads():
 
 
 def test_fields_added_later_leave_the_hash_of_runs_made_before_them_unchanged():
-    """`experts.pack`, `experts.cot_form`, `experts.chain_form` and `pretrain.pack_facts`, `.cot_form`, `.chain_form`
-    came after runs were published: at their
+    """`experts.pack`, `.cot_form`, `.chain_form`, `.recall_check` and `pretrain.pack_facts`, `.cot_form`,
+    `.chain_form` came after runs were published: at their
     neutral values the config hash and the cached base's key are the ones those runs have (the
     hash without the field, as computed then), so they resume; any other value is a new run."""
     from lorarecycle.config import stable_hash
@@ -42,7 +42,7 @@ def test_fields_added_later_leave_the_hash_of_runs_made_before_them_unchanged():
     assert default.pretrain.cot_form and default.pretrain.chain_form and base_model_key(default) != base_model_key(cfg)
     before = cfg.model_dump(mode="json", exclude={"math"})
     for section in ("experts", "full_ft_replay"):
-        for field in ("pack", "cot_form", "chain_form", "chain_first", "chain_loss"):
+        for field in ("pack", "cot_form", "chain_form", "chain_first", "chain_loss", "recall_check"):
             del before[section][field]
     for field in ("pack_facts", "cot_form", "chain_form"):
         del before["pretrain"][field]
@@ -61,6 +61,8 @@ def test_fields_added_later_leave_the_hash_of_runs_made_before_them_unchanged():
     for field in ("cot_form", "chain_form"):
         on = cfg.model_copy(update={"experts": cfg.experts.model_copy(update={field: True})})
         assert on.config_hash() != cfg.config_hash() and base_model_key(on) == base_model_key(cfg)
+    per_set = cfg.model_copy(update={"experts": cfg.experts.model_copy(update={"recall_check": "per_set"})})
+    assert per_set.config_hash() != cfg.config_hash() and base_model_key(per_set) == base_model_key(cfg)
     for update in ({"pack_facts": 2}, {"cot_form": True}, {"chain_form": True}):
         facts = cfg.model_copy(update={"pretrain": cfg.pretrain.model_copy(update=update)})
         assert facts.config_hash() != cfg.config_hash() and base_model_key(facts) != base_model_key(cfg)

@@ -53,3 +53,45 @@ def test_exact_match_monitor_measures_recall_and_stops_at_its_target(tiny_base):
     trained = train_causal_lm(model, tokenizer, FACTS, TrainSpec(epochs=60, lr=1e-2, batch_size=3, warmup_frac=0.0),
                               0, "t", monitor=HeldOutMonitor({"recall": tuple(FACTS)}, 1.0, 5, spec))
     assert trained["checks"][-1]["recall"] == 1.0 and trained["epochs"] < 60
+
+
+def test_per_set_recall_stops_only_when_every_set_reaches_the_target(monkeypatch):
+    """A union of a small fact set and a large procedure set: one pooled sample can pass while
+    the facts are half learned; with one sample per set each must reach the target."""
+    from lorarecycle.evaluate import monitor as monitor_module
+
+    scores = {"facts": 0.5, "procedure": 1.0}
+    monkeypatch.setattr(monitor_module, "exact_match", lambda model, tok, exs, spec: scores[exs[0].answer])
+    facts, procedure = (Example(name, "fact", "p", " a.", name) for name in ("facts", "procedure"))
+    per_set = HeldOutMonitor({"recall:facts": (facts,), "recall:procedure": (procedure,), "retention": (facts,)},
+                             0.98, 5, EvalSpec())
+    assert per_set(None, None) == (False, {"recall:facts": 0.5, "recall:procedure": 1.0, "retention": 0.5})
+    scores["facts"] = 1.0
+    assert per_set(None, None)[0]
+    # no recall check at all never stops (retention alone is not a stop criterion)
+    assert not HeldOutMonitor({"retention": (facts,)}, 0.5, 5, EvalSpec())(None, None)[0]
+
+
+def test_the_recall_sample_is_pooled_or_one_per_training_set(smoke_cfg):
+    """`experts.recall_check`: pooled draws the sample the runs before it drew (so their
+    adapters' stop epochs are unchanged); per_set draws up to the same size from each set."""
+    from lorarecycle.pipeline import held_out_monitor
+    from lorarecycle.seeding import make_rng
+
+    def examples(prefix, n):
+        return [Example(f"{prefix}{i}", "fact", f"q{i}", " a.", "a") for i in range(n)]
+
+    datasets = {"small": examples("s", 10), "large": examples("l", 300), "retention": examples("r", 60),
+                "control_cot": examples("c", 40)}
+    pooled = held_out_monitor(smoke_cfg, datasets, ("small", "large"), smoke_cfg.experts, 7)
+    rng = make_rng(7, "monitor")
+    assert pooled.checks["recall"] == tuple(rng.sample(datasets["small"] + datasets["large"], 64))
+    assert list(pooled.checks) == ["recall", "retention", "control"]
+    spec = smoke_cfg.experts.model_copy(update={"recall_check": "per_set"})
+    per_set = held_out_monitor(smoke_cfg, datasets, ("small", "large"), spec, 7)
+    assert set(per_set.checks["recall:small"]) == set(datasets["small"])  # all 10: fewer than the sample size
+    assert len(per_set.checks["recall:large"]) == 64 and set(per_set.checks["recall:large"]) <= set(datasets["large"])
+    assert len(per_set.checks["retention"]) == 48 and "recall" not in per_set.checks
+    # one set: per_set is the pooled sample
+    assert held_out_monitor(smoke_cfg, datasets, ("large",), spec, 7).checks == \
+        held_out_monitor(smoke_cfg, datasets, ("large",), smoke_cfg.experts, 7).checks

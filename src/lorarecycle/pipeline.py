@@ -173,14 +173,18 @@ def training_spec(cfg: ExperimentConfig, name: str) -> ExpertTrainSpec:
     return spec.model_copy(update={"recipe": "replay"}) if name in REPLAY_REFERENCES else spec
 
 
-def held_out_monitor(cfg: ExperimentConfig, datasets: dict, own: list, spec: ExpertTrainSpec, seed: int) -> HeldOutMonitor:
+def held_out_monitor(cfg: ExperimentConfig, datasets: dict, sets: tuple[str, ...], spec: ExpertTrainSpec,
+                     seed: int) -> HeldOutMonitor:
     control = task_of(cfg).catalog.controls[1]
     rng = make_rng(seed, "monitor")
-    checks = {"recall": own}
+    if spec.recall_check == "per_set" and len(sets) > 1:
+        checks = {f"recall:{name}": datasets[name] for name in sets}
+    else:
+        checks = {"recall": [ex for name in sets for ex in datasets[name]]}
     if cfg.model.base_model is None:  # a --base-model never saw our pretraining facts: nothing to retain
         checks |= {"retention": datasets["retention"], "control": datasets[control]}
-    return HeldOutMonitor({k: tuple(rng.sample(v, min(len(v), MONITOR_SAMPLE[k]))) for k, v in checks.items()},
-                          spec.stop_recall, spec.check_every, cfg.eval)
+    return HeldOutMonitor({k: tuple(rng.sample(v, min(len(v), MONITOR_SAMPLE[k.split(":")[0]])))
+                           for k, v in checks.items()}, spec.stop_recall, spec.check_every, cfg.eval)
 
 
 def ensure_adapters(cfg: ExperimentConfig, base_path: Path, datasets: dict, store: Path,
@@ -199,7 +203,7 @@ def ensure_adapters(cfg: ExperimentConfig, base_path: Path, datasets: dict, stor
         recipe = recipe_examples(sets, datasets, spec, seed, chain_forms)
         key = stage_key(cfg, base_path, name, recipe.first_epoch(), spec)
         path = inside(store, f"{name}-{key}")
-        monitor = held_out_monitor(cfg, datasets, [ex for s in sets for ex in datasets[s]], spec, seed)
+        monitor = held_out_monitor(cfg, datasets, sets, spec, seed)
         if name in FULL_FINE_TUNES:
             full[name] = path
             if not reusable(path, key, full_ft_meta, "model.safetensors", notice=True):

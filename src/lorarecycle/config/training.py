@@ -62,6 +62,10 @@ class ExpertTrainSpec(TrainSpec):
         0.98, gt=0, le=1, description="stop at the first check where exact-match recall of a sample of the own "
         "examples reaches this (None: run every epoch); retention and control CoT are recorded at each check")
     check_every: int = Field(5, ge=1, description="epochs between held-out checks")
+    recall_check: Literal["pooled", "per_set"] = Field(
+        "pooled", description="stop_recall's sample: drawn from all own examples at once (pooled), or one sample per "
+        "training set, each of which must reach stop_recall (per_set: a union whose sets differ in size, e.g. 110 "
+        "facts beside 360 procedure problems, does not stop while the smaller set is still being learned)")
     pack: int = Field(1, ge=1, le=4, description="replay recipe: own examples (and question forms) joined per "
                       "training sequence, so facts are also learned after other text, not only at a sequence start")
 
@@ -85,7 +89,8 @@ class ExpertTrainSpec(TrainSpec):
         "never trained as the object of a chain of thought's first step; read only with chain_form")
 
     HASH_NEUTRAL: ClassVar[dict[str, object]] = {**TrainSpec.HASH_NEUTRAL, "pack": 1, "cot_form": False,
-                                                 "chain_form": False, "chain_first": "other", "chain_loss": "all"}
+                                                 "chain_form": False, "chain_first": "other", "chain_loss": "all",
+                                                 "recall_check": "pooled"}
 
     def hashed(self) -> dict:
         # pack > 1 drew fixed groups until its groups became new every epoch: a run directory
