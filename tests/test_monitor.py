@@ -92,6 +92,20 @@ def test_the_recall_sample_is_pooled_or_one_per_training_set(smoke_cfg):
     assert set(per_set.checks["recall:small"]) == set(datasets["small"])  # all 10: fewer than the sample size
     assert len(per_set.checks["recall:large"]) == 64 and set(per_set.checks["recall:large"]) <= set(datasets["large"])
     assert len(per_set.checks["retention"]) == 48 and "recall" not in per_set.checks
+    # the same retention and control questions in either mode: the checks' curves compare
+    assert per_set.checks["retention"] == pooled.checks["retention"]
+    assert per_set.checks["control"] == pooled.checks["control"]
     # one set: per_set is the pooled sample
     assert held_out_monitor(smoke_cfg, datasets, ("large",), spec, 7).checks == \
         held_out_monitor(smoke_cfg, datasets, ("large",), smoke_cfg.experts, 7).checks
+
+
+def test_per_set_recall_leaves_single_set_adapters_as_they_were(smoke_cfg):
+    """Over one training set per_set draws the pooled sample, so those adapters keep the
+    pooled key and are reused; a union's spec keeps per_set."""
+    from lorarecycle.pipeline import training_spec
+
+    cfg = smoke_cfg.model_copy(update={"experts": smoke_cfg.experts.model_copy(update={"recall_check": "per_set"})})
+    assert training_spec(cfg, "hop1", ("hop1_facts",)) == training_spec(smoke_cfg, "hop1", ("hop1_facts",))
+    union = training_spec(cfg, "union_replay", ("hop1_facts", "hop2_facts"))
+    assert union.recall_check == "per_set" and union.recipe == "replay"

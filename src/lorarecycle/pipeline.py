@@ -166,25 +166,33 @@ def stage_key(cfg: ExperimentConfig, base_path: Path, name: str, examples: list,
 FULL_FINE_TUNES = ("full_ft", "full_ft_replay")
 
 
-def training_spec(cfg: ExperimentConfig, name: str) -> ExpertTrainSpec:
-    """How an adapter or fine-tune is trained: the experts' settings (full_ft: its own if
-    given; full_ft_replay: its own), with the replay recipe forced for the replay references."""
+def training_spec(cfg: ExperimentConfig, name: str, sets: tuple[str, ...]) -> ExpertTrainSpec:
+    """How an adapter or fine-tune is trained on `sets`: the experts' settings (full_ft: its
+    own if given; full_ft_replay: its own), with the replay recipe forced for the replay
+    references; `recall_check: per_set` over one set is the pooled sample, so such an adapter
+    keeps the pooled one's key and is reused."""
     spec = {"full_ft": cfg.full_ft or cfg.experts, "full_ft_replay": cfg.full_ft_replay}.get(name, cfg.experts)
-    return spec.model_copy(update={"recipe": "replay"}) if name in REPLAY_REFERENCES else spec
+    if name in REPLAY_REFERENCES:
+        spec = spec.model_copy(update={"recipe": "replay"})
+    return spec.model_copy(update={"recall_check": "pooled"}) if len(sets) == 1 else spec
 
 
 def held_out_monitor(cfg: ExperimentConfig, datasets: dict, sets: tuple[str, ...], spec: ExpertTrainSpec,
                      seed: int) -> HeldOutMonitor:
     control = task_of(cfg).catalog.controls[1]
     rng = make_rng(seed, "monitor")
+
+    def sample(kind: str, examples: list, draw=rng) -> tuple:
+        return tuple(draw.sample(examples, min(len(examples), MONITOR_SAMPLE[kind])))
+
+    # the pooled sample is drawn in either mode, so retention and control ask the same questions
+    checks = {"recall": sample("recall", [ex for name in sets for ex in datasets[name]])}
     if spec.recall_check == "per_set" and len(sets) > 1:
-        checks = {f"recall:{name}": datasets[name] for name in sets}
-    else:
-        checks = {"recall": [ex for name in sets for ex in datasets[name]]}
+        checks = {f"recall:{name}": sample("recall", datasets[name], make_rng(seed, "monitor", name)) for name in sets}
     if cfg.model.base_model is None:  # a --base-model never saw our pretraining facts: nothing to retain
-        checks |= {"retention": datasets["retention"], "control": datasets[control]}
-    return HeldOutMonitor({k: tuple(rng.sample(v, min(len(v), MONITOR_SAMPLE[k.split(":")[0]])))
-                           for k, v in checks.items()}, spec.stop_recall, spec.check_every, cfg.eval)
+        checks |= {"retention": sample("retention", datasets["retention"]),
+                   "control": sample("control", datasets[control])}
+    return HeldOutMonitor(checks, spec.stop_recall, spec.check_every, cfg.eval)
 
 
 def ensure_adapters(cfg: ExperimentConfig, base_path: Path, datasets: dict, store: Path,
@@ -199,7 +207,7 @@ def ensure_adapters(cfg: ExperimentConfig, base_path: Path, datasets: dict, stor
     wanted += [(n, catalog.full_ft_data) for n in FULL_FINE_TUNES if n in cfg.references]
     chain_forms = partial(task_of(cfg).chain_forms, world) if task_of(cfg).chain_forms is not None else None
     for name, sets in wanted:
-        spec, seed = training_spec(cfg, name), derive_seed(cfg.seed, "expert", name)
+        spec, seed = training_spec(cfg, name, sets), derive_seed(cfg.seed, "expert", name)
         recipe = recipe_examples(sets, datasets, spec, seed, chain_forms)
         key = stage_key(cfg, base_path, name, recipe.first_epoch(), spec)
         path = inside(store, f"{name}-{key}")
