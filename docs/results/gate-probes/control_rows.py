@@ -1,6 +1,7 @@
-"""The controls of one or more run directories side by side: each run's gate checks and,
-for the base, the experts and the references, the accuracy of every split with the CoT
-steps (subject / first hop / second given first / final) where a row has them.
+"""The controls of one or more run directories, one after another: each run's gate checks
+and, for the base, the experts and the references (rows without a library), the accuracy of
+every split with the CoT steps (subject / first hop / second given first / final) where a
+row has them.
 
     python docs/results/gate-probes/control_rows.py RUN_DIR [RUN_DIR ...]
 
@@ -13,7 +14,10 @@ import argparse
 import json
 from pathlib import Path
 
+from lorarecycle.report.tables import fmt_optional
+
 CONTROL_MODELS = ("base", "expert:", "union", "full_ft", "target_expert")
+VERDICT = {True: "", False: " FAIL", None: " (not measured)", "n/a": " (n/a)"}
 
 
 def rows_of(run: Path) -> list[dict]:
@@ -33,11 +37,14 @@ def main() -> None:
     args = parser.parse_args()
     for run in args.runs:
         meta = json.loads((run / "run.json").read_text())
-        print(f"\n### {run} (config {meta['config_hash']}, seed {meta['seed']}, {meta['precision']}, {meta['machine']})\n")
+        machine = meta.get("machine", {})
+        print(f"\n### {run} (config {meta['config_hash']}, seed {meta['seed']}, {meta['precision']['resolved']}, "
+              f"{machine.get('cpu')} {machine.get('capability')})\n")
         for gate in meta["gates"]:
-            checks = "; ".join(f"{c['check']} {c['value']:.2f}{'' if c['passed'] else ' FAIL'}" for c in gate["checks"])
+            checks = "; ".join(f"{c['check']} {fmt_optional(c['value'])}{VERDICT.get(c['passed'], '')}"
+                               for c in gate["checks"])
             print(f"- {gate['gate']}: {checks or gate['note']}")
-        rows = [r for r in rows_of(run) if r["model"].startswith(CONTROL_MODELS)]
+        rows = [r for r in rows_of(run) if r["model"].startswith(CONTROL_MODELS) and r.get("library") is None]
         splits = list(dict.fromkeys(r["split"] for r in rows))
         print("\n| model | " + " | ".join(splits) + " |\n|---|" + "---|" * len(splits))
         for model in dict.fromkeys(r["model"] for r in rows):
