@@ -134,3 +134,20 @@ def test_probe_naming_an_unknown_adapter_is_refused(experts, tiny_base, tmp_path
                  str(tiny_base), cache=tmp_path)
     assert result.returncode == 2 and "probe.jsonl:2: adapter 'nope' was not given" in result.stderr
     assert "Traceback" not in result.stderr and result.stderr.strip().count("\n") == 0
+
+
+def test_a_zero_delta_is_rank_zero_and_left_out_of_the_pairs(tmp_path):
+    """A module with B = 0 (PEFT's initialisation, or an adapter that learned nothing) has no
+    subspace: effective rank 0, norm 0, and no pair row (it crashed the run's diagnostics)."""
+    from lorarecycle.adapters.lora_io import LoraAdapter
+    from lorarecycle.diagnostics.report import adapter_rows, pair_rows, summarize_pairs
+
+    zero = LoraModule(module(1).A, torch.zeros_like(module(1).B), 1.5)
+    assert effective_rank(zero) == 0.0 and delta_norm(zero) == 0.0
+    a = LoraAdapter(tmp_path, {}, {"m1": module(2), "m2": zero})
+    b = LoraAdapter(tmp_path, {}, {"m1": module(3), "m2": module(4)})
+    rows = pair_rows([a, b], ["a", "b"], density=1.0)
+    assert [r["module"] for r in rows] == ["m1"]
+    assert summarize_pairs(rows)[0]["modules"] == 1
+    singles = {r["module"]: r for r in adapter_rows([a], ["a"])}
+    assert singles["m2"]["effective_rank"] == 0.0 and singles["m2"]["norm"] == 0.0

@@ -38,6 +38,8 @@ def delta_norm(m: LoraModule) -> float:
 def effective_rank(m: LoraModule) -> float:
     """exp(entropy of the normalised singular values) of delta W (Roy and Vetterli 2007)."""
     _, S, _ = lowrank_svd(LowRank(m.A, m.scale * m.B))
+    if not S.sum() > 0:
+        return 0.0  # a zero delta W has rank 0
     p = S / S.sum()
     p = p[p > 0]
     return float(torch.exp(-(p * p.log()).sum()))

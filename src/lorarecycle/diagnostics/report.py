@@ -15,10 +15,15 @@ def subspace_overlap(cosines) -> float:
 
 
 def pair_rows(adapters: list[LoraAdapter], labels: list[str], density: float) -> list[dict]:
+    """Per module and pair of adapters. A module whose delta W is zero (B = 0, as PEFT
+    initialises it, or an adapter that learned nothing) has no subspace to compare and is
+    left out of its pairs; `adapter_rows` shows it (norm 0, effective rank 0)."""
     rows = []
     for (i, a), (j, b) in itertools.combinations(enumerate(adapters), 2):
         for name in sorted(set(a.modules) & set(b.modules)):
             ma, mb = a.modules[name], b.modules[name]
+            if delta_norm(ma) == 0 or delta_norm(mb) == 0:
+                continue
             cols = principal_angle_cosines(ma.B, mb.B)
             rws = principal_angle_cosines(ma.A.T, mb.A.T)
             rows.append({
