@@ -270,14 +270,14 @@ def test_sigint_exits_130_in_one_line_and_the_rerun_resumes_to_the_same_rows(smo
         if (out / "results.jsonl").is_file() and len((out / "results.jsonl").read_text().splitlines()) >= 3:
             break
         time.sleep(0.2)
-    # Ctrl-C again every 15 s until it exits (an interrupt takes ~4 s to stop the pool): a single
-    # SIGINT was not seen in two suite runs (on two CPUs), the run then finishing on its own; a
-    # user presses again
+    # Ctrl-C again every 4 s until it exits, as a user presses again: in full-suite runs on a
+    # bf16-capable CPU a single SIGINT went unseen and the run finished on its own (root cause
+    # not found; alone, the test and three manual runs stop in ~4 s on the first)
     stderr = ""
-    for _ in range(8):
+    for _ in range(30):
         proc.send_signal(signal.SIGINT)
         try:
-            stderr = proc.communicate(timeout=15)[1]
+            stderr = proc.communicate(timeout=4)[1]
             break
         except subprocess.TimeoutExpired:
             continue

@@ -124,3 +124,19 @@ def test_in_bf16_the_adapted_layer_adds_the_exact_delta(tiny_base, tmp_path, mon
         folded = (x @ (w + deltas[name]).bfloat16().float().T - x @ w.bfloat16().float().T).double()
     assert float((added - expected).norm() / expected.norm()) < 1e-4  # fp32 rounding of y + delta
     assert float((folded - expected).norm() / expected.norm()) > 0.3
+
+
+def test_a_bf16_base_keeps_its_layernorms_in_fp32(tmp_path, monkeypatch):
+    """The delta of a LoRA or routed layer is added in fp32 and passed on in fp32; GPT-2's
+    LayerNorm then sees an fp32 input, which a bf16 LayerNorm refuses on CPU."""
+    from lorarecycle.model.load import load_base
+    from lorarecycle.model.random_hf import build_random_causal_lm
+
+    path = build_random_causal_lm("gpt2", tmp_path / "gpt2", ["the mentor of kato rimu is bove saru ."] * 8)
+    monkeypatch.setenv("LORARECYCLE_PRECISION", "bf16")
+    model = load_base(path)
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.LayerNorm)]
+    assert norms and all(m.weight.dtype == torch.float32 for m in norms)
+    assert model.get_output_embeddings().weight.dtype == torch.bfloat16  # the rest stays bf16
+    x = torch.randn(1, 3, norms[0].normalized_shape[0])
+    assert norms[0](x).dtype == torch.float32 and norms[0](x.bfloat16()).isfinite().all()

@@ -85,4 +85,10 @@ def load_base(path: Path, dtype: torch.dtype | None = None) -> PreTrainedModel:
         )
     except (OSError, ValueError) as err:
         raise UserError(f"{path}: cannot load model ({str(err).splitlines()[0]})") from None
+    if model.dtype != torch.float32:
+        # LayerNorms stay fp32: a LoRA or routed layer adds its delta in fp32 and passes an fp32
+        # sum on, which a bf16 LayerNorm refuses on CPU (GPT-2, OPT); an fp32 one takes either
+        for module in model.modules():
+            if isinstance(module, torch.nn.LayerNorm):
+                module.float()
     return model.to(device).eval()

@@ -56,14 +56,12 @@ class RoutedLinear(nn.Module):
         if router.mode == "off":
             return y
         # The experts' path runs in fp32 (factors kept fp32, autocast off) and is added to the
-        # base output in fp32, so a bf16 base never rounds a small delta W into its weights;
-        # the sum leaves in the base output's dtype, as PEFT's LoRA layers do (a bf16 model's
-        # next LayerNorm refuses an fp32 input on CPU).
+        # base output in fp32: a bf16 base never rounds a small delta W away.
         with torch.autocast(x.device.type, enabled=False):
             if router.mode == "observe":
                 self._observe(x.float())
                 return y
-            return (y.float() + self._delta(x.float())).to(y.dtype)
+            return y + self._delta(x.float())
 
     def _observe(self, x: torch.Tensor) -> None:
         router, E = self.router, self.n_experts
