@@ -176,4 +176,3 @@ def test_select_arrow_sends_each_query_to_one_expert_and_counts_it(tiny_base, li
 def test_empty_library_is_refused(tiny_base):
     with pytest.raises(UserError, match="library is empty"):
         build_routed_model(base(tiny_base), [], [], Router(0))
-
