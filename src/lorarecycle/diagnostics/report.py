@@ -22,7 +22,8 @@ def pair_rows(adapters: list[LoraAdapter], labels: list[str], density: float) ->
     for (i, a), (j, b) in itertools.combinations(enumerate(adapters), 2):
         for name in sorted(set(a.modules) & set(b.modules)):
             ma, mb = a.modules[name], b.modules[name]
-            if delta_norm(ma) == 0 or delta_norm(mb) == 0:
+            norm_a, norm_b = delta_norm(ma), delta_norm(mb)
+            if norm_a == 0 or norm_b == 0:
                 continue
             cols = principal_angle_cosines(ma.B, mb.B)
             rws = principal_angle_cosines(ma.A.T, mb.A.T)
@@ -31,7 +32,7 @@ def pair_rows(adapters: list[LoraAdapter], labels: list[str], density: float) ->
                 "column_overlap": subspace_overlap(cols), "column_max_cos": float(cols.max()),
                 "row_overlap": subspace_overlap(rws), "row_max_cos": float(rws.max()),
                 "delta_cosine": delta_cosine(ma, mb), "sign_conflict": sign_conflict_rate(ma, mb, density),
-                "norm_ratio": delta_norm(ma) / delta_norm(mb),
+                "norm_ratio": norm_a / norm_b,
             })
     return rows
 
