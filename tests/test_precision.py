@@ -52,6 +52,18 @@ def test_cpu_probe_is_measured_once_and_cached_on_disk(monkeypatch):
     assert first == second and first["capability"] == torch.backends.cpu.get_cpu_capability()
 
 
+def test_cpu_probe_cache_is_per_cpu_model(monkeypatch):
+    """Two CPUs of one vector capability (a home directory shared by two machines) are
+    measured apart: the cached figures of one never stand for the other."""
+    monkeypatch.setattr(precision, "matmul_gflops", lambda dtype, **k: 10.0)
+    for name in ("CPU one", "CPU two"):
+        monkeypatch.setattr(precision, "cpu_description",
+                            lambda name=name: {"cpu": name, "capability": "AVX2", "threads": 1})
+        precision.probe_cpu.cache_clear()
+        assert precision.probe_cpu()["cpu"] == name
+    precision.probe_cpu.cache_clear()
+
+
 def test_matmul_probe_measures_a_positive_rate():
     assert precision.matmul_gflops(torch.float32, size=64, seconds=0.01) > 0
 

@@ -29,7 +29,7 @@ from .evaluate.monitor import SAMPLE as MONITOR_SAMPLE, HeldOutMonitor
 from .diagnostics.report import pair_rows, summarize_pairs
 from .errors import UserError
 from .model.device import current_device
-from .model.precision import cpu_description, current_precision, set_precision
+from .model.precision import current_precision, probe_cpu, set_precision
 from .model.prompting import resolve_format, render_datasets
 from .model.targets import resolve_target_modules, skeleton
 from .model.tiny import tiny_llama_config
@@ -397,7 +397,8 @@ def _run_locked(cfg: ExperimentConfig, out: Path, task, world, datasets: dict, s
         "name": cfg.name, "config_hash": cfg.config_hash(), "seed": cfg.seed,
         "familiarity": cfg.world.familiarity, "exposure": cfg.world.exposure, "versions": versions(),
         "device": str(current_device()), "precision": {"config": cfg.precision, "resolved": precision},
-        "machine": cpu_description() if current_device().type == "cpu" else {"gpu": torch.cuda.get_device_name(current_device())},
+        # on a CPU, the probe's fp32 and bf16 matmul GFLOP/s too: what the run's timings mean there
+        "machine": probe_cpu() if current_device().type == "cpu" else {"gpu": torch.cuda.get_device_name(current_device())},
         "prompt_format": prompt_format,
         "base": {"path": str(base_path), "pretrain": base_meta(base_path).get("pretrain")},
         "experts": {name: expert_meta(p) for name, p in experts.items()} | {n: full_ft_meta(p) for n, p in full.items()},

@@ -64,13 +64,15 @@ def cpu_description() -> dict:
 
 @cache
 def probe_cpu() -> dict:
-    """fp32 vs bf16 matmul GFLOP/s on this CPU, cached on disk per capability, torch
-    version and thread count (about 0.3 s when not cached)."""
+    """fp32 vs bf16 matmul GFLOP/s on this CPU, cached on disk per CPU model, capability,
+    torch version and thread count (about 0.3 s when not cached)."""
     from ..artifacts import read_json, write_json
     from ..runtime import cache_root
 
     cpu = cpu_description()
-    key = f"v{PROBE_VERSION}-{cpu['capability']}-torch{torch.__version__}-t{cpu['threads']}".replace("/", "_")
+    # the CPU's model is in the key: two CPUs of one capability (a shared home directory) differ in speed
+    model = "".join(c if c.isalnum() else "_" for c in cpu["cpu"])[:60]
+    key = f"v{PROBE_VERSION}-{model}-{cpu['capability']}-torch{torch.__version__}-t{cpu['threads']}".replace("/", "_")
     path = Path(cache_root()) / "precision" / f"{key}.json"
     try:
         cached = read_json(path) if path.is_file() else None
@@ -78,7 +80,8 @@ def probe_cpu() -> dict:
         cached = None
     if cached and {"fp32_gflops", "bf16_gflops"} <= set(cached):
         return cached
-    result = {**cpu, "fp32_gflops": matmul_gflops(torch.float32), "bf16_gflops": matmul_gflops(torch.bfloat16)}
+    result = {**cpu, "fp32_gflops": round(matmul_gflops(torch.float32), 1),
+              "bf16_gflops": round(matmul_gflops(torch.bfloat16), 1)}
     try:
         write_json(path, result)
     except OSError:  # a read-only cache only costs the probe again next time
