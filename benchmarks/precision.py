@@ -1,4 +1,5 @@
-"""fp32 vs bf16 matmul throughput on this CPU: what `precision: auto` decides from.
+"""fp32 vs bf16 matmul throughput on this CPU, at several sizes (`precision: auto` decides from
+one such probe, 512², cached: printed last).
 
 Square matmuls of a few sizes, each the median of repeated timings, with the CPU, its
 vector capability and the thread count. The ratio is bf16 over fp32 (the baseline, measured
@@ -15,7 +16,7 @@ import argparse
 
 import torch
 
-from lorarecycle.model.precision import cpu_description, matmul_gflops
+from lorarecycle.model.precision import cpu_description, matmul_gflops, probe_cpu
 from lorarecycle.runtime import configure_runtime
 
 
@@ -31,6 +32,7 @@ def main() -> None:
         fp32 = matmul_gflops(torch.float32, size=size, seconds=args.seconds)
         bf16 = matmul_gflops(torch.bfloat16, size=size, seconds=args.seconds)
         print(f"{size:>6} {fp32:>13.1f} {bf16:>13.1f} {bf16 / fp32:>12.2f}")
+    print("precision: auto reads:", probe_cpu())
 
 
 if __name__ == "__main__":

@@ -109,6 +109,8 @@ def test_verdict_and_summary_follow_the_numbers():
     assert summary["single_with_own_adapter"] == 1.0
     assert summary["models"]["linear"] == {"single": 0.5, "cross": 0.5}
     assert "cross-adapter rows: 50% (best recycled method: linear) vs 100%" in summary["verdict"]
+    # every method at 0 on the cross rows: no method is named as best (that would be a tie-break)
+    assert verdict(0.9, 0.0, "linear").startswith("cross-adapter rows: 0% (no recycled method above 0%) vs 90%")
 
 
 def test_diagnose_with_probe_prints_a_verdict(experts, tiny_base, tmp_path):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 from peft import LoraConfig, get_peft_model
@@ -52,16 +54,27 @@ def test_cpu_probe_is_measured_once_and_cached_on_disk(monkeypatch):
     assert first == second and first["capability"] == torch.backends.cpu.get_cpu_capability()
 
 
-def test_cpu_probe_cache_is_per_cpu_model(monkeypatch):
-    """Two CPUs of one vector capability (a home directory shared by two machines) are
-    measured apart: the cached figures of one never stand for the other."""
-    monkeypatch.setattr(precision, "matmul_gflops", lambda dtype, **k: 10.0)
-    for name in ("CPU one", "CPU two"):
-        monkeypatch.setattr(precision, "cpu_description",
-                            lambda name=name: {"cpu": name, "capability": "AVX2", "threads": 1})
+def test_cpu_probe_cache_is_per_cpu(monkeypatch):
+    """Two CPUs that report one name and capability (cloud machines with and without native
+    bf16; a home directory shared by two machines) are measured apart by their flags, and the
+    cached figures of one never stand for the other."""
+    from lorarecycle.runtime import cache_root
+
+    name = "Intel(R) Xeon(R) Processor"
+    monkeypatch.setattr(precision, "cpu_description", lambda: {"cpu": name, "capability": "AVX512", "threads": 1})
+    for flags, speed in (("avx512f", 10.0), ("avx512f amx_bf16", 30.0)):
+        monkeypatch.setattr(precision, "matmul_gflops", lambda dtype, speed=speed, **k: speed)
+        monkeypatch.setattr(precision, "cpu_fingerprint", lambda flags=flags: flags.replace(" ", "-"))
         precision.probe_cpu.cache_clear()
-        assert precision.probe_cpu()["cpu"] == name
+        measured = precision.probe_cpu()
+        assert (measured["fp32_gflops"], measured["bf16_gflops"]) == (speed, speed)
     precision.probe_cpu.cache_clear()
+    assert len(list((Path(cache_root()) / "precision").glob("*avx512f*.json"))) == 2
+
+
+def test_cpu_fingerprint_is_a_short_plain_key():
+    fingerprint = precision.cpu_fingerprint()
+    assert len(fingerprint) == 12 and fingerprint.isalnum() and fingerprint == precision.cpu_fingerprint()
 
 
 def test_matmul_probe_measures_a_positive_rate():
@@ -152,3 +165,16 @@ def test_a_bf16_base_keeps_its_layernorms_in_fp32(tmp_path, monkeypatch):
     assert model.get_output_embeddings().weight.dtype == torch.bfloat16  # the rest stays bf16
     x = torch.randn(1, 3, norms[0].normalized_shape[0])
     assert norms[0](x).dtype == torch.float32 and norms[0](x.bfloat16()).isfinite().all()
+
+
+def test_report_names_the_machine_the_same_whether_the_probe_was_cached():
+    """A cold run writes the probe's keys in measuring order, a warm one reads them back
+    sorted: the report's machine line must not differ between the two."""
+    from lorarecycle.report.markdown import machine_text
+
+    fresh = {"cpu": "AMD EPYC", "capability": "AVX2", "threads": 2, "probe_size": 512, "fp32_gflops": 160.4,
+             "bf16_gflops": 1.6, "measured": "2026-11-30T16:00:00+00:00"}
+    cached = dict(sorted(fresh.items()))
+    assert machine_text(fresh) == machine_text(cached) == (
+        "AMD EPYC, AVX2, 2 threads; matmul 512² fp32 160 / bf16 2 GFLOP/s (probed 2026-11-30T16:00:00+00:00)")
+    assert machine_text({"gpu": "NVIDIA H200"}) == "GPU NVIDIA H200"

@@ -397,7 +397,7 @@ def _run_locked(cfg: ExperimentConfig, out: Path, task, world, datasets: dict, s
         "name": cfg.name, "config_hash": cfg.config_hash(), "seed": cfg.seed,
         "familiarity": cfg.world.familiarity, "exposure": cfg.world.exposure, "versions": versions(),
         "device": str(current_device()), "precision": {"config": cfg.precision, "resolved": precision},
-        # on a CPU, the probe's fp32 and bf16 matmul GFLOP/s too: what the run's timings mean there
+        # on a CPU, also the (cached) precision probe's matmul GFLOP/s: the scale this run's timings are read on
         "machine": probe_cpu() if current_device().type == "cpu" else {"gpu": torch.cuda.get_device_name(current_device())},
         "prompt_format": prompt_format,
         "base": {"path": str(base_path), "pretrain": base_meta(base_path).get("pretrain")},

@@ -70,7 +70,9 @@ def verdict(single_alone: float | None, cross_best: float | None, best_method: s
     single-adapter rows answered by their own adapter alone."""
     if single_alone is None or cross_best is None:
         return "the probe needs both single-adapter and cross-adapter rows for a verdict"
-    numbers = (f"cross-adapter rows: {cross_best:.0%} (best recycled method: {best_method}) vs "
+    # a best method named among methods that all score 0 would be a tie-break, not a finding
+    best = f"best recycled method: {best_method}" if cross_best > 0 else "no recycled method above 0%"
+    numbers = (f"cross-adapter rows: {cross_best:.0%} ({best}) vs "
                f"{single_alone:.0%} on single-adapter rows with their own adapter alone")
     if single_alone == 0:
         return f"{numbers}; the adapters do not answer even their own rows, so composition cannot be judged"

@@ -3,7 +3,7 @@
 bf16 is not always faster: on CPUs without native bf16 instructions (AVX2 only) a bf16
 matmul runs at ~1% of fp32 speed. `auto` therefore measures: bf16 on CUDA devices that
 support it, and on a CPU only where a short matmul probe shows bf16 beating fp32. The
-probe's result is cached per CPU capability, torch version and thread count.
+probe's result is cached per CPU (model name and feature flags), torch version and thread count.
 
 Like the device, the choice is process-wide (`LORARECYCLE_PRECISION`), so every stage and
 Ray worker sees it; `auto` resolves on the machine that runs the stage.
@@ -12,10 +12,12 @@ Ray worker sees it; `auto` resolves on the machine that runs the stage.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import platform
 import time
 from collections.abc import Callable
+from datetime import datetime, timezone
 from functools import cache
 from pathlib import Path
 
@@ -27,7 +29,7 @@ PRECISION_ENV = "LORARECYCLE_PRECISION"
 PRECISIONS = ("auto", "fp32", "bf16")
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 PROBE_SIZE = 512  # big enough to reach the GEMM kernels' steady state, small enough for ~0.2 s
-PROBE_VERSION = 1
+PROBE_VERSION = 2
 
 
 def matmul_gflops(dtype: torch.dtype, size: int = PROBE_SIZE, seconds: float = 0.1,
@@ -62,26 +64,41 @@ def cpu_description() -> dict:
     return {"cpu": name, "capability": torch.backends.cpu.get_cpu_capability(), "threads": torch.get_num_threads()}
 
 
+def cpu_fingerprint() -> str:
+    """A short hash of the CPU's model name and feature flags: cloud machines often report one
+    generic name ("Intel(R) Xeon(R) Processor") for CPUs with and without native bf16, and
+    ARM reports no name at all, so the flags tell them apart."""
+    text = ""
+    try:
+        text = "\n".join(line for line in Path("/proc/cpuinfo").read_text().splitlines()
+                         if line.startswith(("model name", "flags", "Features", "CPU part")))
+    except OSError:
+        pass
+    text = text or f"{platform.processor()} {platform.machine()}"
+    return hashlib.sha1(text.encode()).hexdigest()[:12]
+
+
 @cache
 def probe_cpu() -> dict:
-    """fp32 vs bf16 matmul GFLOP/s on this CPU, cached on disk per CPU model, capability,
-    torch version and thread count (about 0.3 s when not cached)."""
+    """fp32 vs bf16 matmul GFLOP/s on this CPU (square PROBE_SIZE matmuls), cached on disk per
+    CPU (model and flags), torch version and thread count: about 0.3 s on a CPU with native
+    bf16, ~1 s on AVX2 only, when not cached. `measured` says when the figures were taken
+    (a cached figure stands for this CPU, not for this run's load)."""
     from ..artifacts import read_json, write_json
     from ..runtime import cache_root
 
     cpu = cpu_description()
-    # the CPU's model is in the key: two CPUs of one capability (a shared home directory) differ in speed
-    model = "".join(c if c.isalnum() else "_" for c in cpu["cpu"])[:60]
-    key = f"v{PROBE_VERSION}-{model}-{cpu['capability']}-torch{torch.__version__}-t{cpu['threads']}".replace("/", "_")
-    path = Path(cache_root()) / "precision" / f"{key}.json"
+    key = f"v{PROBE_VERSION}-{cpu_fingerprint()}-{cpu['capability']}-torch{torch.__version__}-t{cpu['threads']}"
+    path = Path(cache_root()) / "precision" / f"{key.replace('/', '_')}.json"
     try:
         cached = read_json(path) if path.is_file() else None
     except (OSError, ValueError):
         cached = None
-    if cached and {"fp32_gflops", "bf16_gflops"} <= set(cached):
+    if cached and {"fp32_gflops", "bf16_gflops", "measured"} <= set(cached):
         return cached
-    result = {**cpu, "fp32_gflops": round(matmul_gflops(torch.float32), 1),
-              "bf16_gflops": round(matmul_gflops(torch.bfloat16), 1)}
+    result = {**cpu, "probe_size": PROBE_SIZE, "fp32_gflops": round(matmul_gflops(torch.float32), 1),
+              "bf16_gflops": round(matmul_gflops(torch.bfloat16), 1),
+              "measured": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     try:
         write_json(path, result)
     except OSError:  # a read-only cache only costs the probe again next time

@@ -78,6 +78,20 @@ def split_legend(rows: Sequence[dict]) -> str:
     return "Splits:\n\n" + "\n".join(lines)
 
 
+def machine_text(machine: dict) -> str:
+    """The machine in words, in one order whether or not the probe's figures came from the cache."""
+    if "gpu" in machine:
+        return f"GPU {machine['gpu']}"
+    text = ", ".join(str(machine[k]) for k in ("cpu", "capability") if k in machine)
+    if "threads" in machine:
+        text += f", {machine['threads']} threads"
+    if "fp32_gflops" in machine:
+        size = machine.get("probe_size", "")
+        text += (f"; matmul {size}² fp32 {machine['fp32_gflops']:.0f} / bf16 {machine['bf16_gflops']:.0f} GFLOP/s"
+                 f" (probed {machine.get('measured', 'earlier')})")
+    return text or "not recorded"
+
+
 def render_report(manifest: dict, rows: Sequence[dict]) -> str:
     base = manifest.get("base", {})
     experts = manifest.get("experts", {})
@@ -95,7 +109,7 @@ def render_report(manifest: dict, rows: Sequence[dict]) -> str:
 - config hash `{manifest['config_hash']}`, seed {manifest['seed']}, familiarity {manifest['familiarity']}, exposure {manifest['exposure']}
 - base model: `{base.get('path')}` (pretraining: {base.get('pretrain', 'not ours')})
 - versions: {manifest.get('versions')}
-- precision: {manifest.get('precision')}; machine: {manifest.get('machine')}
+- precision: {manifest.get('precision')}; machine: {machine_text(manifest.get('machine') or {})}
 
 **{verdict(manifest.get("gates", []))}**
 
