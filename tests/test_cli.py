@@ -56,7 +56,7 @@ def test_smoke_experiment_end_to_end(smoke_run):
     check_html_report(out / "report.html")
     manifest = json.loads((out / "run.json").read_text())
     assert manifest["precision"]["config"] == "auto" and manifest["machine"]["capability"]
-    assert manifest["machine"]["fp32_gflops"] > 0 and manifest["machine"]["bf16_gflops"] > 0  # what timings mean here
+    assert manifest["machine"]["fp32_gflops"] > 0 and manifest["machine"]["bf16_gflops"] > 0  # the scale its timings are read on
     # the gates, with their numbers, in run.json, the report and above the printed table
     gates = {g["gate"]: g for g in manifest["gates"]}
     assert set(gates) == {"gate0", "gate1", "gate2"} and gates["gate1"]["passed"] is None
