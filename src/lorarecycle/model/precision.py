@@ -81,8 +81,8 @@ def cpu_fingerprint() -> str:
 @cache
 def probe_cpu() -> dict:
     """fp32 vs bf16 matmul GFLOP/s on this CPU (square PROBE_SIZE matmuls), cached on disk per
-    CPU (model and flags), torch version and thread count: about 0.3 s on a CPU with native
-    bf16, ~1 s on AVX2 only, when not cached. `measured` says when the figures were taken
+    CPU (model and flags), torch version and thread count (uncached, a fraction of a second;
+    longer on AVX2 only, where bf16 is slow). `measured` says when the figures were taken
     (a cached figure stands for this CPU, not for this run's load)."""
     from ..artifacts import read_json, write_json
     from ..runtime import cache_root
