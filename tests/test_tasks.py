@@ -144,6 +144,44 @@ def test_retention_facts_are_pretraining_facts_held_out_of_replay():
     assert plain.fixed == own and not plain.loss_on_prompt
 
 
+def test_replay_drawn_every_epoch_from_facts_only_stays_off_the_retention_split():
+    from functools import partial
+
+    from lorarecycle.adapters.recipe import recipe_examples
+    from lorarecycle.config import ExpertTrainSpec
+    from lorarecycle.tasks.registry import TASKS
+    from lorarecycle.tasks.recipe_sets import REPLAY_POOL
+
+    task = TASKS.get("two_hop")
+    cfg = load_preset("smoke")
+    world, data = task.build(cfg)
+    sets = ("hop1_facts", "hop2_facts")
+    own = [ex for name in sets for ex in data[name]]
+    retention = {ex.prompt for ex in data["retention"]}
+    spec = ExpertTrainSpec(epochs=1, lr=1e-3, replay_ratio=0.5)
+    once = recipe_examples(sets, data, spec, 3)
+    fresh = recipe_examples(sets, data, spec.model_copy(update={"replay_draw": "every_epoch"}), 3)
+    n = round(0.5 * len(own))
+    assert once.regroup is None and fresh.fixed == once.fixed[: len(fresh.fixed)]  # own examples and forms kept
+    assert len(once.fixed) - len(fresh.fixed) == n
+    draws = [fresh.regroup(e) for e in range(3)]
+    assert all(len(d) == n for d in draws) and draws[0] == fresh.regroup(0)  # seeded
+    assert draws[0] != draws[1] != draws[2]  # a new sample each epoch
+    pool = {ex.prompt for ex in data[REPLAY_POOL]}
+    assert all(ex.prompt in pool and ex.prompt not in retention for d in draws for ex in d)
+    facts = recipe_examples(sets, data, spec.model_copy(update={"replay_from": "facts"}), 3)
+    replay = facts.fixed[len(fresh.fixed):]
+    assert len(replay) == n and {ex.kind for ex in replay} == {"fact"} and not {ex.prompt for ex in replay} & retention
+    assert {ex.kind for ex in once.fixed[len(fresh.fixed):]} != {"fact"}  # the whole pool holds questions too
+    # with chain forms, every epoch holds that epoch's chain forms and that epoch's replay
+    both = spec.model_copy(update={"replay_draw": "every_epoch", "chain_form": True})
+    chained = recipe_examples(sets, data, both, 3, partial(task.chain_forms, world))
+    assert chained.regroup(1) == fresh.regroup(1) + task.chain_forms(world, own, 3, 1)
+    # at their defaults the new fields stay out of every hash; set, they enter it
+    assert "replay_draw" not in spec.hashed() and "replay_from" not in spec.hashed()
+    assert spec.model_copy(update={"replay_draw": "every_epoch"}).hashed() != spec.hashed()
+
+
 def test_cot_form_adds_each_own_fact_as_a_single_hop_chain_of_thought_and_nothing_else():
     from lorarecycle.adapters.recipe import recipe_examples
     from lorarecycle.config import ExpertTrainSpec

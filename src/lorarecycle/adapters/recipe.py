@@ -11,6 +11,8 @@ replay  its own examples and each fact's question form (two surface forms, so th
         `chain_form` adds each fact as the second step of a two-hop CoT whose first step is a
         fact about a one-off name, new every epoch (`chain_forms`, built from the world);
         `chain_loss: second_step` trains only its second step (the rest is context).
+        `replay_from: facts` replays only the pool's single facts; `replay_draw: every_epoch`
+        draws a new replay sample every epoch (the same size), so the epochs cover more of it.
         `pack: k` joins k of the own examples and question forms into one training
         sequence, in new groups every epoch, so a fact is learned after other text too, as
         pretraining text is read, not only at the start of a sequence.
@@ -53,14 +55,36 @@ def recipe_examples(sets: tuple[str, ...], datasets: dict[str, list[Example]], s
         return Recipe(own, False)
     form_sets = (questions_set, cot_forms_set) if spec.cot_form else (questions_set,)
     forms = [ex for name in sets for form in form_sets for ex in datasets.get(form(name), [])]
-    pool = datasets[REPLAY_POOL]
-    replay = make_rng(seed, "replay").sample(pool, min(len(pool), round(spec.replay_ratio * len(own))))
+    draw = partial(_replay_sample, _replay_pool(datasets[REPLAY_POOL], spec), round(spec.replay_ratio * len(own)), seed)
+    if spec.chain_form and chain_forms is None:
+        raise ValueError("chain_form needs the task's chain forms (two-hop only)")
+    if spec.replay_draw == "every_epoch":
+        fresh = [draw]
+        if spec.chain_form:
+            fresh.append(partial(chain_forms, own, seed, first=spec.chain_first, loss=spec.chain_loss))
+        elif spec.pack > 1:
+            fresh.append(partial(packed, own + forms, spec.pack, seed))
+        fixed = own + forms if spec.pack == 1 else []
+        return Recipe(fixed, True, partial(_joined, tuple(fresh)))
+    replay = draw(None)
     if spec.chain_form:
-        if chain_forms is None:
-            raise ValueError("chain_form needs the task's chain forms (two-hop only)")
         return Recipe(own + forms + replay, True,
                       partial(chain_forms, own, seed, first=spec.chain_first, loss=spec.chain_loss))
     if spec.pack == 1:
         return Recipe(own + forms + replay, True)
     return Recipe(replay, True, partial(packed, own + forms, spec.pack, seed))
 
+
+def _replay_pool(pool: list[Example], spec: ExpertTrainSpec) -> list[Example]:
+    return [ex for ex in pool if ex.kind == "fact"] if spec.replay_from == "facts" else pool
+
+
+def _replay_sample(pool: list[Example], n: int, seed: int, epoch: int | None) -> list[Example]:
+    """`n` examples of the pool; `epoch=None` is the one sample of `replay_draw: once` (its
+    stream predates the per-epoch draw, so published runs keep their replay)."""
+    rng = make_rng(seed, "replay") if epoch is None else make_rng(seed, "replay", str(epoch))
+    return rng.sample(pool, min(len(pool), n))
+
+
+def _joined(parts: tuple[Callable[[int], list[Example]], ...], epoch: int) -> list[Example]:
+    return [ex for part in parts for ex in part(epoch)]

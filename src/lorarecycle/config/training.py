@@ -58,6 +58,13 @@ class ExpertTrainSpec(TrainSpec):
         "replay", description="plain: own examples, answer-only loss (the ablation); replay: each fact also in its "
         "question form, loss on the full sequence, plus replayed pretraining examples")
     replay_ratio: float = Field(1.0, ge=0, le=100, description="replayed pretraining examples per own example (replay)")
+    replay_from: Literal["pool", "facts"] = Field(
+        "pool", description="what the replay draws from: the whole pool of pretraining examples (pool: facts, questions, "
+        "in-context sequences) or only its single facts (facts: the form the retention split asks in); the retention "
+        "split is held out of both")
+    replay_draw: Literal["once", "every_epoch"] = Field(
+        "once", description="one replay sample for the whole training (once) or a new one every epoch (every_epoch: the "
+        "same number of examples, so the epochs together rehearse more of the pool)")
     stop_recall: float | None = Field(
         0.98, gt=0, le=1, description="stop at the first check where exact-match recall of a sample of the own "
         "examples reaches this (None: run every epoch); retention and control CoT are recorded at each check")
@@ -90,15 +97,15 @@ class ExpertTrainSpec(TrainSpec):
 
     HASH_NEUTRAL: ClassVar[dict[str, object]] = {**TrainSpec.HASH_NEUTRAL, "pack": 1, "cot_form": False,
                                                  "chain_form": False, "chain_first": "other", "chain_loss": "all",
-                                                 "recall_check": "pooled"}
+                                                 "recall_check": "pooled", "replay_from": "pool", "replay_draw": "once"}
 
     def hashed(self) -> dict:
         # pack > 1 drew fixed groups until its groups became new every epoch: a run directory
         # of the old scheme must not resume into the new one
         dump = super().hashed()
-        if self.recipe == "plain":  # a preset's CoT forms do not reach plain: the same run either way
-            dump.pop("cot_form", None)
-            dump.pop("chain_form", None)
+        if self.recipe == "plain":  # a preset's CoT forms and replay do not reach plain: the same run either way
+            for field in ("cot_form", "chain_form", "replay_from", "replay_draw"):
+                dump.pop(field, None)
         if self.recipe == "plain" or not self.chain_form:  # chain_form's shape, read only with chain forms
             dump.pop("chain_first", None)
             dump.pop("chain_loss", None)
