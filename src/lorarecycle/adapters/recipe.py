@@ -25,6 +25,7 @@ from functools import partial
 from typing import NamedTuple
 
 from ..config import ExpertTrainSpec
+from ..errors import UserError
 from ..seeding import make_rng
 from ..tasks.example import Example
 from ..tasks.packing import packed
@@ -76,7 +77,13 @@ def recipe_examples(sets: tuple[str, ...], datasets: dict[str, list[Example]], s
 
 
 def _replay_pool(pool: list[Example], spec: ExpertTrainSpec) -> list[Example]:
-    return [ex for ex in pool if ex.kind == "fact"] if spec.replay_from == "facts" else pool
+    if spec.replay_from == "pool":
+        return pool
+    facts = [ex for ex in pool if ex.kind == "fact"]
+    if pool and not facts and spec.replay_ratio > 0:  # math: every old price is the retention split
+        raise UserError("replay_from: facts: this task's replay pool holds no single facts (its old facts are all "
+                        "held out as the retention split); set replay_from: pool")
+    return facts
 
 
 def _replay_sample(pool: list[Example], n: int, seed: int, epoch: int | None) -> list[Example]:
