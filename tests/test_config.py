@@ -32,14 +32,16 @@ def test_fields_added_later_leave_the_hash_of_runs_made_before_them_unchanged():
     from lorarecycle.train.pretrain import FORMAT_VERSION, base_model_key
 
     default = load_preset("default")
-    # the default preset before it adopted cot_form and chain_form (experts, then pretraining):
-    # the published runs were made with it
+    # the default preset before it adopted cot_form and chain_form (experts, then pretraining) and
+    # the replay of single facts drawn every epoch: the published runs were made with it
     off = {"cot_form": False, "chain_form": False}
-    cfg = default.model_copy(update={"experts": default.experts.model_copy(update=off),
+    replay_before = {"replay_from": "pool", "replay_draw": "once"}
+    cfg = default.model_copy(update={"experts": default.experts.model_copy(update=off | replay_before),
                                      "full_ft_replay": default.full_ft_replay.model_copy(update=off),
                                      "pretrain": default.pretrain.model_copy(update=off)})
     assert default.experts.cot_form and default.experts.chain_form and default.config_hash() != cfg.config_hash()
     assert default.pretrain.cot_form and default.pretrain.chain_form and base_model_key(default) != base_model_key(cfg)
+    assert default.experts.replay_draw == "every_epoch" and default.experts.replay_from == "facts"
     before = cfg.model_dump(mode="json", exclude={"math"})
     for section in ("experts", "full_ft_replay"):
         for field in ("pack", "cot_form", "chain_form", "chain_first", "chain_loss", "recall_check", "replay_from",
@@ -62,8 +64,9 @@ def test_fields_added_later_leave_the_hash_of_runs_made_before_them_unchanged():
     for field in ("cot_form", "chain_form"):
         on = cfg.model_copy(update={"experts": cfg.experts.model_copy(update={field: True})})
         assert on.config_hash() != cfg.config_hash() and base_model_key(on) == base_model_key(cfg)
-    per_set = cfg.model_copy(update={"experts": cfg.experts.model_copy(update={"recall_check": "per_set"})})
-    assert per_set.config_hash() != cfg.config_hash() and base_model_key(per_set) == base_model_key(cfg)
+    for update in ({"recall_check": "per_set"}, {"replay_from": "facts"}, {"replay_draw": "every_epoch"}):
+        other = cfg.model_copy(update={"experts": cfg.experts.model_copy(update=update)})
+        assert other.config_hash() != cfg.config_hash() and base_model_key(other) == base_model_key(cfg)
     for update in ({"pack_facts": 2}, {"cot_form": True}, {"chain_form": True}):
         facts = cfg.model_copy(update={"pretrain": cfg.pretrain.model_copy(update=update)})
         assert facts.config_hash() != cfg.config_hash() and base_model_key(facts) != base_model_key(cfg)
