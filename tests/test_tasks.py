@@ -122,7 +122,7 @@ def test_retention_facts_are_pretraining_facts_held_out_of_replay():
     from lorarecycle.config import ExpertTrainSpec
     from lorarecycle.tasks.catalog import TWO_HOP
     from lorarecycle.tasks.datasets import cot_form, question_form
-    from lorarecycle.tasks.recipe_sets import recipe_sets
+    from lorarecycle.tasks.recipe_sets import REPLAY_POOL, recipe_sets
 
     data = build_datasets(build_world(SPEC, 0))
     data |= recipe_sets(data, TWO_HOP, question_form, cot_form)
@@ -140,6 +140,14 @@ def test_retention_facts_are_pretraining_facts_held_out_of_replay():
     replay = examples[2 * len(own) :]
     assert len(replay) == round(0.5 * len(own)) and not {ex.prompt for ex in replay} & retention
     assert not {ex.prompt for ex in replay} & {ex.prompt for ex in own}
+    # held out in every form: no pool text states a retention fact (pretraining CoTs over graph
+    # paths state facts as reasoning steps); the pool keeps every other pretraining text
+    statements = [ex.prompt + ex.completion.rstrip(".") for ex in data["retention"]]
+    pretraining = data["pretrain"] + data["pretrain_incontext"]
+    stating = [ex for ex in pretraining if any(s in ex.text for s in statements)]
+    assert any(ex.kind == "cot" for ex in stating)  # the case exists in this world
+    assert data[REPLAY_POOL] == [ex for ex in pretraining if ex not in stating]
+    assert not any(s in ex.text for ex in data[REPLAY_POOL] for s in statements)
     plain = recipe_examples(("hop1_facts",), data, spec.model_copy(update={"recipe": "plain"}), 3)
     assert plain.fixed == own and not plain.loss_on_prompt
 
