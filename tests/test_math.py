@@ -154,9 +154,14 @@ def test_replay_from_facts_is_refused_where_every_old_fact_is_the_retention_spli
     sets = ("knowledge_facts",)
     spec = ExpertTrainSpec(epochs=1, lr=1e-3)
     assert len(recipe_examples(sets, data, spec, 0).fixed) > len(data["knowledge_facts"])  # the pool replays
-    # no replayable text states a retention price (the CoT problems over familiar items do)
-    statements = [ex.prompt + ex.completion.rstrip(".") for ex in data["retention"]]
-    assert any(s in ex.text for ex in data["pretrain"] for s in statements)
-    assert not any(s in ex.text for ex in data["replay_pool"] for s in statements)
     with pytest.raises(UserError, match="replay_from: facts: this task's replay pool holds no single facts"):
         recipe_examples(sets, data, spec.model_copy(update={"replay_from": "facts"}), 0)
+
+
+def test_no_replayable_text_states_a_retention_price():
+    from lorarecycle.tasks.registry import TASKS
+
+    _, data = TASKS.get("math").build(load_preset("smoke-math"))
+    statements = [ex.prompt + ex.completion.rstrip(".") for ex in data["retention"]]
+    assert any(s in ex.text for ex in data["pretrain"] for s in statements)  # CoT problems over familiar items
+    assert not any(s in ex.text for ex in data["replay_pool"] for s in statements)
