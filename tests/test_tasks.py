@@ -147,7 +147,6 @@ def test_retention_facts_are_pretraining_facts_held_out_of_replay():
     stating = [ex for ex in pretraining if any(s in ex.text for s in statements)]
     assert any(ex.kind == "cot" for ex in stating)  # the case exists in this world
     assert data[REPLAY_POOL] == [ex for ex in pretraining if ex not in stating]
-    assert not any(s in ex.text for ex in data[REPLAY_POOL] for s in statements)
     plain = recipe_examples(("hop1_facts",), data, spec.model_copy(update={"recipe": "plain"}), 3)
     assert plain.fixed == own and not plain.loss_on_prompt
 
