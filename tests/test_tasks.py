@@ -1,12 +1,14 @@
 """Datasets: determinism, disjointness, no leakage of test questions, familiarity knobs."""
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from lorarecycle.config import WorldSpec, load_preset
 from lorarecycle.model.tokenizer import build_tokenizer
 from lorarecycle.tasks.catalog import EXPERT_DATA
 from lorarecycle.tasks.datasets import TEST_SPLITS, TRAIN_SETS, build_datasets
-from lorarecycle.tasks.names import SYLLABLES
+from lorarecycle.tasks.names import SYLLABLES, name_capacity, usable_word
 from lorarecycle.tasks.world import build_world
 
 SPEC = WorldSpec(n_test_chains=40, n_skill_chains=20, n_familiar=50, n_pretrain_paths=80, n_control_paths=20)
@@ -14,6 +16,21 @@ SPEC = WorldSpec(n_test_chains=40, n_skill_chains=20, n_familiar=50, n_pretrain_
 
 def texts(examples):
     return {ex.text for ex in examples}
+
+
+_PIECES = st.sampled_from(["ka", "kat", "kato", "katori", "to", "tor", "bove", "bo", "vize zoli", "mentor", "the"])
+
+
+@given(st.sets(_PIECES, max_size=6), st.sampled_from(["kato", "bove", "tori", "zoli", "mentor", "ka"]))
+def test_usable_word_is_no_reserved_word_and_no_reserved_prefix_longer_than_a_syllable(reserved, word):
+    by_definition = word not in reserved and not any(len(r) > 2 and word.startswith(r) for r in reserved)
+    assert usable_word(word, reserved) == by_definition
+
+
+def test_name_capacity_counts_the_usable_words():
+    assert name_capacity(set(), 1) == len(SYLLABLES) ** 2 and name_capacity(set(), 2) == len(SYLLABLES) ** 4
+    # "kat" bars the 5 words "katX"; a two-word reserved name bars only itself, so not here
+    assert name_capacity({"kat", "vize zoli"}, 1) == len(SYLLABLES) ** 2 - 5
 
 
 def test_same_seed_same_world_other_seed_other_world():

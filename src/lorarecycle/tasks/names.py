@@ -22,8 +22,10 @@ def random_word(rng: random.Random, n_syllables: int = 2) -> str:
 
 def usable_word(word: str, reserved: set[str]) -> bool:
     """Not a reserved word, and no reserved word longer than a syllable starts it: the
-    tokenizer matches whole words first, so "Baga" would become "bag" + an unknown piece."""
-    return word not in reserved and not any(len(r) > 2 and word.startswith(r) for r in reserved)
+    tokenizer matches whole words first, so "Baga" would become "bag" + an unknown piece.
+    Looks up the word's prefixes rather than scanning `reserved`: the world's names are in it,
+    and a scan cost ~0.8 s per `unique_names` call, ~300 calls a default run."""
+    return not any(word[:k] in reserved for k in range(3, len(word) + 1)) and word not in reserved
 
 
 def name_capacity(reserved: set[str], words: int) -> int:
