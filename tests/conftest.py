@@ -21,6 +21,16 @@ def fp32_by_default(monkeypatch):
     monkeypatch.setenv("LORARECYCLE_PRECISION", "fp32")
 
 
+@pytest.fixture
+def on_cpu(monkeypatch):
+    """For a test that feeds a model the library loads (on the run's device: the GPU where
+    one is visible) inputs or a reference it builds on the CPU. On an H200 these tests failed
+    (docs/results/gpu-h200), while 316 others passed there."""
+    from lorarecycle.model.device import DEVICE_ENV
+
+    monkeypatch.setenv(DEVICE_ENV, "cpu")
+
+
 @pytest.fixture(scope="session")
 def smoke_cfg():
     return load_preset("smoke")

@@ -100,6 +100,7 @@ def small_delta_adapter(base_path, out, relative: float = 1e-3):
             for name, m in peft_model.named_modules() if hasattr(m, "lora_A") and "default" in m.lora_A}
 
 
+@pytest.mark.usefixtures("on_cpu")
 def test_a_small_merged_delta_changes_the_logits_as_fp64_says(tiny_base, tmp_path, monkeypatch):
     from lorarecycle.recycle.adapted import load_adapted
 
@@ -129,6 +130,7 @@ def test_a_small_merged_delta_changes_the_logits_as_fp64_says(tiny_base, tmp_pat
     assert change(naive, base16) > 0.3
 
 
+@pytest.mark.usefixtures("on_cpu")
 def test_in_bf16_the_adapted_layer_adds_the_exact_delta(tiny_base, tmp_path, monkeypatch):
     """A bf16 run keeps the adapter unmerged in fp32: layer output - base output = delta W x."""
     from lorarecycle.model.precision import autocast
@@ -151,6 +153,7 @@ def test_in_bf16_the_adapted_layer_adds_the_exact_delta(tiny_base, tmp_path, mon
     assert float((folded - expected).norm() / expected.norm()) > 0.3
 
 
+@pytest.mark.usefixtures("on_cpu")
 def test_a_bf16_base_keeps_its_layernorms_in_fp32(tmp_path, monkeypatch):
     """The delta of a LoRA or routed layer is added in fp32 and passed on in fp32; GPT-2's
     LayerNorm then sees an fp32 input, which a bf16 LayerNorm refuses on CPU."""

@@ -127,6 +127,7 @@ def sharpen(path):
     save_file(state, path / "adapter_model.safetensors")
 
 
+@pytest.mark.usefixtures("on_cpu")
 def test_arrow_matches_peft_arrow(tiny_base, library, tmp_path):
     import shutil
 
@@ -156,6 +157,7 @@ def test_retriever_picks_the_expert_whose_example_is_the_query(tiny_base, librar
     assert torch.allclose(weights.sum(-1), torch.ones(3))
 
 
+@pytest.mark.usefixtures("on_cpu")
 def test_select_arrow_sends_each_query_to_one_expert_and_counts_it(tiny_base, library):
     enc = batch(tiny_base)
     inputs = LibraryInputs(tiny_base, library, ["a", "b", "c"], tiny_base / "unused", seed=0)
