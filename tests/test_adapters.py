@@ -137,3 +137,54 @@ def test_a_recipe_that_masks_its_fresh_prompts_reaches_training_masked(tiny_base
         else:
             train_full_once(tiny_base, recipe, train, 0, tmp_path / f"f{masked}", "k", monitor)
         assert seen == {"own": True, "chain:0": not masked, "chain:1": not masked}
+
+def _distill_batch(tiny_base):
+    tokenizer = load_tokenizer(tiny_base)
+    examples = [Example(f"r{i}", "fact", f"The mentor of Ka{'ko' * (i + 1)} Bo is", " Ri Su.", "Ri Su") for i in range(3)]
+    rows = [encode_example(tokenizer, ex, loss_on_prompt=i == 0) for i, ex in enumerate(examples)]
+    return rows, tokenizer.pad_token_id
+
+
+def test_kl_to_the_adapter_off_model_is_zero_at_init_and_matches_a_separate_base(tiny_base, tmp_path):
+    from lorarecycle.train.trainer import kl_to_adapter_off, scored_loss
+
+    rows, pad = _distill_batch(tiny_base)
+    batch = collate(rows, pad)
+    distill = torch.tensor([False, True, True])
+    model = make_peft_adapter(tiny_base, tmp_path / "e", seed=3)
+    with torch.no_grad():
+        _, kl = kl_to_adapter_off(model, batch, distill)
+        base = AutoModelForCausalLM.from_pretrained(tiny_base)
+        p_ref = base(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits.log_softmax(-1)
+        q = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits.log_softmax(-1)
+    expected = 0.0
+    for i in (1, 2):  # by hand: every position whose next token is text, of the marked rows only
+        for t in range(len(rows[i][0]) - 1):
+            expected += float((p_ref[i, t].exp() * (p_ref[i, t] - q[i, t])).sum())
+    assert expected > 1e-3 and float(kl) == pytest.approx(expected, rel=1e-4)
+    with torch.no_grad():
+        ce, _ = kl_to_adapter_off(model, batch, distill)
+    assert float(ce) == pytest.approx(float(scored_loss(model, batch)), rel=1e-5)
+    with torch.no_grad():  # an adapter whose B is zero is the base: nothing to pull back
+        for name, p in model.named_parameters():
+            if "lora_B" in name:
+                p.zero_()
+        assert float(kl_to_adapter_off(model, batch, distill)[1]) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_the_kl_term_in_micro_batches_gives_the_full_batch_gradient(tiny_base, tmp_path):
+    from lorarecycle.train.trainer import accumulate_gradients
+
+    rows, pad = _distill_batch(tiny_base)
+    grads, losses = [], []
+    for micro in (None, 1):
+        model = make_peft_adapter(tiny_base, tmp_path / f"m{micro}", seed=3)
+        spec = TrainSpec(epochs=1, lr=1.0, micro_batch_size=micro)
+        loss, _ = accumulate_gradients(model, rows, pad, torch.device("cpu"), spec, [False, True, True], kl_weight=2.0)
+        losses.append(float(loss))
+        grads.append(torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None]))
+    assert losses[0] == pytest.approx(losses[1], rel=1e-5)
+    assert torch.allclose(grads[0], grads[1], atol=1e-6, rtol=1e-4)
+    model = make_peft_adapter(tiny_base, tmp_path / "plain", seed=3)
+    plain, _ = accumulate_gradients(model, rows, pad, torch.device("cpu"), TrainSpec(epochs=1, lr=1.0))
+    assert float(plain) < losses[0]  # the term adds to the loss

@@ -23,7 +23,7 @@ def test_config_hash_covers_only_the_sections_the_task_reads():
 
 
 def test_fields_added_later_leave_the_hash_of_runs_made_before_them_unchanged():
-    """`experts.pack`, `.cot_form`, `.chain_form`, `.recall_check`, `.replay_from`, `.replay_draw` and `pretrain.pack_facts`, `.cot_form`,
+    """`experts.pack`, `.cot_form`, `.chain_form`, `.recall_check`, `.replay_from`, `.replay_draw`, `.replay_kl` and `pretrain.pack_facts`, `.cot_form`,
     `.chain_form` came after runs were published: at their
     neutral values the config hash and the cached base's key are the ones those runs have (the
     hash without the field, as computed then), so they resume; any other value is a new run."""
@@ -45,7 +45,7 @@ def test_fields_added_later_leave_the_hash_of_runs_made_before_them_unchanged():
     before = cfg.model_dump(mode="json", exclude={"math"})
     for section in ("experts", "full_ft_replay"):
         for field in ("pack", "cot_form", "chain_form", "chain_first", "chain_loss", "recall_check", "replay_from",
-                      "replay_draw"):
+                      "replay_draw", "replay_kl"):
             del before[section][field]
     for field in ("pack_facts", "cot_form", "chain_form"):
         del before["pretrain"][field]

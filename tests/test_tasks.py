@@ -206,6 +206,35 @@ def test_replay_drawn_every_epoch_from_facts_only_stays_off_the_retention_split(
     assert spec.model_copy(update={"replay_draw": "every_epoch"}).hashed() != spec.hashed()
 
 
+def test_replay_kl_marks_the_replayed_examples_only_and_enters_no_data_hash():
+    from lorarecycle.adapters.recipe import recipe_examples
+    from lorarecycle.config import ExpertTrainSpec
+    from lorarecycle.tasks.registry import TASKS
+
+    _, data = TASKS.get("two_hop").build(load_preset("smoke"))
+    sets = ("hop1_facts", "hop2_facts")
+    spec = ExpertTrainSpec(epochs=1, lr=1e-3, replay_from="facts", replay_draw="every_epoch")
+    plain, marked = (recipe_examples(sets, data, spec.model_copy(update={"replay_kl": kl}), 3) for kl in (0.0, 1.0))
+    assert [ex.to_dict() for ex in plain.first_epoch()] == [ex.to_dict() for ex in marked.first_epoch()]
+    assert not any(ex.distill for ex in plain.first_epoch()) and not any(ex.distill for ex in marked.fixed)
+    assert all(ex.distill for ex in marked.regroup(0)) and marked.regroup(0)  # the replay, and nothing else
+    assert "replay_kl" not in spec.hashed() and spec.model_copy(update={"replay_kl": 1.0}).hashed() != spec.hashed()
+
+
+def test_a_full_fine_tune_refuses_replay_kl():
+    from pydantic import ValidationError
+
+    from lorarecycle.config import ExperimentConfig
+
+    base = load_preset("default").model_dump()
+    with pytest.raises(ValidationError, match="full_ft_replay.replay_kl: only adapters take it"):
+        ExperimentConfig.model_validate({**base, "full_ft_replay": {**base["full_ft_replay"], "replay_kl": 1.0}})
+    inherited = {**base, "experts": {**base["experts"], "replay_kl": 1.0}, "references": ["full_ft"]}
+    with pytest.raises(ValidationError, match="experts.replay_kl: .* reference full_ft fine-tunes the whole model"):
+        ExperimentConfig.model_validate(inherited)
+    ExperimentConfig.model_validate({**inherited, "references": ["union_replay", "full_ft_replay"]})  # adapters: fine
+
+
 def test_cot_form_adds_each_own_fact_as_a_single_hop_chain_of_thought_and_nothing_else():
     from lorarecycle.adapters.recipe import recipe_examples
     from lorarecycle.config import ExpertTrainSpec

@@ -42,7 +42,7 @@ def train_expert(
     targets = resolve_target_modules(model, lora.target_modules)
     peft_model = get_peft_model(model, lora_config(lora, targets))
     stats = train_causal_lm(peft_model, tokenizer, examples, train, seed, f"training expert {name}", loss_on_prompt,
-                            monitor, fresh)
+                            monitor, fresh, kl_weight=getattr(train, "replay_kl", 0.0))
     with atomic_dir(out) as tmp:
         peft_model.save_pretrained(tmp)
         write_json(tmp / EXPERT_META, {"name": name, "key": key, "seed": seed, "target_modules": targets, "train": stats})

@@ -13,6 +13,8 @@ replay  its own examples and each fact's question form (two surface forms, so th
         `chain_loss: second_step` trains only its second step (the rest is context).
         `replay_from: facts` replays only the pool's single facts; `replay_draw: every_epoch`
         draws a new replay sample every epoch (the same size), so the epochs cover more of it.
+        `replay_kl` marks the replayed examples for a distillation term toward the base
+        (`Example.distill`, read by the trainer).
         `pack: k` joins k of the own examples and question forms into one training
         sequence, in new groups every epoch, so a fact is learned after other text too, as
         pretraining text is read, not only at the start of a sequence.
@@ -21,6 +23,7 @@ replay  its own examples and each fact's question form (two surface forms, so th
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from functools import partial
 from typing import NamedTuple
 
@@ -56,7 +59,8 @@ def recipe_examples(sets: tuple[str, ...], datasets: dict[str, list[Example]], s
         return Recipe(own, False)
     form_sets = (questions_set, cot_forms_set) if spec.cot_form else (questions_set,)
     forms = [ex for name in sets for form in form_sets for ex in datasets.get(form(name), [])]
-    draw = partial(_replay_sample, _replay_pool(datasets[REPLAY_POOL], spec), round(spec.replay_ratio * len(own)), seed)
+    draw = partial(_replay_sample, _replay_pool(datasets[REPLAY_POOL], spec), round(spec.replay_ratio * len(own)), seed,
+                   spec.replay_kl > 0)
     if spec.chain_form and chain_forms is None:
         raise ValueError("chain_form needs the task's chain forms (two-hop only)")
     if spec.replay_draw == "every_epoch":
@@ -86,11 +90,12 @@ def _replay_pool(pool: list[Example], spec: ExpertTrainSpec) -> list[Example]:
     return facts
 
 
-def _replay_sample(pool: list[Example], n: int, seed: int, epoch: int | None) -> list[Example]:
+def _replay_sample(pool: list[Example], n: int, seed: int, distill: bool, epoch: int | None) -> list[Example]:
     """`n` examples of the pool; `epoch=None` is the one sample of `replay_draw: once` (its
     stream predates the per-epoch draw, so published runs keep their replay)."""
     rng = make_rng(seed, "replay") if epoch is None else make_rng(seed, "replay", str(epoch))
-    return rng.sample(pool, min(len(pool), n))
+    sample = rng.sample(pool, min(len(pool), n))
+    return [replace(ex, distill=True) for ex in sample] if distill else sample
 
 
 def _joined(parts: tuple[Callable[[int], list[Example]], ...], epoch: int) -> list[Example]:

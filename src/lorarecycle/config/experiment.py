@@ -78,6 +78,19 @@ class ExperimentConfig(StrictModel):
         return self
 
     @model_validator(mode="after")
+    def _distillation_needs_an_adapter(self) -> "ExperimentConfig":
+        # the reference of replay_kl is the model with its adapter switched off: a full
+        # fine-tune would need a second, frozen copy of the base
+        specs = {"full_ft": (self.full_ft or self.experts, "full_ft" if self.full_ft else "experts"),
+                 "full_ft_replay": (self.full_ft_replay, "full_ft_replay")}  # full_ft_replay always replays
+        for name, (spec, field) in specs.items():
+            replays = spec.recipe == "replay" or name == "full_ft_replay"
+            if name in self.references and replays and spec.replay_kl > 0:
+                raise ValueError(f"{field}.replay_kl: only adapters take it (its reference is the base with the "
+                                 f"adapter off), and reference {name} fine-tunes the whole model")
+        return self
+
+    @model_validator(mode="after")
     def _labels_unique(self) -> "ExperimentConfig":
         labels = [m.row_name for m in self.methods]
         dupes = sorted({x for x in labels if labels.count(x) > 1})

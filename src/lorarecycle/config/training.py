@@ -65,6 +65,10 @@ class ExpertTrainSpec(TrainSpec):
     replay_draw: Literal["once", "every_epoch"] = Field(
         "once", description="one replay sample for the whole training (once) or a new one every epoch (every_epoch: the "
         "same number of examples, so the epochs together rehearse more of the pool)")
+    replay_kl: float = Field(
+        0.0, ge=0, le=100, description="adapters only: weight of a distillation term on the replayed examples, the KL "
+        "divergence from the base model (the adapter switched off) to the adapted model at every position of the "
+        "replayed text, added to their loss, so the adapter keeps the base's predictions there, not only the answers")
     stop_recall: float | None = Field(
         0.98, gt=0, le=1, description="stop at the first check where exact-match recall of a sample of the own "
         "examples reaches this (None: run every epoch); retention and control CoT are recorded at each check")
@@ -97,14 +101,15 @@ class ExpertTrainSpec(TrainSpec):
 
     HASH_NEUTRAL: ClassVar[dict[str, object]] = {**TrainSpec.HASH_NEUTRAL, "pack": 1, "cot_form": False,
                                                  "chain_form": False, "chain_first": "other", "chain_loss": "all",
-                                                 "recall_check": "pooled", "replay_from": "pool", "replay_draw": "once"}
+                                                 "recall_check": "pooled", "replay_from": "pool", "replay_draw": "once",
+                                                 "replay_kl": 0.0}
 
     def hashed(self) -> dict:
         # pack > 1 drew fixed groups until its groups became new every epoch: a run directory
         # of the old scheme must not resume into the new one
         dump = super().hashed()
         if self.recipe == "plain":  # a preset's CoT forms and replay do not reach plain: the same run either way
-            for field in ("cot_form", "chain_form", "replay_from", "replay_draw"):
+            for field in ("cot_form", "chain_form", "replay_from", "replay_draw", "replay_kl"):
                 dump.pop(field, None)
         if self.recipe == "plain" or not self.chain_form:  # chain_form's shape, read only with chain forms
             dump.pop("chain_first", None)

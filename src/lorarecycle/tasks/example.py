@@ -19,11 +19,13 @@ class Example:
     # whether its prompt carries loss in training; None: as the training stage says. Set by
     # material whose prompt is context only (a chain form's invented first step)
     loss_on_prompt: bool | None = None
+    # a replayed example that also carries the distillation term toward the base (replay_kl)
+    distill: bool = False
 
     def to_dict(self) -> dict:
-        # the masking is the training spec's choice (hashed with it), not the example's content:
-        # left out, so data files and stage keys read the text alone, as they did before the field
-        return {k: v for k, v in asdict(self).items() if k != "loss_on_prompt"}
+        # the masking and the distillation are the training spec's choices (hashed with it), not
+        # the example's content: left out, so data files and stage keys read the text alone
+        return {k: v for k, v in asdict(self).items() if k not in ("loss_on_prompt", "distill")}
 
     @property
     def text(self) -> str:

@@ -66,19 +66,45 @@ def scored_loss(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     return torch.nn.functional.cross_entropy(logits.float(), targets[scored])
 
 
+def kl_to_adapter_off(model, batch: dict[str, torch.Tensor], rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean next-token loss over the scored positions (as `scored_loss`), and the summed
+    KL(base || model) over every next-token prediction of the `rows` (a bool per sequence),
+    the base being this PEFT model with its adapter switched off."""
+    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, :-1]
+    targets = batch["labels"][:, 1:]
+    scored = targets != IGNORE
+    loss = (torch.nn.functional.cross_entropy(logits[scored].float(), targets[scored]) if scored.any()
+            else logits.sum() * 0.0)
+    ids, mask = batch["input_ids"][rows], batch["attention_mask"][rows]
+    with torch.no_grad(), model.disable_adapter():
+        reference = model(input_ids=ids, attention_mask=mask).logits[:, :-1]
+    predicted = mask[:, 1:].bool()  # the positions whose next token is text, not padding
+    kl = torch.nn.functional.kl_div(logits[rows][predicted].float().log_softmax(-1),
+                                    reference[predicted].float().log_softmax(-1), log_target=True, reduction="sum")
+    return loss, kl
+
+
 def accumulate_gradients(model, rows: Sequence[tuple[list[int], list[int]]], pad_id: int, device: torch.device,
-                         spec: TrainSpec) -> tuple[torch.Tensor, int]:
+                         spec: TrainSpec, distill: Sequence[bool] = (), kl_weight: float = 0.0) -> tuple[torch.Tensor, int]:
     """Backward the batch's mean token loss, in micro-batches of `spec.micro_batch_size`
-    (each weighted by its share of the scored tokens: the same gradient as one pass).
+    (each weighted by its share of the scored tokens: the same gradient as one pass), plus
+    `kl_weight` x the mean KL to the adapter-off model over the `distill` rows' positions.
     Returns (loss, tokens seen)."""
     size = spec.micro_batch_size or len(rows)
-    chunks = [collate(rows[i : i + size], pad_id) for i in range(0, len(rows), size)]
+    starts, distill = range(0, len(rows), size), list(distill) or [False] * len(rows)
+    chunks = [collate(rows[i : i + size], pad_id) for i in starts]
+    flags = [torch.tensor(distill[i : i + size], dtype=torch.bool) for i in starts]
     scored = [int((c["labels"][:, 1:] != IGNORE).sum()) for c in chunks]
+    predicted = [int(c["attention_mask"][f][:, 1:].sum()) for c, f in zip(chunks, flags)]
     total, tokens = torch.zeros(()), 0
-    for chunk, n in zip(chunks, scored):
-        batch = {k: v.to(device) for k, v in chunk.items()}
+    for chunk, n, rows_kl, k in zip(chunks, scored, flags, predicted):
+        batch = {key: v.to(device) for key, v in chunk.items()}
         with autocast(device):
-            loss = scored_loss(model, batch) * (n / max(1, sum(scored)))
+            if kl_weight > 0 and k:
+                ce, kl = kl_to_adapter_off(model, batch, rows_kl.to(device))
+                loss = ce * (n / max(1, sum(scored))) + kl_weight * kl / sum(predicted)
+            else:
+                loss = scored_loss(model, batch) * (n / max(1, sum(scored)))
         loss.backward()
         total += loss.detach().float().cpu()
         tokens += int(chunk["attention_mask"].sum())
@@ -111,23 +137,29 @@ def train_causal_lm(
     loss_on_prompt: bool = False,
     monitor: Callable | None = None,
     fresh: Callable[[int], Sequence[Example]] | None = None,
+    kl_weight: float = 0.0,
 ) -> dict:
     """Train the model's trainable parameters in place; returns training statistics.
     `fresh(epoch)` (0-based) gives examples added to that epoch only, the same number each
     epoch: material that must never repeat. Prompts carry loss as `loss_on_prompt` says,
     unless an example says otherwise (`Example.loss_on_prompt`).
     `monitor(model, tokenizer) -> (stop, metrics)` runs when `monitor.due(epoch, epochs)`;
-    its metrics are kept in the statistics and training ends when it says stop."""
+    its metrics are kept in the statistics and training ends when it says stop.
+    `kl_weight` > 0 (a PEFT model): the examples marked `distill` also carry that weight x
+    the KL from the adapter-off model (`kl_to_adapter_off`)."""
     fixed = [encode_example(tokenizer, ex, loss_on_prompt) for ex in examples]
+    fixed_distill = [ex.distill for ex in examples]
 
-    def epoch_rows(epoch: int) -> list[tuple[list[int], list[int]]]:
-        return fixed + [encode_example(tokenizer, ex, loss_on_prompt) for ex in (fresh(epoch) if fresh else ())]
+    def epoch_rows(epoch: int) -> tuple[list[tuple[list[int], list[int]]], list[bool]]:
+        new = list(fresh(epoch)) if fresh else []
+        return (fixed + [encode_example(tokenizer, ex, loss_on_prompt) for ex in new],
+                fixed_distill + [ex.distill for ex in new])
 
     # every epoch encoded once, up front, so a long sequence is refused before the first step
     # (encoding the default pretraining's fresh texts costs ~1.8 s an epoch: not worth doing twice)
-    epochs = [epoch_rows(epoch) for epoch in range(spec.epochs)] if fresh else [fixed]
-    check_lengths(epochs, model, description)
-    rows = epochs[0]
+    epochs = [epoch_rows(epoch) for epoch in range(spec.epochs)] if fresh else [(fixed, fixed_distill)]
+    check_lengths([rows for rows, _ in epochs], model, description)
+    rows, distill = epochs[0]
     pad_id = tokenizer.pad_token_id
     steps_per_epoch = math.ceil(len(rows) / spec.batch_size)
     total = spec.epochs * steps_per_epoch
@@ -147,12 +179,13 @@ def train_causal_lm(
         for epoch in range(spec.epochs):
             epochs_run += 1
             if epoch and fresh:
-                rows = epochs[epoch]
+                rows, distill = epochs[epoch]
                 if math.ceil(len(rows) / spec.batch_size) != steps_per_epoch:  # the schedule counts on it
                     raise ValueError(f"{description}: epoch {epoch + 1} has {len(rows)} examples, the first had a "
                                      "different number of steps; fresh(epoch) must give the same number every epoch")
             for indices in length_bucketed_batches([len(r[0]) for r in rows], spec.batch_size, shuffler):
-                loss, n_tokens = accumulate_gradients(model, [rows[j] for j in indices], pad_id, device, spec)
+                loss, n_tokens = accumulate_gradients(model, [rows[j] for j in indices], pad_id, device, spec,
+                                                      [distill[j] for j in indices], kl_weight)
                 torch.nn.utils.clip_grad_norm_(params, 1.0)
                 optimizer.step()
                 scheduler.step()
