@@ -35,13 +35,13 @@ def test_fields_added_later_leave_the_hash_of_runs_made_before_them_unchanged():
     # the default preset before it adopted cot_form and chain_form (experts, then pretraining) and
     # the replay of single facts drawn every epoch: the published runs were made with it
     off = {"cot_form": False, "chain_form": False}
-    replay_before = {"replay_from": "pool", "replay_draw": "once"}
+    replay_before = {"replay_from": "pool", "replay_draw": "once", "replay_kl": 0.0}
     cfg = default.model_copy(update={"experts": default.experts.model_copy(update=off | replay_before),
                                      "full_ft_replay": default.full_ft_replay.model_copy(update=off),
                                      "pretrain": default.pretrain.model_copy(update=off)})
     assert default.experts.cot_form and default.experts.chain_form and default.config_hash() != cfg.config_hash()
     assert default.pretrain.cot_form and default.pretrain.chain_form and base_model_key(default) != base_model_key(cfg)
-    assert default.experts.replay_draw == "every_epoch" and default.experts.replay_from == "facts"
+    assert default.experts.replay_draw == "every_epoch" and default.experts.replay_from == "facts" and default.experts.replay_kl == 1
     before = cfg.model_dump(mode="json", exclude={"math"})
     for section in ("experts", "full_ft_replay"):
         for field in ("pack", "cot_form", "chain_form", "chain_first", "chain_loss", "recall_check", "replay_from",
