@@ -575,6 +575,51 @@ def test_pretraining_fact_forms_add_each_fact_as_a_cot_and_as_a_masked_second_st
     assert not names[0] & names[1]  # new one-off names every epoch
 
 
+def test_incontext_loss_answer_trains_the_answers_of_the_incontext_sequences_only(smoke_cfg):
+    """`pretrain.incontext_loss: answer`: the in-context sequences of both stages carry loss on
+    their completions only (no stated fact's name, no question), the same texts as `all`; the
+    fixed corpus keeps its loss; the cached base's key is unchanged at `all`."""
+    from lorarecycle.model.batching import IGNORE, encode_example
+    from lorarecycle.model.precision import set_precision
+    from lorarecycle.model.tokenizer import build_tokenizer
+    from lorarecycle.tasks.incontext import incontext_corpus
+    from lorarecycle.tasks.registry import task_of
+    from lorarecycle.train import pretrain
+    from lorarecycle.train.pretrain import base_model_key, pretraining_material
+
+    world, data = task_of(smoke_cfg).build(smoke_cfg)
+    corpus, n = data["pretrain"], smoke_cfg.world.n_incontext
+    answer = smoke_cfg.model_copy(update={"pretrain": smoke_cfg.pretrain.model_copy(update={"incontext_loss": "answer"})})
+    fixed, fresh = pretraining_material(answer, world, corpus)
+    assert fixed == corpus and all(ex.loss_on_prompt is None for ex in fixed)
+    plain = incontext_corpus(world, n, 3)
+    masked = fresh(3)
+    assert [ex.text for ex in masked] == [ex.text for ex in plain] and all(ex.loss_on_prompt is False for ex in masked)
+    tokenizer = build_tokenizer(task_of(answer).vocabulary(answer))
+    for ex in masked:
+        ids, labels = encode_example(tokenizer, ex, True)  # masked even where the stage trains prompts
+        trained = tokenizer.decode([i for i, label in zip(ids, labels) if label != IGNORE], skip_special_tokens=True)
+        assert trained.replace(" ", "") == ex.completion.lower().replace(" ", "")
+        assert ex.prompt.split(" Question:")[0].lower() not in trained  # the stated facts carry no loss
+    from functools import partial
+
+    seen = {}
+
+    def capture(model, tokenizer, examples, spec, seed, label, loss_on_prompt, fresh=None, monitor=None):
+        seen.setdefault(label, fresh(0))
+        return {}
+
+    layout = partial(incontext_corpus, world, fixed_layout=True)
+    warm = answer.model_copy(update={"pretrain": answer.pretrain.model_copy(update={"layout_warmup_steps": 1})})
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(pretrain, "train_causal_lm", capture)
+        pretrain.pretrain_model(None, tokenizer, warm, corpus, fresh, layout)
+    assert all(ex.loss_on_prompt is False for examples in seen.values() for ex in examples) and len(seen) == 2
+    set_precision("fp32")
+    assert base_model_key(smoke_cfg) == base_model_key(smoke_cfg.model_copy(update={
+        "pretrain": smoke_cfg.pretrain.model_copy(update={"incontext_loss": "all"})})) != base_model_key(answer)
+
+
 def test_an_examples_own_masking_stays_out_of_its_dump_so_data_files_and_stage_keys_are_unchanged():
     from dataclasses import replace
 

@@ -37,7 +37,7 @@ class PretrainSpec(TrainSpec):
         1, ge=1, le=4, description="facts of the pretraining corpus joined per sequence, in new groups every epoch, "
         "so a fact is read after other text, not only at a sequence start (the other texts stay whole)")
     HASH_NEUTRAL: ClassVar[dict[str, object]] = {**TrainSpec.HASH_NEUTRAL, "pack_facts": 1, "cot_form": False,
-                                                 "chain_form": False}
+                                                 "chain_form": False, "incontext_loss": "all"}
 
     cot_form: bool = Field(False, description="each pretraining fact also as a single-hop chain of thought, so the "
                            "base recalls its facts where a chain of thought asks for them, not only at a sequence start")
@@ -45,6 +45,10 @@ class PretrainSpec(TrainSpec):
         False, description="two-hop task: each pretraining fact also as the second step of a two-hop chain of thought "
         "after an invented first step about a one-off name, new every epoch, given as context (no loss on it)")
 
+    incontext_loss: Literal["all", "answer"] = Field(
+        "all", description="where the in-context sequences over one-off names carry loss (the warmup's and the main "
+        "stage's): all: every token; answer: their answers only, not the stated facts nor the question, whose "
+        "one-off names can only be guessed, so the names' guessing does not compete with copying them")
     layout_warmup_steps: int = Field(
         0, ge=0, description="steps of fixed-layout in-context sequences (the test's relation pair, facts in chain "
         "order, then the CoT question; fresh names) before the main corpus: the first stage of a curriculum that "

@@ -4,6 +4,7 @@ whose every training token we know."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
@@ -69,6 +70,8 @@ def pretrain_model(model, tokenizer, cfg: ExperimentConfig, corpus: list[Example
     the corpus with `fresh` sequences each epoch; returns the training statistics."""
     spec, seed = cfg.pretrain, derive_seed(cfg.seed, "pretrain")
     warmup_stats = None
+    if layout is not None and spec.incontext_loss == "answer":
+        layout = partial(answers_only, layout)
     if spec.layout_warmup_steps:
         if layout is None:
             raise ValueError("pretrain.layout_warmup_steps needs the task's fixed-layout sequences")
@@ -98,11 +101,18 @@ def pretraining_material(cfg: ExperimentConfig, world, corpus: list[Example]) ->
     if spec.cot_form:
         corpus = corpus + [form for ex in facts if (form := task.cot_form(ex)) is not None]
     fresh = partial(task.incontext, world, cfg.world.n_incontext)
+    if spec.incontext_loss == "answer":
+        fresh = partial(answers_only, fresh)
     if spec.chain_form:
         chains = partial(task.chain_forms, world, facts, derive_seed(cfg.seed, "pretrain", "chain-forms"),
                          loss="second_step")
         fresh = partial(_joined, fresh, chains)
     return corpus, fresh
+
+
+def answers_only(make: Callable[..., list[Example]], *args) -> list[Example]:
+    """`make(*args)`'s examples with loss on their completions only (`pretrain.incontext_loss: answer`)."""
+    return [replace(ex, loss_on_prompt=False) for ex in make(*args)]
 
 
 def _joined(first: Fresh, second: Fresh, epoch: int) -> list[Example]:
