@@ -1,4 +1,5 @@
 import pytest
+import torch
 
 from lorarecycle.config import ExperimentConfig, load_config, load_preset, preset_names
 from lorarecycle.errors import UserError
@@ -47,7 +48,7 @@ def test_fields_added_later_leave_the_hash_of_runs_made_before_them_unchanged():
         for field in ("pack", "cot_form", "chain_form", "chain_first", "chain_loss", "recall_check", "replay_from",
                       "replay_draw", "replay_kl"):
             del before[section][field]
-    for field in ("pack_facts", "cot_form", "chain_form"):
+    for field in ("pack_facts", "cot_form", "chain_form", "incontext_loss"):
         del before["pretrain"][field]
     assert cfg.experts.pack == 1 and cfg.pretrain.pack_facts == 1 and cfg.config_hash() == stable_hash(before)
     assert cfg.config_hash() == "06c097f9a712"  # docs/results/default before cot_form (git history)
@@ -55,6 +56,9 @@ def test_fields_added_later_leave_the_hash_of_runs_made_before_them_unchanged():
                    "model": {k: v for k, v in before["model"].items() if k != "base_model"},
                    "pretrain": before["pretrain"], "seed": 0, "precision": current_precision()}
     assert base_model_key(cfg) == stable_hash(base_before)
+    with pytest.MonkeyPatch.context() as mp:  # a GPU's base is filed apart from the CPU's
+        mp.setattr("lorarecycle.train.pretrain.current_device", lambda: torch.device("cuda"))
+        assert base_model_key(cfg) == stable_hash(base_before | {"device": "cuda"}) != stable_hash(base_before)
     packed = cfg.model_copy(update={"experts": cfg.experts.model_copy(update={"pack": 2})})
     assert packed.config_hash() != cfg.config_hash() and base_model_key(packed) == base_model_key(cfg)
     chain = {"chain_form": True, "chain_loss": "second_step"}

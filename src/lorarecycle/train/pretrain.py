@@ -33,11 +33,17 @@ Layout = Callable[[int, int], list[Example]]  # (n, pass) -> fixed-layout in-con
 def base_model_key(cfg: ExperimentConfig) -> str:
     """Everything the pretrained weights depend on."""
     spec = cfg.model.model_dump(mode="json", exclude={"base_model"})
+    device = current_device().type
     return stable_hash(
         {"v": FORMAT_VERSION, "task": cfg.task, "world": cfg.world.model_dump(mode="json"),
          **({"math": cfg.math.model_dump(mode="json", exclude=cfg.math.NOT_PRETRAINED)} if cfg.task == "math" else {}),
          "model": spec,
-         "pretrain": cfg.pretrain.hashed(), "seed": cfg.seed, "precision": current_precision()}
+         "pretrain": cfg.pretrain.hashed(), "seed": cfg.seed, "precision": current_precision(),
+         # a GPU pretrains other weights than a CPU from the same config (measured: Gate 0's
+         # composition in context 0.08 on an H200 against 0.03 on a Xeon, docs/results/gate-probes),
+         # so a cache shared between them must not hand one's base to the other; left out on
+         # the CPU, whose keys (and caches) stay as they were
+         **({"device": device} if device != "cpu" else {})}
     )
 
 
