@@ -116,6 +116,30 @@ def test_rerun_resumes_without_duplicate_rows(smoke_run):
     assert redone == {key(json.loads(x)): json.loads(x)["accuracy"] for x in lines}
 
 
+def test_resume_refuses_rows_of_other_trained_stages(smoke_run, tmp_path):
+    """A run resumed with another base or adapter than its rows came from (new code, another
+    cache) stops in one line, its results untouched; with the same stages it resumes."""
+    import shutil
+
+    root, _ = smoke_run
+    out = tmp_path / "run"
+    shutil.copytree(root / "run", out)
+    stages = json.loads((out / "stages.json").read_text())
+    assert {"base", "hop1", "hop2"} <= stages.keys() and stages["hop1"].startswith("hop1-")
+    rows = (out / "results.jsonl").read_text()
+    (out / "results.jsonl").write_text("".join(rows.splitlines(keepends=True)[:-3]))  # an interrupted run
+    (out / "stages.json").write_text(json.dumps({**stages, "hop1": "hop1-000000000000"}))
+    refused = cli("run", "--preset", "smoke", "--out", str(out), cache=root / "cache")
+    assert refused.returncode != 0
+    message = refused.stderr.strip().splitlines()[-1]
+    assert "other trained stages (hop1: hop1-000000000000, now " in message and "choose another --out" in message
+    assert (out / "results.jsonl").read_text() == "".join(rows.splitlines(keepends=True)[:-3])
+    (out / "stages.json").write_text(json.dumps(stages))
+    resumed = cli("run", "--preset", "smoke", "--out", str(out), cache=root / "cache")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert accuracies(out) == accuracies(root / "run")
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

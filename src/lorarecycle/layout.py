@@ -4,4 +4,5 @@ CONFIG_FILE = "config.yaml"  # the resolved experiment, with its hash
 RESULTS_FILE = "results.jsonl"  # one row per model x library x split
 SAMPLES_FILE = "samples.jsonl"  # every generation
 FAMILIARITY_FILE = "familiarity.jsonl"  # base-model scores of the test entities
+STAGES_FILE = "stages.json"  # the base and adapters (by content key) that the results were computed with
 GRID_FILE = "grid.yaml"  # a grid's resolved spec (grid run directories only)

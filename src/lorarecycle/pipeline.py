@@ -41,7 +41,7 @@ from .report.markdown import render_report
 from .seeding import derive_seed, make_rng
 from .evaluate.familiarity import name_scores, summarize_familiarity
 from .evaluate.oracle import oracle_rows
-from .layout import CONFIG_FILE, FAMILIARITY_FILE, RESULTS_FILE, SAMPLES_FILE
+from .layout import CONFIG_FILE, FAMILIARITY_FILE, RESULTS_FILE, SAMPLES_FILE, STAGES_FILE
 from .jobs import (EvalContext, Row, build_recycled, evaluate_row, reusable, trace_path, train_adapter_once,
                    train_full_once)
 from .parallel import JobRunner
@@ -132,6 +132,23 @@ def prepare_run_dir(out: Path, cfg: ExperimentConfig) -> None:
         raise UserError(f"{out} is not empty and holds no {CONFIG_FILE}; choose another --out")
     resolved = {"config_hash": cfg.config_hash(), **cfg.model_dump(mode="json")}
     atomic_write_text(config_path, yaml.safe_dump(resolved, sort_keys=False))
+
+
+def check_stages(out: Path, stages: dict[str, str], resuming: bool) -> None:
+    """Record which base and adapters (directory names carry their content keys) this run's
+    rows come from; refuse to add rows to results computed with other ones. The config hash
+    covers the config, not the code that turns it into data: a run resumed after an upgrade,
+    or on another cache, would otherwise mix rows of two recipes in one table."""
+    path = out / STAGES_FILE
+    recorded = read_json(path) if path.is_file() else {}
+    changed = [name for name in stages if name in recorded and recorded[name] != stages[name]]
+    if resuming and changed:
+        name = changed[0]
+        raise UserError(f"{out / RESULTS_FILE}: its rows were computed with other trained stages ({name}: "
+                        f"{recorded[name]}, now {stages[name]}; the code, the cache or the data changed since); "
+                        f"choose another --out, or delete {RESULTS_FILE} there to evaluate again")
+    if recorded != {**recorded, **stages}:
+        write_json(path, {**recorded, **stages})
 
 
 def versions() -> dict:
@@ -355,6 +372,8 @@ def _run_locked(cfg: ExperimentConfig, out: Path, task, world, datasets: dict, s
     experts, full = ensure_adapters(cfg, base_path, datasets, store, runner, world)
     entities = {normalize(e) for e in world.entities}
     results = read_jsonl(out / RESULTS_FILE)
+    check_stages(out, {"base": base_path.name, **{name: path.name for name, path in {**experts, **full}.items()}},
+                 bool(results))
     done = {(r["model"], r["library"], r["split"]) for r in results}
     # Samples are written before their result row: after a crash, drop samples (and any
     # partial line) whose result row never landed, so a resume does not duplicate them.
