@@ -579,6 +579,8 @@ def test_incontext_loss_answer_trains_the_answers_of_the_incontext_sequences_onl
     """`pretrain.incontext_loss: answer`: the in-context sequences of both stages carry loss on
     their completions only (no stated fact's name, no question), the same texts as `all`; the
     fixed corpus keeps its loss; the cached base's key is unchanged at `all`."""
+    from functools import partial
+
     from lorarecycle.model.batching import IGNORE, encode_example
     from lorarecycle.model.precision import set_precision
     from lorarecycle.model.tokenizer import build_tokenizer
@@ -601,8 +603,6 @@ def test_incontext_loss_answer_trains_the_answers_of_the_incontext_sequences_onl
         trained = tokenizer.decode([i for i, label in zip(ids, labels) if label != IGNORE], skip_special_tokens=True)
         assert trained.replace(" ", "") == ex.completion.lower().replace(" ", "")
         assert ex.prompt.split(" Question:")[0].lower() not in trained  # the stated facts carry no loss
-    from functools import partial
-
     seen = {}
 
     def capture(model, tokenizer, examples, spec, seed, label, loss_on_prompt, fresh=None, monitor=None):
