@@ -12,11 +12,22 @@ import torch
 from transformers import AutoModelForCausalLM
 
 
-def cli(*args: str, cache: Path, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "LORARECYCLE_CACHE": str(cache)}
+def child_env(cache: Path) -> dict[str, str]:
+    """The environment of a CLI child process: this cache, and the very `lorarecycle` this test
+    process imported first on its path (not whichever tree the interpreter's install points
+    at: a test run from another checkout tests that checkout's code)."""
+    import lorarecycle
+
+    src = str(Path(lorarecycle.__file__).resolve().parents[1])
+    path = os.pathsep.join(dict.fromkeys(p for p in (src, *os.environ.get("PYTHONPATH", "").split(os.pathsep)) if p))
+    env = {**os.environ, "LORARECYCLE_CACHE": str(cache), "PYTHONPATH": path}
     env.pop("LORARECYCLE_DEBUG", None)
+    return env
+
+
+def cli(*args: str, cache: Path, cwd: Path | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "lorarecycle.cli.main", *args], capture_output=True, text=True,
-                          env=env, cwd=cwd, timeout=900)
+                          env=child_env(cache), cwd=cwd, timeout=900)
 
 
 def cli_in_process(args: list[str], cache: Path, monkeypatch, capsys) -> tuple[int, str, str]:

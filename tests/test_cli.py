@@ -12,7 +12,7 @@ import pytest
 from lorarecycle.tasks.catalog import TWO_HOP
 from lorarecycle.tasks.datasets import TEST_SPLITS
 
-from .helpers import acc_rows, accuracies, check_html_report, cli, cli_in_process
+from .helpers import acc_rows, accuracies, check_html_report, child_env, cli, cli_in_process
 
 
 @pytest.fixture(scope="module")
@@ -287,7 +287,7 @@ def test_sigint_exits_130_in_one_line_and_the_rerun_resumes_to_the_same_rows(smo
 
     root, _ = smoke_run
     out = tmp_path / "run"
-    env = {**os.environ, "LORARECYCLE_CACHE": str(root / "cache")}  # the smoke run's base: straight to experts
+    env = child_env(root / "cache")  # the smoke run's base: straight to experts
     # SIGINT restored to its default in the child: a job started in the background of a
     # non-interactive shell (CI scripts, `cmd &`) inherits SIGINT ignored, as POSIX asks, and
     # Python keeps an ignored SIGINT ignored (the cause of this test's earlier flakes)
@@ -320,8 +320,7 @@ def test_sigkill_at_four_stages_then_resume_gives_the_uninterrupted_rows(smoke_r
 
     root, _ = smoke_run
     out, cache = tmp_path / "run", tmp_path / "cache"
-    env = {**os.environ, "LORARECYCLE_CACHE": str(cache)}
-    env.pop("LORARECYCLE_DEBUG", None)
+    env = child_env(cache)
 
     def rows() -> int:
         path = out / "results.jsonl"

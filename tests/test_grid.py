@@ -15,7 +15,7 @@ import pytest
 from lorarecycle.errors import UserError
 from lorarecycle.sweep.grid import expand, validate_grid
 
-from .helpers import cli
+from .helpers import child_env, cli
 
 TINY = """name: tiny-grid
 experiment:
@@ -103,7 +103,7 @@ def test_grid_runs_every_cell_and_reports(uninterrupted):
 def test_sigkill_mid_grid_then_rerun_completes_with_identical_rows(uninterrupted, tmp_path):
     root, path = uninterrupted
     out = tmp_path / "run"
-    env = {**os.environ, "LORARECYCLE_CACHE": str(tmp_path / "cache")}
+    env = child_env(tmp_path / "cache")
     proc = subprocess.Popen([sys.executable, "-m", "lorarecycle.cli.main", "run", str(path), "--out", str(out)],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 300
