@@ -7,8 +7,11 @@ and a square fp32 (or bf16) matmul (fraction of peak = achieved model GFLOP/s / 
 Model FLOPs per token: 6 N for full training, 4 N for LoRA (the frozen base needs no weight
 gradients), N the parameters of every matmul including the LM head. Medians over --repeats.
 
-    python benchmarks/train.py
-    python benchmarks/train.py --precision bf16 --repeats 5
+Both precisions are measured in one run (baseline: fp32), and the line under the table
+says which is faster for each shape by the step probe's margin and what `auto` picks here
+(fp32 on every CPU: the same numbers everywhere).
+
+    python benchmarks/train.py --repeats 5
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from peft import get_peft_model
 from lorarecycle.adapters.experts import lora_config
 from lorarecycle.config import LoraSpec, TrainSpec, load_preset
 from lorarecycle.model.precision import autocast, cpu_description, current_precision, matmul_gflops, set_precision
+from lorarecycle.model.step_probe import BF16_MARGIN
 from lorarecycle.model.targets import resolve_target_modules
 from lorarecycle.model.tiny import build_tiny_llama
 from lorarecycle.model.tokenizer import build_tokenizer
@@ -88,36 +92,42 @@ def measure(kind: str, cfg, tokenizer, examples, spec: TrainSpec, repeats: int) 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"))
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--examples", type=int, default=1024, help="training examples per shape (one epoch)")
     args = parser.parse_args()
     configure_runtime()
-    set_precision(args.precision)
-    precision = current_precision()
     cfg = load_preset("default")
     task = task_of(cfg)
     _, datasets = task.build(cfg)
     tokenizer = build_tokenizer(task.vocabulary(cfg))
-    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
-    peak = statistics.median(matmul_gflops(dtype, size=1024, seconds=0.5) for _ in range(3))
     pretrain = datasets["pretrain"][: args.examples]
     facts = (datasets["hop1"] + datasets["hop2"]) * math.ceil(args.examples / (len(datasets["hop1"]) * 2))
-    results = [
-        measure("pretrain", cfg, tokenizer, pretrain, TrainSpec(epochs=1, lr=1e-3, batch_size=32), args.repeats),
-        measure("lora", cfg, tokenizer, facts[: args.examples], TrainSpec(epochs=1, lr=1e-3, batch_size=16),
-                args.repeats),
-    ]
     cpu = cpu_description()
-    console.print(f"CPU: {cpu['cpu']} ({cpu['capability']}, {cpu['threads']} threads); precision {precision}; "
-                  f"GEMM peak (1024^2 matmul, median of 3): {peak:.1f} GFLOP/s; medians of {args.repeats} runs",
-                  markup=False, highlight=False, soft_wrap=True)
-    header = f"{'shape':9s} {'matmul params':>13s} {'ours tok/s':>11s} {'hand tok/s':>11s} {'ours/hand':>9s} " \
-             f"{'GFLOP/s':>8s} {'of peak':>8s}"
+    console.print(f"CPU: {cpu['cpu']} ({cpu['capability']}, {cpu['threads']} threads); medians of {args.repeats} runs; "
+                  "GEMM peak: a 1024^2 matmul in the same precision, median of 3", markup=False, highlight=False,
+                  soft_wrap=True)
+    header = f"{'shape':9s} {'precision':9s} {'matmul params':>13s} {'ours tok/s':>11s} {'hand tok/s':>11s} " \
+             f"{'ours/hand':>9s} {'GFLOP/s':>8s} {'of peak':>8s}"
     console.print(header, markup=False, highlight=False, soft_wrap=True)
-    for r in results:
-        console.print(f"{r['shape']:9s} {r['params_matmul']:13,d} {r['ours_tokens_s']:11.0f} {r['hand_tokens_s']:11.0f} "
-                      f"{r['ratio']:9.2f} {r['ours_gflops']:8.1f} {r['ours_gflops'] / peak:8.0%}",
+    rates: dict[tuple[str, str], float] = {}
+    for precision in ("fp32", "bf16"):
+        set_precision(precision)
+        dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+        peak = statistics.median(matmul_gflops(dtype, size=1024, seconds=0.5) for _ in range(3))
+        for r in (measure("pretrain", cfg, tokenizer, pretrain, TrainSpec(epochs=1, lr=1e-3, batch_size=32),
+                          args.repeats),
+                  measure("lora", cfg, tokenizer, facts[: args.examples], TrainSpec(epochs=1, lr=1e-3, batch_size=16),
+                          args.repeats)):
+            rates[r["shape"], precision] = r["ours_tokens_s"]
+            console.print(f"{r['shape']:9s} {precision:9s} {r['params_matmul']:13,d} {r['ours_tokens_s']:11.0f} "
+                          f"{r['hand_tokens_s']:11.0f} {r['ratio']:9.2f} {r['ours_gflops']:8.1f} "
+                          f"{r['ours_gflops'] / peak:8.0%}", markup=False, highlight=False, soft_wrap=True)
+    set_precision("auto")
+    for shape in ("pretrain", "lora"):
+        speedup = rates[shape, "bf16"] / rates[shape, "fp32"]
+        faster = "bf16" if speedup >= BF16_MARGIN else "fp32"
+        console.print(f"{shape}: bf16 / fp32 = {speedup:.2f}x (baseline fp32, same run); faster by the "
+                      f"{BF16_MARGIN}x margin: {faster}; auto on this CPU: {current_precision()}",
                       markup=False, highlight=False, soft_wrap=True)
 
 

@@ -16,23 +16,46 @@ from lorarecycle.model.precision import resolve_precision, set_precision
 CPU = torch.device("cpu")
 
 
-def probe(fp32: float, bf16: float):
-    return lambda: {"fp32_gflops": fp32, "bf16_gflops": bf16}
-
-
-def test_auto_takes_bf16_only_where_the_probe_measures_it_faster():
-    assert resolve_precision("auto", CPU, probe(fp32=80.0, bf16=0.8)) == "fp32"
-    assert resolve_precision("auto", CPU, probe(fp32=80.0, bf16=150.0)) == "bf16"
-    # explicit choices are not second-guessed
-    assert resolve_precision("bf16", CPU, probe(fp32=80.0, bf16=0.8)) == "bf16"
-    assert resolve_precision("fp32", CPU, probe(fp32=1.0, bf16=100.0)) == "fp32"
+def test_auto_is_fp32_on_every_cpu_and_explicit_choices_stand():
+    assert resolve_precision("auto", CPU) == "fp32"
+    assert resolve_precision("bf16", CPU) == "bf16"
+    assert resolve_precision("fp32", CPU) == "fp32"
 
 
 def test_auto_on_cuda_follows_bf16_support(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
-    assert resolve_precision("auto", torch.device("cuda"), probe(1, 0)) == "bf16"
+    assert resolve_precision("auto", torch.device("cuda")) == "bf16"
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
-    assert resolve_precision("auto", torch.device("cuda"), probe(0, 1)) == "fp32"
+    assert resolve_precision("auto", torch.device("cuda")) == "fp32"
+
+
+def test_step_probe_offers_bf16_only_where_both_steps_beat_the_margin(monkeypatch):
+    """The offer reads the model's own training steps, measured once per shape and machine."""
+    from lorarecycle.config import load_preset
+    from lorarecycle.model import step_probe
+
+    cfg = load_preset("smoke")
+    cases = (({"pretrain": (1.0, 0.5), "lora": (1.0, 0.7)}, True), ({"pretrain": (1.0, 0.5), "lora": (1.0, 1.2)}, False))
+    for rank, (times, offered) in zip((3, 5), cases):  # each case its own shape, so its own cache entry
+        calls = []
+
+        def fake(cfg, shape, bf16, reference=None, times=times):
+            calls.append(shape)
+            return times[shape][bf16]
+
+        monkeypatch.setattr(step_probe, "step_seconds", fake)
+        cfg = cfg.model_copy(update={"lora": cfg.lora.model_copy(update={"r": rank})})
+        first = step_probe.probe_steps(cfg)
+        assert first["offered"] is offered and calls == ["pretrain", "pretrain", "lora", "lora"]
+        assert step_probe.probe_steps(cfg) == first and len(calls) == 4  # read back from the disk cache
+
+
+def test_step_probe_times_a_real_step_of_the_smoke_model():
+    from lorarecycle.config import load_preset
+    from lorarecycle.model.step_probe import step_seconds
+
+    cfg = load_preset("smoke")
+    assert 0 < step_seconds(cfg, "lora", bf16=False) < 5
 
 
 def test_unknown_precision_is_refused_in_one_line():

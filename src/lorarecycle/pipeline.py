@@ -30,6 +30,7 @@ from .diagnostics.report import pair_rows, summarize_pairs
 from .errors import UserError
 from .model.device import current_device
 from .model.precision import current_precision, probe_cpu, set_precision
+from .model.step_probe import probe_steps
 from .model.prompting import resolve_format, render_datasets
 from .model.targets import resolve_target_modules, skeleton
 from .model.tiny import tiny_llama_config
@@ -357,6 +358,11 @@ def _run_locked(cfg: ExperimentConfig, out: Path, task, world, datasets: dict, s
     started = time.perf_counter()
     set_precision(cfg.precision)
     precision = current_precision()
+    step_probe = probe_steps(cfg) if current_device().type == "cpu" and cfg.model.base_model is None else None
+    if step_probe and step_probe["offered"] and precision == "fp32" and cfg.precision == "auto":
+        console.print(f"bf16 trains this model {step_probe['pretrain']['bf16_speedup']}x / "
+                      f"{step_probe['lora']['bf16_speedup']}x faster here (pretraining / LoRA step); --precision bf16 "
+                      "uses it, with numbers that differ from fp32's", markup=False)
     write_data(out / "data", datasets)
     base_path = prepare_base(cfg, *pretraining_material(cfg, world, datasets["pretrain"]),
                              partial(task.incontext, world, fixed_layout=True))
@@ -415,7 +421,7 @@ def _run_locked(cfg: ExperimentConfig, out: Path, task, world, datasets: dict, s
     manifest = {
         "name": cfg.name, "config_hash": cfg.config_hash(), "seed": cfg.seed,
         "familiarity": cfg.world.familiarity, "exposure": cfg.world.exposure, "versions": versions(),
-        "device": str(current_device()), "precision": {"config": cfg.precision, "resolved": precision},
+        "device": str(current_device()), "precision": {"config": cfg.precision, "resolved": precision, "step_probe": step_probe},
         # on a CPU, also the (cached) precision probe's matmul GFLOP/s: the scale this run's timings are read on
         "machine": probe_cpu() if current_device().type == "cpu" else {"gpu": torch.cuda.get_device_name(current_device())},
         "prompt_format": prompt_format,

@@ -19,8 +19,8 @@ class ExperimentConfig(StrictModel):
     seed: int = 0
     task: Literal["two_hop", "math"] = "two_hop"
     precision: Literal["auto", "fp32", "bf16"] = Field(
-        "auto", description="compute precision of training, decoding and LoraHub; auto = bf16 only where "
-        "measured faster (CUDA with bf16; a CPU whose matmul probe shows bf16 beating fp32)")
+        "auto", description="compute precision of training, decoding and LoraHub; auto = fp32 on every CPU (the "
+        "same numbers everywhere; run.json says when bf16 would train faster), bf16 on CUDA with bf16")
     world: WorldSpec = WorldSpec()
     math: MathSpec = MathSpec()
     model: ModelSpec = ModelSpec()
