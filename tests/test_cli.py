@@ -41,7 +41,7 @@ def test_smoke_experiment_end_to_end(smoke_run):
         row = ResultRow.model_validate_json(line)
         assert row.schema_version == SCHEMA_VERSION and row.seed == 0 and row.data_access in row.data_requirement
     for name in ("hop1", "hop2", "skill", "union_replay"):
-        (adapter,) = (out / "adapters").glob(f"{name}-*")  # named by content hash
+        (adapter,) = (root / "cache" / "adapters").glob(f"{name}-*")  # the shared cache, named by content hash
         assert (adapter / "adapter_model.safetensors").is_file()
     assert (out / "recycled" / "uniform_delta-two" / "uniform_delta" / "adapter_config.json").is_file()
     report = (out / "report.md").read_text()
@@ -92,6 +92,33 @@ def test_same_config_and_seed_give_identical_accuracies(smoke_run, tmp_path):
     # (a run on a cached base, experts trained in another process state: the SIGINT test below)
 
 
+def test_a_new_out_reuses_the_cached_base_and_adapters_then_cache_rm_prunes(smoke_run, tmp_path):
+    """The same config into a new --out trains nothing (base and adapters come from the
+    content-keyed cache) and gives the same rows; `cache ls` lists the entries with sizes and
+    `cache rm` removes what it names, after which a run trains that adapter again."""
+    import shutil
+
+    root, _ = smoke_run
+    cache = tmp_path / "cache"
+    shutil.copytree(root / "cache", cache)
+    again = cli("run", "--preset", "smoke", "--out", str(tmp_path / "run"), cache=cache)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "pretraining" not in again.stderr and "training expert" not in again.stderr
+    assert "full fine-tuning" not in again.stderr
+    assert accuracies(tmp_path / "run") == accuracies(root / "run")
+    listing = cli("cache", "ls", cache=cache)
+    assert listing.returncode == 0 and "MiB" in listing.stdout
+    (hop1,) = (cache / "adapters").glob("hop1-*")
+    assert any(line.split()[0] == "adapters" and line.endswith(hop1.name) for line in listing.stdout.splitlines()[1:-1])
+    assert cli("cache", "rm", hop1.name, cache=cache).returncode == 0
+    assert not hop1.exists() and (cache / "adapters").glob("hop2-*")
+    refused = cli("cache", "rm", "no-such-entry", cache=cache)
+    assert refused.returncode == 2 and "cache entry 'no-such-entry'" in refused.stderr
+    retrained = cli("run", "--preset", "smoke", "--out", str(tmp_path / "run2"), cache=cache)
+    assert "training expert hop1" in retrained.stderr and "training expert hop2" not in retrained.stderr
+    assert accuracies(tmp_path / "run2") == accuracies(root / "run")
+
+
 def test_rerun_resumes_without_duplicate_rows(smoke_run):
     root, _ = smoke_run
     out = root / "run"
@@ -102,7 +129,7 @@ def test_rerun_resumes_without_duplicate_rows(smoke_run):
     damaged = lines[5][: len(lines[5]) // 2] + "\n"
     (out / "results.jsonl").write_text("".join(lines[:5]) + damaged + "".join(lines[6:-2]) + lines[-2][:10])
     # and a stored expert whose weights were cut short: trained again, to the same weights
-    expert = sorted((out / "adapters").glob("hop1-*"))[0] / "adapter_model.safetensors"
+    expert = sorted((root / "cache" / "adapters").glob("hop1-*"))[0] / "adapter_model.safetensors"
     expert.write_bytes(expert.read_bytes()[:100])
     result = cli("run", "--preset", "smoke", "--out", str(out), cache=root / "cache")
     assert result.returncode == 0, result.stderr[-3000:]

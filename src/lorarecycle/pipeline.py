@@ -21,6 +21,7 @@ import yaml
 from . import __version__
 from .adapters.experts import expert_meta
 from .adapters.lora_io import read_adapter
+from .cache import base_identity, cache_dir
 from .artifacts import (append_jsonl, atomic_write_text, check_output_dir, inside, read_json, read_jsonl,
                         remove_stray_temporaries, run_lock, write_json, write_jsonl, RUN_LOCK)
 from .adapters.recipe import recipe_examples
@@ -173,7 +174,7 @@ def needed_experts(cfg: ExperimentConfig) -> list[str]:
 def stage_key(cfg: ExperimentConfig, base_path: Path, name: str, examples: list, train: TrainSpec) -> str:
     """Content hash of everything a trained adapter (or fine-tune) depends on, so cells of a
     sweep that differ only in methods or libraries share it."""
-    return stable_hash({"base": str(base_path), "name": name, "data": stable_hash([ex.to_dict() for ex in examples]),
+    return stable_hash({"base": base_identity(base_path), "name": name, "data": stable_hash([ex.to_dict() for ex in examples]),
                         "lora": cfg.lora.model_dump(mode="json"),
                         # micro-batching gives the same update; the packed texts are in the data hash
                         # (their first epoch) and the scheme that regroups them later in `train.hashed()`
@@ -340,8 +341,8 @@ def measure_familiarity(cfg: ExperimentConfig, base_path: Path, tokenizer, entit
 
 
 def run_experiment(cfg: ExperimentConfig, out: Path, store: Path | None = None, extra: dict | None = None) -> list[dict]:
-    """Run (or resume) one experiment into `out`. `store` holds trained adapters (default
-    `out/adapters`; a sweep shares one across cells); `extra` fields go into every row."""
+    """Run (or resume) one experiment into `out`. `store` holds trained adapters (default: the
+    content-keyed cache, shared by every run and sweep cell); `extra` fields go into every row."""
     validate(cfg)
     out = Path(out)
     task = task_of(cfg)
@@ -374,7 +375,8 @@ def _run_locked(cfg: ExperimentConfig, out: Path, task, world, datasets: dict, s
     prompt_format, datasets = render_datasets(datasets, tokenizer, cfg.prompt, catalog.splits_for("base"), demo_pool,
                                               derive_seed(cfg.seed, "shots"))
     familiarity = measure_familiarity(cfg, base_path, tokenizer, task.probe_entities(world), out)
-    store = Path(store) if store is not None else out / "adapters"
+    store = Path(store) if store is not None else cache_dir("adapters")
+    check_output_dir(store, "cache directory")
     experts, full = ensure_adapters(cfg, base_path, datasets, store, runner, world)
     entities = {normalize(e) for e in world.entities}
     results = read_jsonl(out / RESULTS_FILE)

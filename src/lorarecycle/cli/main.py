@@ -11,6 +11,7 @@ import typer
 
 from ..errors import UserError
 from ..ui import error_line
+from .cache import app as cache_app
 from .data import data
 from .diagnose import diagnose
 from .merge import merge
@@ -32,6 +33,7 @@ app.command()(diagnose)
 app.command()(theory)
 app.command()(status)
 app.command()(report)
+app.add_typer(cache_app, name="cache")
 
 
 INTERRUPTED = "interrupted; re-run the same command to resume"

@@ -12,7 +12,7 @@ from ..tasks.registry import task_of
 from ..ui import console
 from .executors import EXECUTORS
 from .grid import Cell, GridSpec, axis_label, expand
-from .store import cell_dir, cell_rows, cell_status, prepare_grid_dir, shared_store
+from .store import cell_dir, cell_rows, cell_status, prepare_grid_dir
 
 
 
@@ -31,7 +31,7 @@ def check_cells(cells: list[Cell]) -> None:
 def run_cell(cell: Cell, run_dir: Path) -> int:
     """Run one cell into its directory; every row carries the cell id and its axis values."""
     extra = {"cell": cell.id, "axes": {path: axis_label(v) for path, v in cell.axes.items()}}
-    return len(run_experiment(cell.config, cell_dir(run_dir, cell), store=shared_store(run_dir), extra=extra))
+    return len(run_experiment(cell.config, cell_dir(run_dir, cell), extra=extra))
 
 
 def collect(run_dir: Path, cells: list[Cell]) -> list[dict]:

@@ -16,13 +16,8 @@ from ..tasks.catalog import CATALOGS
 from .grid import Cell, GridSpec
 
 
-
 def cell_dir(run_dir: Path, cell: Cell) -> Path:
     return Path(run_dir) / "cells" / cell.id
-
-
-def shared_store(run_dir: Path) -> Path:
-    return Path(run_dir) / "shared" / "adapters"
 
 
 def prepare_grid_dir(run_dir: Path, grid: GridSpec) -> None:
