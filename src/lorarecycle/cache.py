@@ -15,10 +15,34 @@ from .errors import UserError
 from .runtime import cache_root
 
 KINDS = ("base", "adapters", "precision")  # sub-directories, one per kind of entry
+# Every entry's key starts from this: raise it when what a key covers changes meaning (3: the
+# config's class defaults became the default experiment and hash-neutral fields were removed)
+CACHE_VERSION = 3
+VERSION_FILE = "VERSION"
 
 
 def cache_dir(kind: str) -> Path:
     return Path(cache_root()) / kind
+
+
+def check_version() -> None:
+    """Refuse a cache written by another cache version (its entries' keys mean other things),
+    in one line naming what to delete; mark a new or empty cache as this version."""
+    root = Path(cache_root())
+    marker = root / VERSION_FILE
+    found = marker.read_text().strip() if marker.is_file() else None
+    if found == str(CACHE_VERSION):
+        return
+    stale = [kind for kind in ("base", "adapters") if (root / kind).is_dir() and any((root / kind).iterdir())]
+    if stale or found is not None:
+        raise UserError(f"cache {root} holds entries of cache version {found or '2 or older'}; this lorarecycle "
+                        f"uses version {CACHE_VERSION}: delete {' and '.join(str(root / k) for k in stale) or marker} "
+                        "(or set LORARECYCLE_CACHE to another directory)")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        marker.write_text(f"{CACHE_VERSION}\n")
+    except OSError:  # a read-only cache is refused where a stage must write to it
+        pass
 
 
 def base_identity(path: Path) -> str:

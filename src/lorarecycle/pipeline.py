@@ -21,7 +21,7 @@ import yaml
 from . import __version__
 from .adapters.experts import expert_meta
 from .adapters.lora_io import read_adapter
-from .cache import base_identity, cache_dir
+from .cache import base_identity, cache_dir, check_version as check_cache_version
 from .artifacts import (append_jsonl, atomic_write_text, check_output_dir, inside, read_json, read_jsonl,
                         remove_stray_temporaries, run_lock, write_json, write_jsonl, RUN_LOCK)
 from .adapters.recipe import recipe_examples
@@ -65,9 +65,6 @@ def validate(cfg: ExperimentConfig) -> None:
         tokenizer = load_tokenizer(path)  # a base-model directory whose tokenizer does not load fails here
         specs = [spec for spec in (cfg.experts, cfg.full_ft, cfg.full_ft_replay) if spec is not None]
         if resolve_format(cfg.prompt, tokenizer) == "chat":
-            if max(spec.pack for spec in specs) > 1:
-                raise UserError("experts.pack > 1 joins plain texts, and this model's prompts are chat turns "
-                                "(set prompt.format: plain, or pack: 1)")
             if any(spec.chain_form for spec in specs):  # drawn every epoch, after the prompts are rendered
                 raise UserError("experts.chain_form writes plain texts, and this model's prompts are chat turns "
                                 "(set prompt.format: plain, or chain_form: false)")
@@ -176,9 +173,9 @@ def stage_key(cfg: ExperimentConfig, base_path: Path, name: str, examples: list,
     sweep that differ only in methods or libraries share it."""
     return stable_hash({"base": base_identity(base_path), "name": name, "data": stable_hash([ex.to_dict() for ex in examples]),
                         "lora": cfg.lora.model_dump(mode="json"),
-                        # micro-batching gives the same update; the packed texts are in the data hash
-                        # (their first epoch) and the scheme that regroups them later in `train.hashed()`
-                        "train": {k: v for k, v in train.hashed().items() if k not in ("micro_batch_size", "pack")},
+                        # micro-batching gives the same update; later epochs' material follows from
+                        # the first epoch's (in the data hash) and the seed
+                        "train": train.model_dump(mode="json", exclude={"micro_batch_size"}),
                         "seed": derive_seed(cfg.seed, "expert", name), "precision": current_precision()})
 
 
@@ -344,6 +341,7 @@ def run_experiment(cfg: ExperimentConfig, out: Path, store: Path | None = None, 
     """Run (or resume) one experiment into `out`. `store` holds trained adapters (default: the
     content-keyed cache, shared by every run and sweep cell); `extra` fields go into every row."""
     validate(cfg)
+    check_cache_version()
     out = Path(out)
     task = task_of(cfg)
     world, datasets = task.build(cfg)

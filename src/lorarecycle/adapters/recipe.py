@@ -15,9 +15,6 @@ replay  its own examples and each fact's question form (two surface forms, so th
         draws a new replay sample every epoch (the same size), so the epochs cover more of it.
         `replay_kl` marks the replayed examples for a distillation term toward the base
         (`Example.distill`, read by the trainer).
-        `pack: k` joins k of the own examples and question forms into one training
-        sequence, in new groups every epoch, so a fact is learned after other text too, as
-        pretraining text is read, not only at the start of a sequence.
 """
 
 from __future__ import annotations
@@ -31,14 +28,12 @@ from ..config import ExpertTrainSpec
 from ..errors import UserError
 from ..seeding import make_rng
 from ..tasks.example import Example
-from ..tasks.packing import packed
 from ..tasks.recipe_sets import REPLAY_POOL, cot_forms_set, questions_set
 
 
 class Recipe(NamedTuple):
     """Training material: `fixed` is trained every epoch as it is; `regroup(epoch)` gives that
-    epoch's new material (pack > 1: packed sequences; chain_form: chain forms), the same
-    number every epoch."""
+    epoch's new material (a replay drawn every epoch, chain forms), the same number every epoch."""
 
     fixed: list[Example]
     loss_on_prompt: bool
@@ -46,7 +41,7 @@ class Recipe(NamedTuple):
 
     def first_epoch(self) -> list[Example]:
         """What the first epoch trains on: also what the stage's content hash reads (the
-        packed groups of later epochs follow from it and the seed)."""
+        material of later epochs follows from it and the seed)."""
         return self.fixed + (self.regroup(0) if self.regroup else [])
 
 
@@ -63,21 +58,10 @@ def recipe_examples(sets: tuple[str, ...], datasets: dict[str, list[Example]], s
                    spec.replay_kl > 0)
     if spec.chain_form and chain_forms is None:
         raise ValueError("chain_form needs the task's chain forms (two-hop only)")
+    chains = [partial(chain_forms, own, seed, loss=spec.chain_loss)] if spec.chain_form else []
     if spec.replay_draw == "every_epoch":
-        fresh = [draw]
-        if spec.chain_form:
-            fresh.append(partial(chain_forms, own, seed, first=spec.chain_first, loss=spec.chain_loss))
-        elif spec.pack > 1:
-            fresh.append(partial(packed, own + forms, spec.pack, seed))
-        fixed = own + forms if spec.pack == 1 else []
-        return Recipe(fixed, True, partial(_joined, tuple(fresh)))
-    replay = draw(None)
-    if spec.chain_form:
-        return Recipe(own + forms + replay, True,
-                      partial(chain_forms, own, seed, first=spec.chain_first, loss=spec.chain_loss))
-    if spec.pack == 1:
-        return Recipe(own + forms + replay, True)
-    return Recipe(replay, True, partial(packed, own + forms, spec.pack, seed))
+        return Recipe(own + forms, True, partial(_joined, (draw, *chains)))
+    return Recipe(own + forms + draw(None), True, chains[0] if chains else None)
 
 
 def _replay_pool(pool: list[Example], spec: ExpertTrainSpec) -> list[Example]:

@@ -11,9 +11,9 @@ from .loading import (load_config, load_preset, preset_mapping, preset_names, re
                       validate_experiment)
 from .sections import (EvalSpec, LoraSpec, MathSpec, MethodSpec, ModelSpec, PromptSpec, SafeName, StrictModel,
                        WorldSpec, safe_name)
-from .training import ExpertTrainSpec, PretrainSpec, TrainSpec
+from .training import ExpertTrainSpec, FullFineTuneSpec, PretrainSpec, TrainSpec
 
-__all__ = ["EvalSpec", "ExperimentConfig", "ExpertTrainSpec", "LoraSpec", "MathSpec", "MethodSpec", "ModelSpec",
+__all__ = ["EvalSpec", "ExperimentConfig", "ExpertTrainSpec", "FullFineTuneSpec", "LoraSpec", "MathSpec", "MethodSpec", "ModelSpec",
            "PretrainSpec", "PromptSpec", "SafeName", "StrictModel", "TrainSpec", "WorldSpec", "load_config",
            "load_preset", "preset_mapping", "preset_names", "read_mapping", "safe_name", "set_base_model",
            "stable_hash", "validate_experiment"]

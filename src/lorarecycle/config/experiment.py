@@ -11,10 +11,25 @@ from pydantic import Field, model_validator
 from ..tasks.catalog import CATALOGS, REFERENCES
 from .sections import (EvalSpec, LoraSpec, MathSpec, MethodSpec, ModelSpec, PromptSpec, SafeName, StrictModel,
                        WorldSpec)
-from .training import ExpertTrainSpec, PretrainSpec, TrainSpec
+from .training import ExpertTrainSpec, FullFineTuneSpec, PretrainSpec
+
+
+# one or two methods per family (every method: preset all-methods)
+DEFAULT_METHODS = (
+    MethodSpec(name="uniform_factors"), MethodSpec(name="uniform_delta"),  # data-free merges
+    MethodSpec(name="ties", params={"density": 0.2}), MethodSpec(name="knots", params={"merge": "ties", "density": 0.2}),
+    MethodSpec(name="arrow", params={"top_k": 1}),  # data-free routing
+    MethodSpec(name="arrow", label="arrow_top2", params={"top_k": 2}), MethodSpec(name="mixture"),
+    MethodSpec(name="select_arrow"),
+    MethodSpec(name="select_retriever", params={"shots": 5}),  # few-shot
+    MethodSpec(name="lorahub", params={"space": "factors", "shots": 10, "budget": 40}),
+)
 
 
 class ExperimentConfig(StrictModel):
+    """One experiment. The class defaults are the default experiment (`--preset default`,
+    what `make run` runs); presets and files override them."""
+
     name: SafeName = "default"
     seed: int = 0
     task: Literal["two_hop", "math"] = "two_hop"
@@ -24,18 +39,20 @@ class ExperimentConfig(StrictModel):
     world: WorldSpec = WorldSpec()
     math: MathSpec = MathSpec()
     model: ModelSpec = ModelSpec()
-    pretrain: PretrainSpec = PretrainSpec(epochs=30, lr=1e-3, batch_size=32)
-    experts: ExpertTrainSpec = ExpertTrainSpec(epochs=40, lr=2e-3, batch_size=16)
+    pretrain: PretrainSpec = PretrainSpec(epochs=20, lr=1e-3, batch_size=32)
+    experts: ExpertTrainSpec = ExpertTrainSpec(epochs=40, lr=1e-3, batch_size=16)
     lora: LoraSpec = LoraSpec()
     libraries: dict[SafeName, list[str]] = Field(
         default_factory=dict, description="library name -> experts; a list of the task's built-in names "
         "(two_hop: two, three; math: two) also works; empty = the task's built-in libraries")
-    methods: list[MethodSpec] = Field(default_factory=list)
+    methods: list[MethodSpec] = Field(default_factory=lambda: list(DEFAULT_METHODS))
     references: list[Literal[REFERENCES]] = Field(  # type: ignore[valid-type]
-        default_factory=lambda: ["union"], description=f"data-access references: {', '.join(REFERENCES)}")
-    full_ft: ExpertTrainSpec | None = Field(None, description="full fine-tuning reference; None = the experts' settings")
-    full_ft_replay: ExpertTrainSpec = Field(
-        ExpertTrainSpec(epochs=30, lr=1e-4, batch_size=16, recipe="replay"),
+        default_factory=lambda: ["union_replay", "full_ft_replay", "union_demos", "target_expert"],
+        description=f"data-access references: {', '.join(REFERENCES)}")
+    full_ft: FullFineTuneSpec | None = Field(
+        None, description="full fine-tuning reference; None = the experts' settings")
+    full_ft_replay: FullFineTuneSpec = Field(
+        FullFineTuneSpec(),
         description="full fine-tuning with replay at its own, lower learning rate (reference full_ft_replay)")
     eval: EvalSpec = EvalSpec()
     prompt: PromptSpec = PromptSpec()
@@ -101,9 +118,7 @@ class ExperimentConfig(StrictModel):
     def config_hash(self) -> str:
         """Hash of the sections the run uses: a two-hop run does not read `math`, so a change
         of the math defaults must not break its resume."""
-        dump = self.model_dump(mode="json", exclude={"math"} if self.task != "math" else None)
-        return stable_hash(dump | {name: spec.hashed() for name in type(self).model_fields
-                                   if isinstance(spec := getattr(self, name), TrainSpec)})
+        return stable_hash(self.model_dump(mode="json", exclude={"math"} if self.task != "math" else None))
 
 
 def stable_hash(obj: Any, length: int = 12) -> str:

@@ -43,7 +43,7 @@ class WorldSpec(StrictModel):
         50, ge=0, description="held-out control chains with the test's relation pair and shape (own entities, both "
         "facts in pretraining once): the matched half of the control")
     n_incontext: int = Field(
-        0, ge=0, description="pretraining sequences per epoch (fresh each epoch) over one-off names that state facts "
+        1200, ge=0, description="pretraining sequences per epoch (fresh each epoch) over one-off names that state facts "
         "in context and ask single-hop and two-hop questions about them (direct and CoT): meant to teach the "
         "procedure for new names; 0 = none (measured: at 600-900 per epoch for 24-30 epochs the default model "
         "learned no copying and lost control CoT, see README)")

@@ -1,11 +1,11 @@
 """How a stage trains: pretraining of the built-in model, adapters and fine-tunes (their
-recipes), and which fields stay out of the hashes at their neutral values."""
+recipes). Field defaults are the default experiment's (`presets/default.yaml`)."""
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from .sections import StrictModel
 
@@ -20,29 +20,14 @@ class TrainSpec(StrictModel):
     warmup_frac: float = Field(0.05, ge=0, le=1)
     stop_loss: float | None = Field(None, gt=0, description="stop once an epoch's mean loss falls below this")
 
-    # fields added after runs were published: at these values they are left out of every
-    # hash (config, cached base), so those runs and caches still resume (their behaviour is the value's)
-    HASH_NEUTRAL: ClassVar[dict[str, object]] = {}
-
-    def hashed(self) -> dict:
-        """The dump that hashes read: fields at their hash-neutral value left out."""
-        dump = self.model_dump(mode="json")
-        return {k: v for k, v in dump.items() if k not in self.HASH_NEUTRAL or v != self.HASH_NEUTRAL[k]}
-
 
 class PretrainSpec(TrainSpec):
     """Pretraining of the built-in model."""
 
-    pack_facts: int = Field(
-        1, ge=1, le=4, description="facts of the pretraining corpus joined per sequence, in new groups every epoch, "
-        "so a fact is read after other text, not only at a sequence start (the other texts stay whole)")
-    HASH_NEUTRAL: ClassVar[dict[str, object]] = {**TrainSpec.HASH_NEUTRAL, "pack_facts": 1, "cot_form": False,
-                                                 "chain_form": False, "incontext_loss": "all"}
-
-    cot_form: bool = Field(False, description="each pretraining fact also as a single-hop chain of thought, so the "
+    cot_form: bool = Field(True, description="each pretraining fact also as a single-hop chain of thought, so the "
                            "base recalls its facts where a chain of thought asks for them, not only at a sequence start")
     chain_form: bool = Field(
-        False, description="two-hop task: each pretraining fact also as the second step of a two-hop chain of thought "
+        True, description="two-hop task: each pretraining fact also as the second step of a two-hop chain of thought "
         "after an invented first step about a one-off name, new every epoch, given as context (no loss on it)")
 
     incontext_loss: Literal["all", "answer"] = Field(
@@ -50,7 +35,7 @@ class PretrainSpec(TrainSpec):
         "stage's): all: every token; answer: their answers only, not the stated facts nor the question, whose "
         "one-off names can only be guessed, so the names' guessing does not compete with copying them")
     layout_warmup_steps: int = Field(
-        0, ge=0, description="steps of fixed-layout in-context sequences (the test's relation pair, facts in chain "
+        400, ge=0, description="steps of fixed-layout in-context sequences (the test's relation pair, facts in chain "
         "order, then the CoT question; fresh names) before the main corpus: the first stage of a curriculum that "
         "teaches restating a new name (with world.n_incontext > 0 for the second stage); 0 = none")
 
@@ -63,14 +48,14 @@ class ExpertTrainSpec(TrainSpec):
         "question form, loss on the full sequence, plus replayed pretraining examples")
     replay_ratio: float = Field(1.0, ge=0, le=100, description="replayed pretraining examples per own example (replay)")
     replay_from: Literal["pool", "facts"] = Field(
-        "pool", description="what the replay draws from: the whole pool of pretraining examples (pool: facts, questions, "
+        "facts", description="what the replay draws from: the whole pool of pretraining examples (pool: facts, questions, "
         "in-context sequences) or only its single facts (facts: the form the retention split asks in); the retention "
         "split is held out of both")
     replay_draw: Literal["once", "every_epoch"] = Field(
-        "once", description="one replay sample for the whole training (once) or a new one every epoch (every_epoch: the "
+        "every_epoch", description="one replay sample for the whole training (once) or a new one every epoch (every_epoch: the "
         "same number of examples, so the epochs together rehearse more of the pool)")
     replay_kl: float = Field(
-        0.0, ge=0, le=100, description="adapters only: weight of a distillation term on the replayed examples, the KL "
+        1.0, ge=0, le=100, description="adapters only: weight of a distillation term on the replayed examples, the KL "
         "divergence from the base model (the adapter switched off) to the adapted model at every position of the "
         "replayed text, added to their loss, so the adapter keeps the base's predictions there, not only the answers")
     stop_recall: float | None = Field(
@@ -81,55 +66,29 @@ class ExpertTrainSpec(TrainSpec):
         "pooled", description="stop_recall's sample: drawn from all own examples at once (pooled), or one sample per "
         "training set, each of which must reach stop_recall (per_set: a union whose sets differ in size, e.g. 110 "
         "facts beside 360 procedure problems, does not stop while the smaller set is still being learned)")
-    pack: int = Field(1, ge=1, le=4, description="replay recipe: own examples (and question forms) joined per "
-                      "training sequence, so facts are also learned after other text, not only at a sequence start")
-
-    cot_form: bool = Field(False, description="replay recipe (plain ignores it): each fact also as a single-hop chain "
+    cot_form: bool = Field(True, description="replay recipe (plain ignores it): each fact also as a single-hop chain "
                            "of thought ('Question: Who is the r of X? Reasoning: The r of X is Y. So the answer is Y.'), "
                            "so it is trained where a chain of thought recalls it, not only at a sequence start")
 
-    chain_form: bool = Field(False, description="replay recipe, two-hop task, plain prompts: each fact also as the "
+    chain_form: bool = Field(True, description="replay recipe, two-hop task, plain prompts: each fact also as the "
                              "second step of a two-hop chain of thought whose first step is a fact about a one-off name, "
                              "new every epoch ('... Reasoning: The r of X is A. The r2 of A is B. So the answer is B.'), "
                              "so a fact is trained after a reasoning step that ends in its subject")
 
-    chain_first: Literal["other", "unused"] = Field(
-        "other", description="chain_form's invented first step: any relation but the fact's own (other), or only "
-        "relations none of the adapter's own facts use (unused), so it never states a competing fact in an own relation; "
-        "read only with chain_form")
-
     chain_loss: Literal["all", "second_step"] = Field(
-        "all", description="chain_form's loss: every token a target, as the replay recipe (all), or only the second "
+        "second_step", description="chain_form's loss: every token a target, as the replay recipe (all), or only the second "
         "step and the answer (second_step: the question and the invented first step are context), so the bridge is "
         "never trained as the object of a chain of thought's first step; read only with chain_form")
 
-    HASH_NEUTRAL: ClassVar[dict[str, object]] = {**TrainSpec.HASH_NEUTRAL, "pack": 1, "cot_form": False,
-                                                 "chain_form": False, "chain_first": "other", "chain_loss": "all",
-                                                 "recall_check": "pooled", "replay_from": "pool", "replay_draw": "once",
-                                                 "replay_kl": 0.0}
 
-    def hashed(self) -> dict:
-        # pack > 1 drew fixed groups until its groups became new every epoch: a run directory
-        # of the old scheme must not resume into the new one
-        dump = super().hashed()
-        if self.recipe == "plain":  # a preset's CoT forms and replay do not reach plain: the same run either way
-            for field in ("cot_form", "chain_form", "replay_from", "replay_draw", "replay_kl"):
-                dump.pop(field, None)
-        if self.recipe == "plain" or not self.chain_form:  # chain_form's shape, read only with chain forms
-            dump.pop("chain_first", None)
-            dump.pop("chain_loss", None)
-        return dump | ({"pack_groups": "every epoch"} if self.pack > 1 else {})
+class FullFineTuneSpec(ExpertTrainSpec):
+    """Training of a full fine-tune (references full_ft, full_ft_replay): every weight moves,
+    at a lower learning rate; one replay sample from the whole pool, and no KL term (its
+    reference is the adapter switched off, and a full fine-tune has no adapter)."""
 
-    @model_validator(mode="after")
-    def _pack_needs_replay(self) -> "ExpertTrainSpec":
-        if self.pack > 1 and self.recipe != "replay":
-            raise ValueError("pack joins examples whose every token is a target: it needs recipe: replay")
-        if self.cot_form and self.pack > 1:
-            # measured: packed with the CoT forms, 3 union sequences of 4 exceed the built-in model's 128 positions
-            raise ValueError("cot_form with pack > 1 joins CoT forms into sequences longer than the model's "
-                             "positions: set one of them off (cot_form: false or pack: 1)")
-        if self.chain_form and self.pack > 1:
-            raise ValueError("chain_form and pack > 1 both draw new material every epoch: set one of them off")
-        return self
-
-
+    epochs: int = Field(30, ge=1)
+    lr: float = Field(1e-4, gt=0)
+    batch_size: int = Field(16, ge=1)
+    replay_from: Literal["pool", "facts"] = "pool"
+    replay_draw: Literal["once", "every_epoch"] = "once"
+    replay_kl: float = Field(0.0, ge=0, le=100, description="must stay 0: a full fine-tune has no adapter to switch off")

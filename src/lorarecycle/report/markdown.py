@@ -138,7 +138,7 @@ pretraining holds, scored the same way; uniform: -log(vocabulary size). Higher =
 known; a score far below the reference group means the name is new to the model. Prompt format:
 {manifest.get("prompt_format", "plain")}.
 
-{familiarity_section(manifest.get("measured_familiarity", manifest.get("familiarity_measured", [])))}
+{familiarity_section(manifest.get("measured_familiarity", []))}
 
 ## Per-query selection
 

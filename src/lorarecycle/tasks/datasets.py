@@ -8,7 +8,6 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Literal
 
-from ..errors import UserError
 from ..seeding import make_rng
 from . import templates as T
 from .catalog import TWO_HOP
@@ -67,16 +66,14 @@ def cot_form(ex: Example) -> Example | None:
                    T.single_hop_cot_completion(relation, subject, ex.answer), ex.answer, ex.chain)
 
 
-def chain_forms(world: World, facts: list[Example], seed: int, epoch: int, first: Literal["other", "unused"] = "other",
+def chain_forms(world: World, facts: list[Example], seed: int, epoch: int,
                 loss: Literal["all", "second_step"] = "all") -> list[Example]:
     """Each fact example as the second step of a two-hop chain of thought whose first step
     states a fact about a one-off name X ("Question: Who is the r2 of the r of X? Reasoning:
     The r of X is A. The r2 of A is B. So the answer is B."): the fact after a reasoning step
     that ends in its subject, where a two-hop CoT asks for it. X and r are new every epoch
     (seen once, X's fact is not learned as one), X is never a world entity, and r differs
-    from the fact's relation (`first="other"`) or from every relation of `facts` ("unused",
-    so the invented step never states a fact in a relation the adapter learns; probed in
-    docs/results/gate-probes); nothing is taken from any other chain. `loss="second_step"`
+    from the fact's relation; nothing is taken from any other chain. `loss="second_step"`
     puts the question and the invented step into the prompt and masks it (context, no loss,
     whatever the stage does with prompts), so the subject is never a trained first-step
     object: the trained tokens are then those of the fact's `cot_form`, after a different context."""
@@ -85,13 +82,8 @@ def chain_forms(world: World, facts: list[Example], seed: int, epoch: int, first
     rng = make_rng(seed, "chain-forms", str(epoch))
     reserved = {*T.TEMPLATE_WORDS, *spec.relations, *(e.lower() for e in world.entities)}
     out = []
-    used = {relation for _, (relation, _) in own}
     for (ex, (relation, subject)), x in zip(own, unique_names(rng, len(own), reserved, spec.name_words)):
-        barred = used if first == "unused" else {relation}
-        candidates = [r for r in spec.relations if r not in barred]
-        if not candidates:
-            raise UserError("chain_first: unused: every relation of world.relations is used by the adapter's facts")
-        step = rng.choice(candidates)
+        step = rng.choice([r for r in spec.relations if r != relation])
         prompt, completion = T.cot_prompt(step, relation, x), T.cot_completion(step, relation, x, subject, ex.answer)
         if loss == "second_step":
             prompt = prompt + T.cot_first_step(step, x, subject)

@@ -9,6 +9,7 @@ from functools import partial
 from pathlib import Path
 
 from ..artifacts import atomic_dir, check_output_dir, file_lock, write_json
+from ..cache import CACHE_VERSION
 from ..config import ExperimentConfig, stable_hash
 from ..model.device import current_device
 from ..model.load import BASE_META, check_model_dir, safetensors_problem
@@ -18,12 +19,10 @@ from ..model.tokenizer import build_tokenizer
 from ..runtime import cache_root
 from ..seeding import derive_seed
 from ..tasks.example import Example
-from ..tasks.packing import packed
 from ..tasks.registry import task_of
 from ..ui import console
 from .trainer import train_causal_lm
 
-FORMAT_VERSION = 2  # 2: fresh in-context sequences every pretraining epoch
 LAYOUT_CHUNK = 1024  # warmup sequences drawn per pass: names unique within a pass (math has ~4900 one-word names)
 
 Fresh = Callable[[int], list[Example]]  # epoch -> examples seen in that epoch only
@@ -35,15 +34,14 @@ def base_model_key(cfg: ExperimentConfig) -> str:
     spec = cfg.model.model_dump(mode="json", exclude={"base_model"})
     device = current_device().type
     return stable_hash(
-        {"v": FORMAT_VERSION, "task": cfg.task, "world": cfg.world.model_dump(mode="json"),
+        {"v": CACHE_VERSION, "task": cfg.task, "world": cfg.world.model_dump(mode="json"),
          **({"math": cfg.math.model_dump(mode="json", exclude=cfg.math.NOT_PRETRAINED)} if cfg.task == "math" else {}),
          "model": spec,
-         "pretrain": cfg.pretrain.hashed(), "seed": cfg.seed, "precision": current_precision(),
+         "pretrain": cfg.pretrain.model_dump(mode="json"), "seed": cfg.seed, "precision": current_precision(),
          # a GPU pretrains other weights than a CPU from the same config (measured: Gate 0's
          # composition in context 0.08 on an H200 against 0.03 on a Xeon, docs/results/gate-probes),
-         # so a cache shared between them must not hand one's base to the other; left out on
-         # the CPU, whose keys (and caches) stay as they were
-         **({"device": device} if device != "cpu" else {})}
+         # so a cache shared between them must not hand one's base to the other
+         "device": device}
     )
 
 
@@ -88,10 +86,6 @@ def pretrain_model(model, tokenizer, cfg: ExperimentConfig, corpus: list[Example
             model, tokenizer, [], warmup, derive_seed(seed, "layout"), "pretraining: fixed-layout warmup",
             loss_on_prompt=True, fresh=partial(layout, -(-n // passes)),
         )
-    if spec.pack_facts > 1:
-        facts = [ex for ex in corpus if ex.kind == "fact"]
-        corpus = [ex for ex in corpus if ex.kind != "fact"]
-        fresh = partial(with_packed_facts, fresh, facts, spec.pack_facts, derive_seed(seed, "pack"))
     stats = train_causal_lm(model, tokenizer, corpus, spec, seed, "pretraining base model", loss_on_prompt=True,
                             fresh=fresh, monitor=monitor)
     return {**stats, **({"layout_warmup": warmup_stats} if warmup_stats else {})}
@@ -123,11 +117,6 @@ def answers_only(make: Callable[..., list[Example]], *args) -> list[Example]:
 
 def _joined(first: Fresh, second: Fresh, epoch: int) -> list[Example]:
     return first(epoch) + second(epoch)
-
-
-def with_packed_facts(fresh: Fresh | None, facts: list[Example], k: int, seed: int, epoch: int) -> list[Example]:
-    """The epoch's fresh sequences and its facts, packed `k` to a sequence in new groups."""
-    return (fresh(epoch) if fresh else []) + packed(facts, k, seed, epoch)
 
 
 def _pretrain(cfg: ExperimentConfig, pretrain_corpus: list[Example], fresh: Fresh | None, layout: Layout | None,

@@ -114,8 +114,8 @@ def accumulate_gradients(model, rows: Sequence[tuple[list[int], list[int]]], pad
 def check_lengths(epochs: Iterable[Sequence[tuple[list[int], list[int]]]], model, description: str) -> None:
     """Refuse sequences longer than the model's positions, in any epoch, before the first step:
     rotary models would train on them silently, at positions they never use at inference
-    (e.g. 4 packed CoT texts in 128). New groups or fresh texts differ by epoch, so each
-    epoch's rows are checked."""
+    (e.g. a long real-LM chat turn in a small model's window). Fresh texts differ by epoch,
+    so each epoch's rows are checked."""
     limit = getattr(model.config, "max_position_embeddings", None)
     if not limit:
         return
@@ -123,8 +123,8 @@ def check_lengths(epochs: Iterable[Sequence[tuple[list[int], list[int]]]], model
         over = [len(ids) for ids, _ in rows if len(ids) > limit]
         if over:
             raise UserError(f"{description}: {len(over)} training sequences of epoch {epoch + 1} are longer than the "
-                            f"model's {limit} positions (longest {max(over)} tokens); join fewer texts "
-                            "(experts.pack, pretrain.pack_facts) or raise model.max_positions")
+                            f"model's {limit} positions (longest {max(over)} tokens); raise model.max_positions "
+                            "or shorten the texts (world.name_words, prompt.shots)")
 
 
 def train_causal_lm(
