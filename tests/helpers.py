@@ -12,6 +12,16 @@ import torch
 from transformers import AutoModelForCausalLM
 
 
+def plain_replay(**fields):
+    """An expert spec with the replay recipe's own examples, question forms and one replay
+    sample of the whole pool, without the default's CoT and chain forms or KL term: the
+    material the recipe tests take apart (`fields` override)."""
+    from lorarecycle.config import ExpertTrainSpec
+
+    return ExpertTrainSpec(**{"epochs": 1, "lr": 1e-3, "cot_form": False, "chain_form": False, "chain_loss": "all",
+                              "replay_from": "pool", "replay_draw": "once", "replay_kl": 0.0, **fields})
+
+
 def child_env(cache: Path) -> dict[str, str]:
     """The environment of a CLI child process: this cache, and the very `lorarecycle` this test
     process imported first on its path (not whichever tree the interpreter's install points

@@ -52,12 +52,18 @@ def test_train_expert_writes_a_loadable_adapter_that_learns(tiny_base, tmp_path)
     assert {n.rsplit(".", 1)[-1] for n in read_adapter(tmp_path / "x").modules} == {"q_proj", "v_proj"}
 
 
+def joined(facts: list[Example], k: int, epoch: int = 0) -> list[Example]:
+    """The facts `k` to a training sequence (a long text), rotated by `epoch`."""
+    facts = facts[epoch % len(facts):] + facts[: epoch % len(facts)]
+    return [Example(f"joined:{i}", "joined", " ".join(ex.text for ex in facts[i:i + k]), "", "")
+            for i in range(0, len(facts), k)]
+
+
 def test_training_refuses_sequences_longer_than_the_model_positions_and_saves_nothing(tiny_base, tmp_path):
-    """tiny_base has 64 positions: a packed text of four long facts does not fit, and a
-    rotary model would otherwise train on it silently."""
+    """tiny_base has 64 positions: a text of four long facts does not fit, and a rotary model
+    would otherwise train on it silently."""
 
     from lorarecycle.errors import UserError
-    from lorarecycle.tasks.packing import packed
 
     facts = [Example(f"f{i}", "fact", f"The mentor of Ka{'ko' * 8} Bo is", " Ri Su.", "Ri Su") for i in range(8)]
     spec = TrainSpec(epochs=2, lr=1e-3, batch_size=4)
@@ -65,36 +71,35 @@ def test_training_refuses_sequences_longer_than_the_model_positions_and_saves_no
     with pytest.raises(UserError, match=r"training expert x: 2 training sequences of epoch 1 are longer than the "
                                         r"model's 64 positions"):
         train_expert(tiny_base, [], lora, spec, seed=0, out=tmp_path / "x", name="x", key="k",
-                     loss_on_prompt=True, fresh=partial(packed, facts, 4, 0))
+                     loss_on_prompt=True, fresh=partial(joined, facts, 4))
     assert not (tmp_path / "x").exists()
 
     def later_too_long(epoch: int) -> list[Example]:  # fits in epoch 1, not in epoch 2
-        return packed(facts, 2, 0, epoch) if epoch == 0 else [Example("long", "packed", " ".join(
-            ex.text for ex in facts[:4]), "", "")] + packed(facts[:6], 2, 0, epoch)
+        return joined(facts, 2, epoch) if epoch == 0 else joined(facts[:4], 4) + joined(facts[:6], 2, epoch)
 
     with pytest.raises(UserError, match=r"1 training sequences of epoch 2 are longer"):
         train_expert(tiny_base, [], lora, spec, seed=0, out=tmp_path / "z", name="z", key="k",
                      loss_on_prompt=True, fresh=later_too_long)
     assert not (tmp_path / "z").exists()  # refused before the first step, not after an epoch
     train_expert(tiny_base, [], lora, spec, seed=0, out=tmp_path / "y", name="y", key="k", loss_on_prompt=True,
-                 fresh=partial(packed, facts, 2, 0))  # two to a sequence fit
+                 fresh=partial(joined, facts, 2))  # two to a sequence fit
     assert (tmp_path / "y" / "adapter_model.safetensors").is_file()
 
 
-def test_a_packed_recipe_reaches_training_through_the_job(tiny_base, tmp_path):
-    """`train_adapter_once` trains the recipe's fixed examples and its packed groups: with the
-    groups dropped, `pack > 1` would train on the replayed examples alone."""
+def test_a_recipe_with_fresh_material_reaches_training_through_the_job(tiny_base, tmp_path):
+    """`train_adapter_once` trains the recipe's fixed examples and its fresh material of each
+    epoch (a replay drawn every epoch, chain forms): with it dropped, such a recipe would
+    train on its fixed examples alone."""
 
     from lorarecycle.adapters.experts import expert_meta
     from lorarecycle.adapters.recipe import Recipe
     from lorarecycle.evaluate.monitor import HeldOutMonitor
     from lorarecycle.config import EvalSpec
     from lorarecycle.jobs import train_adapter_once
-    from lorarecycle.tasks.packing import packed
 
     own = [Example(f"f{i}", "fact", f"The mentor of Ka{'ko' * i} Bo is", " Ri Su.", "Ri Su") for i in range(6)]
     replay = [Example("r", "fact", "The employer of Ri Su is", " Ka Bo.", "Ka Bo")]
-    recipe = Recipe(replay, True, partial(packed, own, 2, 0))
+    recipe = Recipe(replay, True, partial(joined, own, 2))
     monitor = HeldOutMonitor({"recall": tuple(own[:2])}, None, 5, EvalSpec())
     train_adapter_once(tiny_base, recipe, LoraSpec(r=2, alpha=4, target_modules=["q_proj"]),
                        TrainSpec(epochs=2, lr=1e-3, batch_size=2), 0, tmp_path / "a", "a", "k", monitor)

@@ -23,57 +23,47 @@ def test_config_hash_covers_only_the_sections_the_task_reads():
         != two_hop.config_hash()
 
 
-def test_fields_added_later_leave_the_hash_of_runs_made_before_them_unchanged():
-    """`experts.pack`, `.cot_form`, `.chain_form`, `.recall_check`, `.replay_from`, `.replay_draw`, `.replay_kl` and `pretrain.pack_facts`, `.cot_form`,
-    `.chain_form` came after runs were published: at their
-    neutral values the config hash and the cached base's key are the ones those runs have (the
-    hash without the field, as computed then), so they resume; any other value is a new run."""
-    from lorarecycle.config import stable_hash
-    from lorarecycle.model.precision import current_precision
-    from lorarecycle.train.pretrain import FORMAT_VERSION, base_model_key
+def test_the_class_defaults_are_the_default_experiment():
+    """`ExperimentConfig()` is what `make run` runs: a partial config reads the default's values."""
+    assert ExperimentConfig() == load_preset("default")
+    assert ExperimentConfig().config_hash() == load_preset("default").config_hash()
 
-    default = load_preset("default")
-    # the default preset before it adopted cot_form and chain_form (experts, then pretraining) and
-    # the replay of single facts drawn every epoch: the published runs were made with it
-    off = {"cot_form": False, "chain_form": False}
-    replay_before = {"replay_from": "pool", "replay_draw": "once", "replay_kl": 0.0}
-    cfg = default.model_copy(update={"experts": default.experts.model_copy(update=off | replay_before),
-                                     "full_ft_replay": default.full_ft_replay.model_copy(update=off),
-                                     "pretrain": default.pretrain.model_copy(update=off)})
-    assert default.experts.cot_form and default.experts.chain_form and default.config_hash() != cfg.config_hash()
-    assert default.pretrain.cot_form and default.pretrain.chain_form and base_model_key(default) != base_model_key(cfg)
-    assert default.experts.replay_draw == "every_epoch" and default.experts.replay_from == "facts" and default.experts.replay_kl == 1
-    before = cfg.model_dump(mode="json", exclude={"math"})
-    for section in ("experts", "full_ft_replay"):
-        for field in ("pack", "cot_form", "chain_form", "chain_first", "chain_loss", "recall_check", "replay_from",
-                      "replay_draw", "replay_kl"):
-            del before[section][field]
-    for field in ("pack_facts", "cot_form", "chain_form", "incontext_loss"):
-        del before["pretrain"][field]
-    assert cfg.experts.pack == 1 and cfg.pretrain.pack_facts == 1 and cfg.config_hash() == stable_hash(before)
-    assert cfg.config_hash() == "06c097f9a712"  # docs/results/default before cot_form (git history)
-    base_before = {"v": FORMAT_VERSION, "task": "two_hop", "world": before["world"],
-                   "model": {k: v for k, v in before["model"].items() if k != "base_model"},
-                   "pretrain": before["pretrain"], "seed": 0, "precision": current_precision()}
-    assert base_model_key(cfg) == stable_hash(base_before)
-    with pytest.MonkeyPatch.context() as mp:  # a GPU's base is filed apart from the CPU's
+
+def test_every_field_a_stage_reads_enters_its_hashes():
+    """No field is left out of a hash at some value: a change of any training field is a new
+    run, and a pretraining field (only those) also a new base; a GPU's base is filed apart."""
+    from lorarecycle.train.pretrain import base_model_key
+
+    cfg = load_preset("smoke")
+    for section, update in (("experts", {"cot_form": True}), ("experts", {"replay_kl": 1.0}),
+                            ("experts", {"chain_loss": "second_step"}), ("full_ft_replay", {"replay_draw": "every_epoch"}),
+                            ("pretrain", {"incontext_loss": "answer"}), ("pretrain", {"layout_warmup_steps": 1})):
+        other = cfg.model_copy(update={section: getattr(cfg, section).model_copy(update=update)})
+        assert other.config_hash() != cfg.config_hash(), (section, update)
+        assert (base_model_key(other) != base_model_key(cfg)) == (section == "pretrain"), (section, update)
+    with pytest.MonkeyPatch.context() as mp:
+        key = base_model_key(cfg)
         mp.setattr("lorarecycle.train.pretrain.current_device", lambda: torch.device("cuda"))
-        assert base_model_key(cfg) == stable_hash(base_before | {"device": "cuda"}) != stable_hash(base_before)
-    packed = cfg.model_copy(update={"experts": cfg.experts.model_copy(update={"pack": 2})})
-    assert packed.config_hash() != cfg.config_hash() and base_model_key(packed) == base_model_key(cfg)
-    chain = {"chain_form": True, "chain_loss": "second_step"}
-    second = cfg.model_copy(update={"experts": cfg.experts.model_copy(update=chain)})
-    assert second.config_hash() not in (cfg.config_hash(), cfg.model_copy(update={
-        "experts": cfg.experts.model_copy(update={"chain_form": True, "chain_loss": "all"})}).config_hash())
-    for field in ("cot_form", "chain_form"):
-        on = cfg.model_copy(update={"experts": cfg.experts.model_copy(update={field: True})})
-        assert on.config_hash() != cfg.config_hash() and base_model_key(on) == base_model_key(cfg)
-    for update in ({"recall_check": "per_set"}, {"replay_from": "facts"}, {"replay_draw": "every_epoch"}):
-        other = cfg.model_copy(update={"experts": cfg.experts.model_copy(update=update)})
-        assert other.config_hash() != cfg.config_hash() and base_model_key(other) == base_model_key(cfg)
-    for update in ({"pack_facts": 2}, {"cot_form": True}, {"chain_form": True}):
-        facts = cfg.model_copy(update={"pretrain": cfg.pretrain.model_copy(update=update)})
-        assert facts.config_hash() != cfg.config_hash() and base_model_key(facts) != base_model_key(cfg)
+        assert base_model_key(cfg) != key
+
+
+def test_a_cache_of_another_version_is_refused_in_one_line_naming_what_to_delete(tmp_path, monkeypatch):
+    from lorarecycle.cache import CACHE_VERSION, check_version
+
+    monkeypatch.setenv("LORARECYCLE_CACHE", str(tmp_path / "new"))
+    check_version()  # a new cache is marked with this version, and accepted from then on
+    assert (tmp_path / "new" / "VERSION").read_text().strip() == str(CACHE_VERSION)
+    check_version()
+    old = tmp_path / "old"
+    (old / "base" / "abc123").mkdir(parents=True)  # written before caches carried a version
+    monkeypatch.setenv("LORARECYCLE_CACHE", str(old))
+    with pytest.raises(UserError, match=rf"holds entries of cache version 2 or older; this lorarecycle uses version "
+                                        rf"{CACHE_VERSION}: delete {old / 'base'}") as info:
+        check_version()
+    assert "\n" not in str(info.value) and not (old / "VERSION").exists()
+    (old / "VERSION").write_text("99\n")
+    with pytest.raises(UserError, match="cache version 99"):
+        check_version()
 
 
 def test_yaml_round_trip_and_preset_inheritance(tmp_path):
@@ -165,32 +155,3 @@ def test_a_damaged_cached_base_model_is_rebuilt(smoke_cfg):
     assert not cached_base_ok(path)
     assert prepare_base(smoke_cfg, datasets["pretrain"]) == path
     assert cached_base_ok(path) and weights.read_bytes() == intact  # pretrained again, deterministically
-
-
-# recorded before `pack > 1` put its regrouping scheme into the hash (the scheme marker keeps a
-# fixed-group run directory from resuming into new groups; this run was already regrouped)
-HASH_RECORDED_BEFORE_PACK_MARKER = {"gate-probes/experts-pack-4-regrouped"}
-
-
-def test_every_published_run_directory_re_hashes_to_its_recorded_config_hash():
-    """A field added later must keep the hash of runs made before it (or the run directory
-    could not resume, and its rows would no longer match a re-run): every committed run
-    directory's config re-validates to the config_hash it records."""
-    from pathlib import Path
-
-    import yaml
-
-    from lorarecycle.config import validate_experiment
-
-    root = Path(__file__).resolve().parents[1] / "docs" / "results"
-    checked = 0
-    for path in sorted(root.glob("**/config.yaml")):
-        raw = yaml.safe_load(path.read_text())
-        if not isinstance(raw, dict) or "config_hash" not in raw:
-            continue  # an input config, not a run directory's record
-        recorded = raw.pop("config_hash")
-        name = str(path.parent.relative_to(root))
-        rehashed = validate_experiment(raw, str(path)).config_hash()
-        assert (rehashed == recorded) != (name in HASH_RECORDED_BEFORE_PACK_MARKER), name
-        checked += 1
-    assert checked >= 8

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from .helpers import plain_replay
 from lorarecycle.config import MathSpec, WorldSpec, load_preset
 from lorarecycle.model.tokenizer import build_tokenizer
 from lorarecycle.tasks import math_templates as M
@@ -145,14 +146,13 @@ def test_smoke_math_runs_end_to_end(tmp_path):
 
 def test_replay_from_facts_is_refused_where_every_old_fact_is_the_retention_split():
     from lorarecycle.adapters.recipe import recipe_examples
-    from lorarecycle.config import ExpertTrainSpec
     from lorarecycle.errors import UserError
     from lorarecycle.tasks.registry import TASKS
 
     task = TASKS.get("math")
     _, data = task.build(load_preset("smoke-math"))
     sets = ("knowledge_facts",)
-    spec = ExpertTrainSpec(epochs=1, lr=1e-3)
+    spec = plain_replay()
     assert len(recipe_examples(sets, data, spec, 0).fixed) > len(data["knowledge_facts"])  # the pool replays
     with pytest.raises(UserError, match="replay_from: facts: this task's replay pool holds no single facts"):
         recipe_examples(sets, data, spec.model_copy(update={"replay_from": "facts"}), 0)

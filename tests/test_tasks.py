@@ -4,6 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from .helpers import plain_replay
 from lorarecycle.config import WorldSpec, load_preset
 from lorarecycle.model.tokenizer import build_tokenizer
 from lorarecycle.tasks.catalog import EXPERT_DATA
@@ -136,7 +137,6 @@ def test_fixed_layout_math_problems_state_only_the_asked_price():
 
 def test_retention_facts_are_pretraining_facts_held_out_of_replay():
     from lorarecycle.adapters.recipe import recipe_examples
-    from lorarecycle.config import ExpertTrainSpec
     from lorarecycle.tasks.catalog import TWO_HOP
     from lorarecycle.tasks.datasets import cot_form, question_form
     from lorarecycle.tasks.recipe_sets import REPLAY_POOL, recipe_sets
@@ -145,7 +145,7 @@ def test_retention_facts_are_pretraining_facts_held_out_of_replay():
     data |= recipe_sets(data, TWO_HOP, question_form, cot_form)
     retention = {ex.prompt for ex in data["retention"]}
     assert len(retention) == SPEC.n_retention and retention <= {ex.prompt for ex in data["pretrain"]}
-    spec = ExpertTrainSpec(epochs=1, lr=1e-3, replay_ratio=0.5)
+    spec = plain_replay(replay_ratio=0.5)
     recipe = recipe_examples(("hop1_facts",), data, spec, seed=3)
     examples, loss_on_prompt, regroup = recipe.fixed, recipe.loss_on_prompt, recipe.regroup
     own = data["hop1_facts"]
@@ -172,7 +172,6 @@ def test_replay_drawn_every_epoch_from_facts_only_stays_off_the_retention_split(
     from functools import partial
 
     from lorarecycle.adapters.recipe import recipe_examples
-    from lorarecycle.config import ExpertTrainSpec
     from lorarecycle.tasks.registry import TASKS
     from lorarecycle.tasks.recipe_sets import REPLAY_POOL
 
@@ -182,7 +181,7 @@ def test_replay_drawn_every_epoch_from_facts_only_stays_off_the_retention_split(
     sets = ("hop1_facts", "hop2_facts")
     own = [ex for name in sets for ex in data[name]]
     retention = {ex.prompt for ex in data["retention"]}
-    spec = ExpertTrainSpec(epochs=1, lr=1e-3, replay_ratio=0.5)
+    spec = plain_replay(replay_ratio=0.5)
     once = recipe_examples(sets, data, spec, 3)
     fresh = recipe_examples(sets, data, spec.model_copy(update={"replay_draw": "every_epoch"}), 3)
     n = round(0.5 * len(own))
@@ -201,24 +200,19 @@ def test_replay_drawn_every_epoch_from_facts_only_stays_off_the_retention_split(
     both = spec.model_copy(update={"replay_draw": "every_epoch", "chain_form": True})
     chained = recipe_examples(sets, data, both, 3, partial(task.chain_forms, world))
     assert chained.regroup(1) == fresh.regroup(1) + task.chain_forms(world, own, 3, 1)
-    # at their defaults the new fields stay out of every hash; set, they enter it
-    assert "replay_draw" not in spec.hashed() and "replay_from" not in spec.hashed()
-    assert spec.model_copy(update={"replay_draw": "every_epoch"}).hashed() != spec.hashed()
 
 
 def test_replay_kl_marks_the_replayed_examples_only_and_enters_no_data_hash():
     from lorarecycle.adapters.recipe import recipe_examples
-    from lorarecycle.config import ExpertTrainSpec
     from lorarecycle.tasks.registry import TASKS
 
     _, data = TASKS.get("two_hop").build(load_preset("smoke"))
     sets = ("hop1_facts", "hop2_facts")
-    spec = ExpertTrainSpec(epochs=1, lr=1e-3, replay_from="facts", replay_draw="every_epoch")
+    spec = plain_replay(replay_from="facts", replay_draw="every_epoch")
     plain, marked = (recipe_examples(sets, data, spec.model_copy(update={"replay_kl": kl}), 3) for kl in (0.0, 1.0))
     assert [ex.to_dict() for ex in plain.first_epoch()] == [ex.to_dict() for ex in marked.first_epoch()]
     assert not any(ex.distill for ex in plain.first_epoch()) and not any(ex.distill for ex in marked.fixed)
     assert all(ex.distill for ex in marked.regroup(0)) and marked.regroup(0)  # the replay, and nothing else
-    assert "replay_kl" not in spec.hashed() and spec.model_copy(update={"replay_kl": 1.0}).hashed() != spec.hashed()
 
 
 def test_a_full_fine_tune_refuses_replay_kl():
@@ -237,13 +231,12 @@ def test_a_full_fine_tune_refuses_replay_kl():
 
 def test_cot_form_adds_each_own_fact_as_a_single_hop_chain_of_thought_and_nothing_else():
     from lorarecycle.adapters.recipe import recipe_examples
-    from lorarecycle.config import ExpertTrainSpec
     from lorarecycle.tasks.registry import TASKS
 
     task = TASKS.get("two_hop")
     cfg = load_preset("smoke")
     _, data = task.build(cfg)
-    spec = ExpertTrainSpec(epochs=1, lr=1e-3, replay_ratio=1.0)
+    spec = plain_replay(replay_ratio=1.0)
     base = recipe_examples(("hop2_facts",), data, spec, seed=3).fixed
     with_cot = recipe_examples(("hop2_facts",), data, spec.model_copy(update={"cot_form": True}), seed=3).fixed
     own = data["hop2_facts"]
@@ -258,26 +251,22 @@ def test_cot_form_adds_each_own_fact_as_a_single_hop_chain_of_thought_and_nothin
     tests = {ex.prompt for split in ("twohop_cot", "twohop_direct") for ex in data[split]}
     assert not tests & {ex.prompt for ex in with_cot}
     assert task.cot_form(data["twohop_cot"][0]) is None
-    # a preset's cot_form does not reach the plain ablation: the same material and the same hash
+    # a preset's cot_form does not reach the plain ablation: the same material
     plain = spec.model_copy(update={"recipe": "plain"})
-    plain_cot = ExpertTrainSpec(epochs=1, lr=1e-3, replay_ratio=1.0, recipe="plain", cot_form=True)
+    plain_cot = plain_replay(replay_ratio=1.0, recipe="plain", cot_form=True)
     assert recipe_examples(("hop2_facts",), data, plain_cot, 3) == recipe_examples(("hop2_facts",), data, plain, 3)
-    assert plain_cot.hashed() == plain.hashed()
-    with pytest.raises(ValueError, match="cot_form with pack > 1"):  # packed CoT forms overflow 128 positions
-        ExpertTrainSpec(epochs=1, lr=1e-3, pack=2, cot_form=True)
 
 
 def test_chain_forms_set_each_fact_after_a_reasoning_step_about_a_one_off_name_new_every_epoch():
     from functools import partial
 
     from lorarecycle.adapters.recipe import recipe_examples
-    from lorarecycle.config import ExpertTrainSpec
     from lorarecycle.tasks.registry import TASKS
 
     task = TASKS.get("two_hop")
     cfg = load_preset("smoke")
     world, data = task.build(cfg)
-    spec = ExpertTrainSpec(epochs=1, lr=1e-3, replay_ratio=1.0)
+    spec = plain_replay(replay_ratio=1.0)
     own = data["hop1_facts"] + data["hop2_facts"]
     chain = partial(task.chain_forms, world)
     plain_recipe = recipe_examples(("hop1_facts", "hop2_facts"), data, spec, 3, chain)
@@ -299,19 +288,9 @@ def test_chain_forms_set_each_fact_after_a_reasoning_step_about_a_one_off_name_n
         assert not tests & {f.prompt for f in forms}
     names = [{f.prompt.split(" of ")[-1] for f in forms} for forms in epochs]
     assert len(names[0]) == len(own) and not names[0] & names[1]  # one-off names, new every epoch
-    # chain_first: unused: the invented step never uses a relation of the adapter's own facts
-    unused = recipe_examples(("hop1_facts", "hop2_facts"), data,
-                             spec.model_copy(update={"chain_form": True, "chain_first": "unused"}), 3, chain)
-    own_relations = {ex.id.split(":", 2)[1] for ex in own}
-    steps = {f.prompt.removesuffix("? Reasoning:").split(" of the ")[1].split(" of ")[0] for f in unused.regroup(0)}
-    assert steps and not steps & own_relations and steps <= set(cfg.world.relations)
-    assert ExpertTrainSpec(epochs=1, lr=1e-3, chain_first="other").hashed() == ExpertTrainSpec(epochs=1, lr=1e-3).hashed()
-    with pytest.raises(ValueError, match="chain_form and pack > 1"):
-        ExpertTrainSpec(epochs=1, lr=1e-3, pack=2, chain_form=True)
-    for shape in ({"chain_first": "unused"}, {"chain_loss": "second_step"}):  # chain_form's shape: nothing without it
-        off = spec.model_copy(update=shape)
-        assert off.hashed() == spec.hashed()
-        assert recipe_examples(("hop1_facts", "hop2_facts"), data, off, 3, chain) == plain_recipe
+    # chain_loss is chain_form's shape: nothing without it
+    off = spec.model_copy(update={"chain_loss": "second_step"})
+    assert recipe_examples(("hop1_facts", "hop2_facts"), data, off, 3, chain) == plain_recipe
     assert task.chain_forms is not None and TASKS.get("math").chain_forms is None
 
 
@@ -319,7 +298,6 @@ def test_chain_loss_second_step_trains_the_second_step_only_the_invented_step_is
     from functools import partial
 
     from lorarecycle.adapters.recipe import recipe_examples
-    from lorarecycle.config import ExpertTrainSpec
     from lorarecycle.model.batching import IGNORE, encode_example
     from lorarecycle.model.tokenizer import build_tokenizer
     from lorarecycle.tasks.registry import TASKS
@@ -328,11 +306,11 @@ def test_chain_loss_second_step_trains_the_second_step_only_the_invented_step_is
     cfg = load_preset("smoke")
     world, data = task.build(cfg)
     chain = partial(task.chain_forms, world)
-    spec = ExpertTrainSpec(epochs=1, lr=1e-3, replay_ratio=1.0, chain_form=True)
+    spec = plain_replay(replay_ratio=1.0, chain_form=True)
     second = spec.model_copy(update={"chain_loss": "second_step"})
     full = recipe_examples(("hop1_facts", "hop2_facts"), data, spec, 3, chain)
     masked = recipe_examples(("hop1_facts", "hop2_facts"), data, second, 3, chain)
-    assert masked.fixed == full.fixed and masked.loss_on_prompt and second.hashed() != spec.hashed()
+    assert masked.fixed == full.fixed and masked.loss_on_prompt and second != spec
     forms = masked.regroup(0)
     assert all(ex.loss_on_prompt is False for ex in forms)
     assert all(ex.loss_on_prompt is None for ex in full.regroup(0))  # the stage's setting: loss on the prompt
@@ -366,169 +344,9 @@ def test_math_price_facts_have_a_chain_of_thought_form_that_states_the_price_as_
     assert extract_answer(form.completion, "cot") == price  # the answer as a math CoT gives it, a number
 
 
-def test_packed_replay_recipe_joins_own_examples_in_new_groups_every_epoch_and_keeps_replay_whole():
-    from lorarecycle.adapters.recipe import recipe_examples
-    from lorarecycle.config import ExpertTrainSpec
-    from lorarecycle.tasks.catalog import TWO_HOP
-    from lorarecycle.tasks.datasets import cot_form, question_form
-    from lorarecycle.tasks.recipe_sets import questions_set, recipe_sets
-
-    data = build_datasets(build_world(SPEC, 0))
-    data |= recipe_sets(data, TWO_HOP, question_form, cot_form)
-    spec = ExpertTrainSpec(epochs=1, lr=1e-3, replay_ratio=0.5)
-    single = recipe_examples(("hop1_facts",), data, spec, seed=3)
-    recipe = recipe_examples(("hop1_facts",), data, spec.model_copy(update={"pack": 3}), seed=3)
-    learned = data["hop1_facts"] + data[questions_set("hop1_facts")]
-    assert recipe.loss_on_prompt and recipe.fixed == single.fixed[len(learned):]  # the replayed examples, unjoined
-    epochs = [recipe.regroup(epoch) for epoch in range(3)]
-    assert recipe.first_epoch() == recipe.fixed + epochs[0] and epochs[0] == recipe.regroup(0)  # seeded
-    by_text = {ex.id: ex.text for ex in learned}
-    for joined in epochs:
-        assert len(joined) == -(-len(learned) // 3) and all(ex.kind == "packed" for ex in joined)
-        # every own example and question form is in exactly one packed text, whole, in a shuffled order
-        ids = [ex.id.removeprefix("packed:").split("+") for ex in joined]
-        assert sorted(i for group in ids for i in group) == sorted(by_text)
-        assert [ex.prompt for ex in joined] == [" ".join(by_text[i] for i in group) for group in ids]
-        assert all(ex.completion == "" and len(group) == 3 for ex, group in zip(joined[:-1], ids))
-        assert " ".join(ex.text for ex in learned[:3]) not in {ex.prompt for ex in joined}  # not in file order
-    # new groups every epoch: most facts lead a sequence in some epoch, not one fact in three
-    leaders = [{ex.id.removeprefix("packed:").split("+")[0] for ex in joined} for joined in epochs]
-    assert leaders[0] != leaders[1] and len(set.union(*leaders)) > 1.5 * len(leaders[0])
-    with pytest.raises(ValueError, match="less than or equal to 4"):  # 8 facts overflow 128 positions
-        ExpertTrainSpec(epochs=1, lr=1e-3, pack=5)
-    with pytest.raises(ValueError, match="pack joins examples"):
-        ExpertTrainSpec(epochs=1, lr=1e-3, recipe="plain", pack=2)
-
-
-def test_expert_training_sets_are_pairwise_disjoint():
-    data = build_datasets(build_world(SPEC, 0))
-    sets = {name: {ex.prompt for ex in data[name]} for name in ("hop1_facts", "hop2_facts", "skill")}
-    for x in sets:
-        for y in sets:
-            if x < y:
-                assert not sets[x] & sets[y], (x, y)
-    test_entities = {e for c in build_world(SPEC, 0).group("test") for e in (c.a, c.b, c.c)}
-    assert not any(e in ex.text for ex in data["skill"] for e in test_entities)
-
-
-@pytest.mark.parametrize("familiarity", ["F", "H", "R"])
-def test_no_two_hop_test_question_in_any_training_set(familiarity):
-    data = build_datasets(build_world(SPEC.model_copy(update={"familiarity": familiarity, "exposure": 1.0}), 0))
-    trained_prompts = {ex.prompt for name in TRAIN_SETS for ex in data[name]}
-    trained_texts = {ex.text for name in TRAIN_SETS for ex in data[name]}
-    for split in ("twohop_direct", "twohop_cot", "control_direct", "control_cot"):
-        for ex in data[split]:
-            assert ex.prompt not in trained_prompts and ex.text not in trained_texts, (split, ex.prompt)
-
-
-@pytest.mark.parametrize(("familiarity", "familiar_roles"), [("F", set()), ("H", {"a"}), ("R", {"a", "b", "c"})])
-def test_familiarity_controls_which_test_entities_pretraining_sees(familiarity, familiar_roles):
-    world = build_world(SPEC.model_copy(update={"familiarity": familiarity}), 0)
-    data = build_datasets(world)
-    corpus = " ".join(ex.text for ex in data["pretrain"] + data["pretrain_incontext"])
-    for chain in world.group("test"):
-        for role in "abc":
-            assert (getattr(chain, role) in corpus) == (role in familiar_roles), (chain, role)
-
-
-@pytest.mark.parametrize("exposure", [0.0, 0.25, 1.0])
-def test_exposure_puts_that_fraction_of_test_facts_in_pretraining(exposure):
-    world = build_world(SPEC.model_copy(update={"exposure": exposure}), 0)
-    data = build_datasets(world)
-    pretrain = texts(data["pretrain"])
-    seen = sum(ex.text in pretrain for ex in data["hop1"])
-    assert seen == round(exposure * SPEC.n_test_chains)
-    if exposure == 0.0:
-        assert not texts(data["hop2"]) & pretrain
-
-
-def test_union_is_hop1_plus_hop2_and_test_splits_exist():
-    data = build_datasets(build_world(SPEC, 0))
-    assert EXPERT_DATA["union"] == ("hop1_facts", "hop2_facts")
-    assert all(data[s] for s in TEST_SPLITS)
-    assert len(data["twohop_cot"]) == SPEC.n_test_chains
-
-
-def test_tokenizer_covers_every_dataset_and_splits_names_into_syllables():
-    world = build_world(SPEC.model_copy(update={"familiarity": "R"}), 0)
-    tok = build_tokenizer(SPEC.relations)
-    for examples in build_datasets(world).values():
-        for ex in examples:
-            assert tok.unk_token_id not in tok(ex.text)["input_ids"], ex.text
-    name = world.chains[0].a
-    pieces = tok.tokenize(name)
-    assert len(pieces) == 4 and all(p.removeprefix("##") in SYLLABLES for p in pieces)
-    assert tok.decode(tok(name, add_special_tokens=False)["input_ids"]) == name.lower()
-
-
-def test_fewshot_chains_are_learned_by_the_experts_but_never_tested():
-    world = build_world(SPEC, 0)
-    data = build_datasets(world)
-    fewshot, test = world.group("fewshot"), world.group("test")
-    assert len(fewshot) == SPEC.n_fewshot_chains
-    assert not {e for c in fewshot for e in (c.a, c.b, c.c)} & {e for c in test for e in (c.a, c.b, c.c)}
-    test_chains = {c.id for c in test}
-    assert {ex.chain for ex in data["fewshot_twohop"]} == {c.id for c in fewshot}
-    assert not {ex.chain for ex in data["fewshot_twohop"]} & test_chains
-    # the experts know the few-shot chains' facts, so their two-hop questions are answerable
-    assert texts(data["fewshot_hop1"]) <= texts(data["hop1_facts"])
-    assert texts(data["fewshot_hop2"]) <= texts(data["hop2_facts"])
-    # the test splits hold only test chains
-    assert {ex.chain for ex in data["twohop_cot"]} == test_chains
-    assert [ex.kind for ex in data["fewshot_twohop"][:2]] == ["direct", "cot"]
-
-
 def test_general_sample_is_pretraining_data():
     data = build_datasets(build_world(SPEC, 0))
     assert data["general"] and texts(data["general"]) <= texts(data["pretrain"])
-
-
-def test_pretraining_packs_facts_in_new_groups_every_epoch_and_keeps_other_texts_whole():
-    from functools import partial
-
-    from lorarecycle.tasks.incontext import incontext_corpus
-    from lorarecycle.train.pretrain import with_packed_facts
-
-    world = build_world(SPEC, 0)
-    corpus = build_datasets(world)["pretrain"]
-    facts = [ex for ex in corpus if ex.kind == "fact"]
-    fresh = partial(incontext_corpus, world, 5)
-    epochs = [with_packed_facts(fresh, facts, 2, seed=1, epoch=e) for e in range(2)]
-    for epoch, examples in enumerate(epochs):
-        assert examples[:5] == fresh(epoch)  # the epoch's in-context sequences, whole
-        joined = examples[5:]
-        assert len(joined) == -(-len(facts) // 2) and all(ex.kind == "packed" for ex in joined)
-        assert sorted(t for ex in joined for t in ex.id.removeprefix("packed:").split("+")) == \
-            sorted(ex.id for ex in facts)
-    assert {ex.id for ex in epochs[0][5:]} != {ex.id for ex in epochs[1][5:]}  # regrouped
-    assert with_packed_facts(None, facts, 2, 1, 0) == epochs[0][5:]
-
-
-def test_pretraining_with_packed_facts_trains_on_fewer_longer_sequences(smoke_cfg):
-    """The packed facts reach the trainer: one epoch has the whole texts, the epoch's
-    in-context sequences and the facts two to a sequence, every token a target."""
-    from functools import partial
-
-    from lorarecycle.model.tiny import build_tiny_llama
-    from lorarecycle.model.tokenizer import build_tokenizer
-    from lorarecycle.tasks.incontext import incontext_corpus
-    from lorarecycle.tasks.registry import task_of
-    from lorarecycle.train.pretrain import pretrain_model
-
-    world = build_world(smoke_cfg.world, 0)
-    corpus = build_datasets(world)["pretrain"]
-    n_facts = sum(ex.kind == "fact" for ex in corpus)
-    tokenizer = build_tokenizer(task_of(smoke_cfg).vocabulary(smoke_cfg))
-    stats = {}
-    for k in (1, 2):
-        cfg = smoke_cfg.model_copy(update={"pretrain": smoke_cfg.pretrain.model_copy(update={"epochs": 1,
-                                                                                          "pack_facts": k})})
-        model = build_tiny_llama(cfg.model, tokenizer, seed=0)
-        stats[k] = pretrain_model(model, tokenizer, cfg, corpus, partial(incontext_corpus, world, 16), None)
-    n = smoke_cfg.world.n_incontext
-    assert stats[1]["examples"] == len(corpus) + n
-    assert stats[2]["examples"] == len(corpus) - n_facts + -(-n_facts // 2) + n
-    assert stats[2]["tokens"] < stats[1]["tokens"]  # one BOS/EOS pair per joined sequence instead of two
 
 
 def test_pretraining_fact_forms_add_each_fact_as_a_cot_and_as_a_masked_second_step(smoke_cfg):

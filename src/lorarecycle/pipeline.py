@@ -72,8 +72,9 @@ def validate(cfg: ExperimentConfig) -> None:
     else:
         model = skeleton(tiny_llama_config(cfg.model, None))
     resolve_target_modules(model, cfg.lora.target_modules)
-    chained = [name for name in ("experts", "full_ft", "full_ft_replay")
-               if (spec := getattr(cfg, name)) is not None and spec.chain_form and spec.recipe == "replay"]
+    chained = [name for name in ("experts", "full_ft", "full_ft_replay")  # the sections this run trains with
+               if (spec := getattr(cfg, name)) is not None and spec.chain_form and spec.recipe == "replay"
+               and (name == "experts" or name in cfg.references)]
     if cfg.pretrain.chain_form and cfg.model.base_model is None:
         chained.insert(0, "pretrain")
     if chained and task_of(cfg).chain_forms is None:
