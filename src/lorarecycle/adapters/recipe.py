@@ -61,7 +61,7 @@ def recipe_examples(sets: tuple[str, ...], datasets: dict[str, list[Example]], s
     chains = [partial(chain_forms, own, seed, loss=spec.chain_loss)] if spec.chain_form else []
     if spec.replay_draw == "every_epoch":
         return Recipe(own + forms, True, partial(_joined, (draw, *chains)))
-    return Recipe(own + forms + draw(None), True, chains[0] if chains else None)
+    return Recipe(own + forms + draw(0), True, chains[0] if chains else None)
 
 
 def _replay_pool(pool: list[Example], spec: ExpertTrainSpec) -> list[Example]:
@@ -74,10 +74,9 @@ def _replay_pool(pool: list[Example], spec: ExpertTrainSpec) -> list[Example]:
     return facts
 
 
-def _replay_sample(pool: list[Example], n: int, seed: int, distill: bool, epoch: int | None) -> list[Example]:
-    """`n` examples of the pool; `epoch=None` is the one sample of `replay_draw: once` (its
-    stream predates the per-epoch draw, so published runs keep their replay)."""
-    rng = make_rng(seed, "replay") if epoch is None else make_rng(seed, "replay", str(epoch))
+def _replay_sample(pool: list[Example], n: int, seed: int, distill: bool, epoch: int) -> list[Example]:
+    """`n` examples of the pool, drawn for `epoch` (`replay_draw: once` trains epoch 0's every epoch)."""
+    rng = make_rng(seed, "replay", str(epoch))
     sample = rng.sample(pool, min(len(pool), n))
     return [replace(ex, distill=True) for ex in sample] if distill else sample
 
