@@ -96,7 +96,7 @@ def test_grid_runs_every_cell_and_reports(uninterrupted):
     status = cli("status", str(root / "run"), cache=root / "cache")
     assert status.returncode == 0 and "4/4 cells done" in status.stdout
     # the base model and the experts are shared by content hash, not retrained per cell
-    assert len(list((root / "run" / "shared" / "adapters").glob("hop1-*"))) == 4  # 2 seeds x 2 worlds
+    assert len(list((root / "cache" / "adapters").glob("hop1-*"))) == 4  # 2 seeds x 2 worlds
 
 
 @pytest.mark.slow  # 3 min; single-run SIGKILL resume at four stages: tests/test_cli.py (slow too)

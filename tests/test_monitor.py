@@ -75,7 +75,7 @@ def test_per_set_recall_stops_only_when_every_set_reaches_the_target(monkeypatch
 def test_the_recall_sample_is_pooled_or_one_per_training_set(smoke_cfg):
     """`experts.recall_check`: pooled draws the sample the runs before it drew (so their
     adapters' stop epochs are unchanged); per_set draws up to the same size from each set."""
-    from lorarecycle.pipeline import held_out_monitor
+    from lorarecycle.stages import held_out_monitor
     from lorarecycle.seeding import make_rng
 
     def examples(prefix, n):
@@ -103,7 +103,7 @@ def test_the_recall_sample_is_pooled_or_one_per_training_set(smoke_cfg):
 def test_per_set_recall_leaves_single_set_adapters_as_they_were(smoke_cfg):
     """Over one training set per_set draws the pooled sample, so those adapters keep the
     pooled key and are reused; a union's spec keeps per_set."""
-    from lorarecycle.pipeline import training_spec
+    from lorarecycle.stages import training_spec
 
     cfg = smoke_cfg.model_copy(update={"experts": smoke_cfg.experts.model_copy(update={"recall_check": "per_set"})})
     assert training_spec(cfg, "hop1", ("hop1_facts",)) == training_spec(smoke_cfg, "hop1", ("hop1_facts",))

@@ -7,8 +7,7 @@ from hypothesis import strategies as st
 from .helpers import plain_replay
 from lorarecycle.config import WorldSpec, load_preset
 from lorarecycle.model.tokenizer import build_tokenizer
-from lorarecycle.tasks.catalog import EXPERT_DATA
-from lorarecycle.tasks.datasets import TEST_SPLITS, TRAIN_SETS, build_datasets
+from lorarecycle.tasks.datasets import build_datasets
 from lorarecycle.tasks.names import SYLLABLES, name_capacity, usable_word
 from lorarecycle.tasks.world import build_world
 
@@ -299,7 +298,6 @@ def test_chain_loss_second_step_trains_the_second_step_only_the_invented_step_is
 
     from lorarecycle.adapters.recipe import recipe_examples
     from lorarecycle.model.batching import IGNORE, encode_example
-    from lorarecycle.model.tokenizer import build_tokenizer
     from lorarecycle.tasks.registry import TASKS
 
     task = TASKS.get("two_hop")
@@ -354,7 +352,6 @@ def test_pretraining_fact_forms_add_each_fact_as_a_cot_and_as_a_masked_second_st
     (fixed) and, every epoch, as the second step after an invented step about a new one-off
     name, that step masked; off, the material is the corpus and the in-context sequences."""
     from lorarecycle.model.batching import IGNORE, encode_example
-    from lorarecycle.model.tokenizer import build_tokenizer
     from lorarecycle.tasks.incontext import incontext_corpus
     from lorarecycle.tasks.registry import task_of
     from lorarecycle.train.pretrain import pretraining_material
@@ -401,7 +398,6 @@ def test_incontext_loss_answer_trains_the_answers_of_the_incontext_sequences_onl
 
     from lorarecycle.model.batching import IGNORE, encode_example
     from lorarecycle.model.precision import set_precision
-    from lorarecycle.model.tokenizer import build_tokenizer
     from lorarecycle.tasks.incontext import incontext_corpus
     from lorarecycle.tasks.registry import task_of
     from lorarecycle.train import pretrain

@@ -1,6 +1,6 @@
 """The pipeline's independent jobs, as picklable functions so `parallel.run_jobs` can run
 them in worker processes: train one adapter (or the full fine-tune), build and evaluate
-one model. Like pipeline.py, this module reaches across stages."""
+one model (figures are the report stage's)."""
 
 from __future__ import annotations
 
@@ -21,10 +21,10 @@ from .model.load import load_tokenizer, safetensors_problem
 from .recycle.recycler import LibraryInputs
 from .recycle.registry import RECYCLERS
 from .recycle.routing.model import RoutedModel
-from .report.figures import plot_routing_trace
 from .tasks.datasets import Example
 from .tasks.registry import task_of
 from .train.full import full_ft_meta, train_full
+from .plan import Row
 from .ui import console
 
 TRACE_EXAMPLES = 2  # chain-of-thought prompts traced per routed model (plus one direct)
@@ -65,22 +65,6 @@ def build_recycled(method: str, inputs: LibraryInputs, params: dict) -> torch.nn
 
 
 @dataclass(frozen=True)
-class Row:
-    """One model to evaluate: a name in the table, its library, and how to build it (a
-    picklable zero-argument callable)."""
-
-    model: str
-    library: str | None
-    method: str
-    data_requirement: str
-    build: Callable[[], torch.nn.Module]
-
-    @property
-    def trace_name(self) -> str:
-        return f"{self.model}-{self.library}"
-
-
-@dataclass(frozen=True)
 class EvalContext:
     """What every evaluation job shares."""
 
@@ -96,21 +80,22 @@ def trace_path(out: Path, row: Row) -> Path:
 
 
 def trace_routing(model: RoutedModel, tokenizer, ctx: EvalContext, row: Row) -> None:
-    """Routing trace of a routed model on the first test questions (CoT and direct), with its figure."""
+    """Routing trace of a routed model on the first test questions (CoT and direct); the
+    report stage draws its figure."""
     direct, cot = task_of(ctx.cfg).catalog.composed
     examples = ctx.datasets[cot][:TRACE_EXAMPLES] + ctx.datasets[direct][:1]
     trace = trace_examples(model, tokenizer, examples, model.expert_names)
-    plot_routing_trace(trace, f"routing trace: {row.model} [{row.library}] (teacher-forced gold text)",
-                       inside(ctx.out, "figures", f"routing-{row.trace_name}.png"))
-    write_json(trace_path(ctx.out, row), trace)
+    write_json(trace_path(ctx.out, row), {**trace, "title": f"routing trace: {row.model} [{row.library}] "
+                                                            "(teacher-forced gold text)"})
 
 
-def evaluate_row(row: Row, splits: tuple[str, ...], ctx: EvalContext) -> list[tuple[str, dict, list[dict]]]:
+def evaluate_row(row: Row, build: Callable[[], torch.nn.Module], splits: tuple[str, ...],
+                 ctx: EvalContext) -> list[tuple[str, dict, list[dict]]]:
     """Build the row's model, trace its routing if it routes and has no trace yet, and
     evaluate it on `splits`: [(split, summary, samples)]."""
     task = task_of(ctx.cfg)
     tokenizer = load_tokenizer(ctx.base_path)
-    model = row.build()
+    model = build()
     # a single adapter kept unmerged (bf16 evaluation) is a one-expert RoutedModel: nothing to trace
     routes = row.library is not None and RECYCLERS.get(row.method).routes
     if routes and isinstance(model, RoutedModel) and not trace_path(ctx.out, row).is_file():

@@ -25,7 +25,7 @@ def data(out: Annotated[Path, typer.Option("--out", "-o", help="directory for th
     """Write world.json and one JSONL per training set and test split."""
     cfg = resolve_config(config, preset, None, seed)
     check_output_dir(out)
-    from ..pipeline import (
+    from ..rundir import (
         write_data,  # heavy (torch, transformers): after the arguments are checked
     )
     from ..tasks.registry import task_of

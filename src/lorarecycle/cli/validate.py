@@ -14,7 +14,7 @@ def validate(config: ConfigArg = None, preset: PresetOpt = None, base_model: Bas
     parameters, libraries, few-shot material, the base-model directory), for every cell of a
     grid; prints the plan. Exit 0: `run` would start; exit 2: one line naming the problem."""
     resolved = resolve(config, preset, base_model, seed, precision)
-    from ..pipeline import (  # heavy: after the arguments are checked
+    from ..plan import (  # heavy: after the arguments are checked
         needed_experts,
         row_keys,
     )

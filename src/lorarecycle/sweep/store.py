@@ -11,7 +11,7 @@ import yaml
 from ..artifacts import atomic_write_text, check_output_dir, read_jsonl
 from ..errors import UserError
 from ..layout import GRID_FILE, RESULTS_FILE
-from ..pipeline import row_keys
+from ..plan import row_keys
 from ..tasks.catalog import CATALOGS
 from .grid import Cell, GridSpec
 

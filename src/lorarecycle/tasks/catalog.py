@@ -31,6 +31,7 @@ class Catalog:
     # needed facts given in the prompt (does the model follow the templates and compose
     # in context?)
     base_checks: tuple[str, ...] = field(default=())
+    retention: str = "retention"  # old pretraining facts no model trains on, asked after training
 
     def splits_for(self, model: str, own_pretraining: bool = True) -> tuple[str, ...]:
         """The splits `model` is evaluated on. Without our own pretraining (a --base-model)
@@ -41,7 +42,7 @@ class Catalog:
 
     @property
     def pretraining_splits(self) -> tuple[str, ...]:
-        return (*self.controls, "retention")
+        return (*self.controls, self.retention)
 
     @property
     def scored_with_bridge(self) -> tuple[str, ...]:
