@@ -113,6 +113,15 @@ def read_json_object(path: Path, what: str = "") -> dict:
     return data
 
 
+def check_adapter_config(path: Path) -> None:
+    """A PEFT adapter's adapter_config.json is a small UTF-8 JSON object (read_adapter would
+    raise UnicodeDecodeError on other bytes); read_adapter checks its fields and says
+    when it is missing."""
+    config = Path(path) / "adapter_config.json"
+    if config.exists() or config.is_symlink():
+        read_json_object(config)
+
+
 def check_seed(value: Any, what: str = "seed") -> int:
     """Seeds are plain integers in [0, 2**63): `true` is not 1, and 2**70 would overflow
     torch's generator deep inside a run."""

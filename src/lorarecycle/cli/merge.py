@@ -59,7 +59,7 @@ def merge(
 
     from ..adapters.lora_io import read_adapter
     from ..artifacts import check_output_dir
-    from ..preflight import check_seed
+    from ..preflight import check_adapter_config, check_seed
     from ..recycle.merge.apply import MergeOptions, check_compatible, write_merge
     from ..recycle.merge.config import validate_merge_config
     from ..recycle.merge.registry import MERGE_METHODS
@@ -126,16 +126,6 @@ def load_yaml_config(path: Path):
     cfg = validate_merge_config(read_yaml_mapping(path), str(path))
     adapters = [a.model_copy(update={"path": str(Path(path).parent / a.path)}) for a in cfg.adapters]
     return cfg.model_copy(update={"adapters": adapters})
-
-
-def check_adapter_config(path: Path) -> None:
-    """adapter_config.json is a small UTF-8 JSON object (read_adapter would raise a
-    UnicodeDecodeError on anything else); read_adapter checks its fields."""
-    from ..adapters.lora_io import CONFIG_FILE
-    from ..preflight import read_json_object
-
-    if (path / CONFIG_FILE).exists():
-        read_json_object(path / CONFIG_FILE)
 
 
 def max_output_rank(adapters, spec) -> int:
