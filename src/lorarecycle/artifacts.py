@@ -11,22 +11,25 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 
-def check_output_dir(path: Path, what: str = "--out") -> None:
-    """`path` is, or can become, a writable directory: one line naming it otherwise."""
+def check_output_dir(path: Path, what: str = "--out", shown: Path | None = None) -> None:
+    """`path` is, or can become, a writable directory: one line naming it otherwise (as
+    `shown`, the output the user named, when `path` is only its folder)."""
     from .errors import UserError
 
     path = Path(path)
+    label = f"{what} {shown if shown is not None else path}"
     if path.exists() and not path.is_dir():
-        raise UserError(f"{what} {path}: exists and is not a directory")
+        raise UserError(f"{label}: exists and is not a directory" if shown is None
+                        else f"{label}: {path} is a file, not a directory")
     ancestor = path
     while not ancestor.exists():
         if ancestor.is_symlink():  # mkdir would fail on it half-way, after work
-            raise UserError(f"{what} {path}: {ancestor} is a dangling symbolic link")
+            raise UserError(f"{label}: {ancestor} is a dangling symbolic link")
         ancestor = ancestor.parent
     if not ancestor.is_dir():
-        raise UserError(f"{what} {path}: {ancestor} is a file, not a directory")
+        raise UserError(f"{label}: {ancestor} is a file, not a directory")
     if not os.access(ancestor, os.W_OK | os.X_OK) or not _can_create_in(ancestor):
-        raise UserError(f"{what} {path}: {ancestor} is not writable")
+        raise UserError(f"{label}: {ancestor} is not writable")
 
 
 def _can_create_in(folder: Path) -> bool:
@@ -50,7 +53,7 @@ def check_output_file(path: Path, what: str) -> None:
         raise UserError(f"{what} {path}: is a dangling symbolic link")
     if path.exists() and not path.is_file():
         raise UserError(f"{what} {path}: exists and is not a regular file")
-    check_output_dir(path.parent, what)
+    check_output_dir(path.parent, what, shown=path)
 
 
 def inside(root: Path, *parts: str) -> Path:
