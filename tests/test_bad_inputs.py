@@ -83,6 +83,7 @@ def tree(tmp_path_factory, tiny_base):
         "merge_latin1.yaml": b"method: linear\n# caf\xe9\nadapters: [{path: a0}, {path: a1}]\n",
         "merge_one.yaml": b"method: linear\nadapters: [{path: a0}]\n",
         "merge_deep.yaml": b"method: linear\n" + DEEP.encode(),
+        "merge_seed_true.yaml": b"method: linear\nseed: true\nadapters: [{path: a0}, {path: a1}]\n",
         "merge_seed.yaml": f"method: linear\nseed: {BIG}\nadapters: [{{path: a0}}, {{path: a1}}]\n".encode(),
     }
     for name, data in configs.items():
@@ -214,6 +215,7 @@ CASES = [
     ("data-seed-big", ["data", *SMOKE, "--seed", BIG, "--out", f"{R}/out"], {}, "--seed"),
     ("merge-seed-big", [*MERGE[:-1], "--seed", BIG, "-o", f"{R}/out"], {}, "--seed"),
     ("merge-yaml-seed-big", ["merge", f"{R}/merge_seed.yaml", "-o", f"{R}/out"], {}, "outside 0 <= seed < 2**63"),
+    ("merge-yaml-seed-true", ["merge", f"{R}/merge_seed_true.yaml", "-o", f"{R}/out"], {}, "expected an integer"),
     ("config-seed-big", ["validate", f"{R}/seed_big.yaml"], {}, "outside 0 <= seed < 2**63"),
     ("config-seed-negative", ["run", f"{R}/seed_negative.yaml", "--out", f"{R}/out"], {}, "outside 0 <= seed"),
     ("config-seed-float", ["validate", f"{R}/seed_float.yaml"], {}, "expected an integer"),
@@ -228,6 +230,10 @@ CASES = [
     ("cache-proc", ["run", *SMOKE, "--out", f"{R}/out"], {"LORARECYCLE_CACHE": f"{PROC}/cache"}, "cache directory"),
     ("cache-under-file", ["run", *SMOKE, "--out", f"{R}/out"], {"LORARECYCLE_CACHE": f"{R}/a_file/c"}, "cache directory"),
     ("probe-device-env", [*PROBE], {"LORARECYCLE_DEVICE": "cuda:99"}, "LORARECYCLE_DEVICE=cuda:99"),
+    ("run-device-env", ["run", *SMOKE, "--out", f"{R}/out"], {"LORARECYCLE_DEVICE": "cuda:99"},
+     "LORARECYCLE_DEVICE=cuda:99"),
+    ("run-device-env-form", ["run", *SMOKE, "--out", f"{R}/out"], {"LORARECYCLE_DEVICE": "gpu"},
+     "LORARECYCLE_DEVICE=gpu"),
     # 2. adapters whose scaled factors overflow: refused, never written with Inf/NaN
     ("merge-alpha-1e308", ["merge", "--method", "linear", f"{R}/alpha0", f"{R}/alpha1", "-o", f"{R}/out"], {},
      "overflows float32"),

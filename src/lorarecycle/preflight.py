@@ -200,3 +200,15 @@ def read_result_rows(path: Path) -> list[dict]:
         except ValidationError as err:
             raise invalid(f"{path}: row {number}", err) from None
     return rows
+
+
+def device_from_env(spec: str, check_available: bool = True):
+    """resolve_device for a spec taken from $LORARECYCLE_DEVICE: its errors name the
+    variable (the command may have no --device flag), not a flag."""
+    from .model.device import DEVICE_ENV, resolve_device
+
+    try:
+        return resolve_device(spec, check_available)
+    except UserError as err:
+        message = str(err).replace(f"--device {spec.strip().lower()}", f"{DEVICE_ENV}={spec}", 1)
+        raise UserError(message.replace("use --device cpu", f"set {DEVICE_ENV}=cpu")) from None

@@ -20,18 +20,13 @@ PROBE_TOKENS = 48
 
 
 def check_device_env() -> None:
-    """The probe's device comes from $LORARECYCLE_DEVICE (diagnose has no --device flag):
-    its errors name the variable, not a flag."""
+    """The probe's device comes from $LORARECYCLE_DEVICE: diagnose has no --device flag."""
     import os
 
-    from ..model.device import DEVICE_ENV, resolve_device
+    from ..model.device import DEVICE_ENV
+    from ..preflight import device_from_env
 
-    spec = os.environ.get(DEVICE_ENV, "auto")
-    try:
-        resolve_device(spec)
-    except UserError as err:
-        message = str(err).replace(f"--device {spec.strip().lower()}", f"{DEVICE_ENV}={spec}", 1)
-        raise UserError(message.replace("use --device cpu", f"set {DEVICE_ENV}=cpu")) from None
+    device_from_env(os.environ.get(DEVICE_ENV, "auto"))
 
 
 def diagnose(

@@ -120,10 +120,13 @@ def merge(
 def load_yaml_config(path: Path):
     """The merge YAML, read as strictly as an experiment config (UTF-8, no duplicate keys),
     adapter paths taken relative to the file."""
-    from ..preflight import read_yaml_mapping
+    from ..preflight import check_seed, read_yaml_mapping
     from ..recycle.merge.config import validate_merge_config
 
-    cfg = validate_merge_config(read_yaml_mapping(path), str(path))
+    data = read_yaml_mapping(path)
+    if "seed" in data:  # before pydantic, which takes `seed: true` as 1
+        check_seed(data["seed"], f"{path}: field seed")
+    cfg = validate_merge_config(data, str(path))
     adapters = [a.model_copy(update={"path": str(Path(path).parent / a.path)}) for a in cfg.adapters]
     return cfg.model_copy(update={"adapters": adapters})
 

@@ -71,6 +71,10 @@ def run(config: ConfigArg = None, preset: PresetOpt = None, out: OutOpt = None, 
 
     # On Ray the GPUs live on the workers: the driver checks only the device's form.
     on_ray = isinstance(resolved, GridSpec) and (executor or resolved.executor.name) == "ray"
+    if device is None:  # from the environment: an error names the variable, not --device
+        from ..preflight import device_from_env
+
+        device_from_env(os.environ.get(DEVICE_ENV, "auto"), check_available=not on_ray)
     set_device(device or os.environ.get(DEVICE_ENV, "auto"), check_available=not on_ray)
     configure_runtime()
     if isinstance(resolved, GridSpec):
