@@ -11,8 +11,8 @@ from rich.table import Table
 
 from ..artifacts import check_output_file, write_json
 from ..errors import UserError
-from ..ui import report_console
 from ..preflight import check_adapter_config
+from ..ui import report_console
 from .options import PrecisionOpt
 
 PROBE_METHODS = "uniform_delta,uniform_factors,ties,arrow"
@@ -64,7 +64,12 @@ def diagnose(
     # torch and the adapter readers load only after the arguments are checked
     from ..adapters.lora_io import read_adapter
     from ..diagnostics.ops import check_magnitude
-    from ..diagnostics.probe import check_methods, evaluate_probe, load_probe, summarize_probe
+    from ..diagnostics.probe import (
+        check_methods,
+        evaluate_probe,
+        load_probe,
+        summarize_probe,
+    )
     from ..diagnostics.report import (
         adapter_rows,
         pair_rows,

@@ -34,7 +34,14 @@ def preflight_run(out: Path) -> None:
     """What `run_experiment` would refuse only after creating `out`, its config, data/ and
     lock file: checked here first, so a refused run leaves nothing behind."""
     from ..artifacts import RUN_LOCK, check_output_dir
-    from ..layout import CONFIG_FILE, FAMILIARITY_FILE, GRID_FILE, RESULTS_FILE, SAMPLES_FILE, STAGES_FILE
+    from ..layout import (
+        CONFIG_FILE,
+        FAMILIARITY_FILE,
+        GRID_FILE,
+        RESULTS_FILE,
+        SAMPLES_FILE,
+        STAGES_FILE,
+    )
     from ..preflight import check_cache_writable, check_no_links, check_workers_env
 
     check_output_dir(out)
