@@ -31,14 +31,18 @@ def worker_count(device: torch.device) -> int:
     """Worker processes for CPU jobs: $LORARECYCLE_WORKERS, else one per available core."""
     if device.type != "cpu":
         return 1
-    value = os.environ.get(WORKERS_ENV, "").strip()
-    if value:
-        if not value.isdigit() or int(value) < 1:
-            from .errors import UserError
+    return parse_workers(os.environ.get(WORKERS_ENV, "")) or max(
+        1, min(MAX_DEFAULT_WORKERS, len(os.sched_getaffinity(0))))
 
-            raise UserError(f"{WORKERS_ENV}={value!r}: expected a positive integer")
-        return int(value)
-    return max(1, min(MAX_DEFAULT_WORKERS, len(os.sched_getaffinity(0))))
+
+def parse_workers(value: str) -> int | None:
+    """$LORARECYCLE_WORKERS as a count (None: unset), or one line; ASCII digits only
+    (str.isdigit accepts '²', which int() then refuses with a traceback)."""
+    if not value.strip():
+        return None
+    from .preflight import check_ascii_count
+
+    return check_ascii_count(WORKERS_ENV, value)
 
 
 @contextmanager

@@ -11,8 +11,22 @@ from rich.table import Table
 
 from ..artifacts import check_output_file, write_json
 from ..errors import UserError
+from ..preflight import check_adapter_config
 from ..ui import report_console
 from .options import PrecisionOpt
+
+PROBE_METHODS = "uniform_delta,uniform_factors,ties,arrow"
+PROBE_TOKENS = 48
+
+
+def check_device_env() -> None:
+    """The probe's device comes from $LORARECYCLE_DEVICE: diagnose has no --device flag."""
+    import os
+
+    from ..model.device import DEVICE_ENV
+    from ..preflight import device_from_env
+
+    device_from_env(os.environ.get(DEVICE_ENV, "auto"))
 
 
 def diagnose(
@@ -21,8 +35,10 @@ def diagnose(
     json_out: Annotated[Optional[Path], typer.Option("--json", help="write every per-module number here")] = None,
     probe: Annotated[Optional[Path], typer.Option(help="JSONL rows {prompt, answer, adapters[, kind]} to evaluate")] = None,
     base_model: Annotated[Optional[Path], typer.Option("--base-model", help="the adapters' base model (for --probe)")] = None,
-    methods: Annotated[str, typer.Option(help="recycling methods to probe, comma-separated")] = "uniform_delta,uniform_factors,ties,arrow",
-    max_new_tokens: Annotated[int, typer.Option(help="generation budget per probe row")] = 48,
+    methods: Annotated[Optional[str], typer.Option(
+        help=f"recycling methods to probe, comma-separated (for --probe) [default: {PROBE_METHODS}]")] = None,
+    max_new_tokens: Annotated[Optional[int], typer.Option(
+        help=f"generation budget per probe row (for --probe) [default: {PROBE_TOKENS}]")] = None,
     precision: PrecisionOpt = None,
 ) -> None:
     """Subspace overlap (principal angles of column and row spaces), delta-W cosine, TIES sign
@@ -31,11 +47,29 @@ def diagnose(
         raise UserError("diagnose needs at least two adapters")
     if not 0 < density <= 1:
         raise UserError(f"--density must be in (0, 1], got {density}")
+    probe_flags = {"--base-model": base_model, "--methods": methods, "--max-new-tokens": max_new_tokens,
+                   "--precision": precision}
+    if probe is None:  # a flag the mode ignores is refused, not silently dropped
+        given = [flag for flag, value in probe_flags.items() if value is not None]
+        if given:
+            raise UserError(f"{given[0]} applies only with --probe")
+    max_new_tokens = PROBE_TOKENS if max_new_tokens is None else max_new_tokens
+    if max_new_tokens < 1:
+        raise UserError(f"--max-new-tokens must be at least 1, got {max_new_tokens}")
+    method_list = [m.strip() for m in (PROBE_METHODS if methods is None else methods).split(",") if m.strip()]
     if json_out is not None:
         check_output_file(json_out, "--json")
+    for path in adapters:
+        check_adapter_config(path)
     # torch and the adapter readers load only after the arguments are checked
     from ..adapters.lora_io import read_adapter
-    from ..diagnostics.probe import evaluate_probe, load_probe, summarize_probe
+    from ..diagnostics.ops import check_magnitude
+    from ..diagnostics.probe import (
+        check_methods,
+        evaluate_probe,
+        load_probe,
+        summarize_probe,
+    )
     from ..diagnostics.report import (
         adapter_rows,
         pair_rows,
@@ -47,6 +81,9 @@ def diagnose(
 
     loaded = [read_adapter(p) for p in adapters]
     check_compatible(loaded)
+    for path, adapter in zip(adapters, loaded):
+        for name, module in adapter.modules.items():
+            check_magnitude(module, f"{path}: module {name}")
     labels = [p.name or str(p) for p in adapters]
     labels = [f"{lab}#{i}" if labels.count(lab) > 1 else lab for i, lab in enumerate(labels)]
     probe_set = None
@@ -56,9 +93,10 @@ def diagnose(
         from ..model.load import check_model_dir
 
         check_model_dir(base_model)
+        check_methods(method_list, len(adapters))
+        check_device_env()
         probe_set = load_probe(probe, labels)
         set_precision(precision or "auto")
-        method_list = [m for m in methods.split(",") if m]
     pairs, singles = pair_rows(loaded, labels, density), adapter_rows(loaded, labels)
     console = report_console(160)  # the pair table is wide
     table = Table(title="adapters")

@@ -64,7 +64,9 @@ def main() -> None:
         # CLI framework's own click, which typer may vendor: recognised by their interface
         # rather than by class, so a typer upgrade cannot turn them into tracebacks.
         if hasattr(err, "format_message") and isinstance(getattr(err, "exit_code", None), int):
-            _fail(err.format_message().replace("\n", " "), err.exit_code)
+            # no arguments: the framework has printed the help and has no message of its own
+            message = err.format_message().replace("\n", " ").strip() or "no command given; the commands are listed above"
+            _fail(message, err.exit_code)
         if type(err).__name__ == "Abort":  # Ctrl-C inside a prompt or the framework itself
             _fail(INTERRUPTED, 130)
         raise

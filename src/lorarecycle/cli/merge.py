@@ -9,6 +9,7 @@ import typer
 
 from ..errors import UserError
 from ..ui import console, progress_bar
+from .options import SEED_RANGE
 
 
 def _parse_value(text: str):
@@ -49,7 +50,7 @@ def merge(
     param: Annotated[Optional[list[str]], typer.Option(help="a method parameter as KEY=VALUE (repeatable)")] = None,
     rank: Annotated[Optional[int], typer.Option(help="fixed output rank")] = None,
     tolerance: Annotated[Optional[float], typer.Option(help="smallest rank with relative error <= tolerance")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="seed for DARE's drops [default: 0]")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="seed for DARE's drops [default: 0]", **SEED_RANGE)] = None,
 ) -> None:
     """Merge LoRA adapters exactly in delta-W space.
 
@@ -57,8 +58,10 @@ def merge(
     import torch  # here, not at import: other commands stay fast to start
 
     from ..adapters.lora_io import read_adapter
+    from ..artifacts import check_output_dir
+    from ..preflight import check_adapter_config, check_seed
     from ..recycle.merge.apply import MergeOptions, check_compatible, write_merge
-    from ..recycle.merge.config import load_merge_config, validate_merge_config
+    from ..recycle.merge.config import validate_merge_config
     from ..recycle.merge.registry import MERGE_METHODS
 
     own, inputs = method_flags(inputs + ctx.args)
@@ -68,7 +71,7 @@ def merge(
         given = [flag for flag, value in flags.items() if value is not None]
         if given:
             raise UserError(f"{given[0]} cannot be combined with a CONFIG.yaml; set it in {inputs[0]}")
-        cfg = load_merge_config(inputs[0])
+        cfg = load_yaml_config(inputs[0])
     else:
         if method is None:
             raise UserError("give --method (or a CONFIG.yaml as the only input)")
@@ -79,22 +82,31 @@ def merge(
             key, value = item.split("=", 1)
             params[key] = _parse_value(value)
         default = MERGE_METHODS.get(method).default_weights(len(inputs))
-        ws = [_parse_value(w) for w in weights.split(",")] if weights else default
+        if weights is not None and not weights.strip():  # not the defaults: an empty value is a mistake
+            raise UserError("--weights is empty: give one weight per adapter, or leave it out")
+        ws = [_parse_value(w) for w in weights.split(",")] if weights is not None else default
         if len(ws) != len(inputs):
             raise UserError(f"--weights has {len(ws)} values for {len(inputs)} adapters")
         cfg = validate_merge_config({"method": method, "parameters": params, "rank": rank, "tolerance": tolerance,
                                      "seed": seed or 0, "adapters": [{"path": str(p), "weight": w} for p, w in zip(inputs, ws)]},
                                     "merge options")
+    if len(cfg.adapters) < 2:  # one adapter is a copy, not a merge: most likely a missing path
+        raise UserError(f"merge needs two or more adapters, got {len(cfg.adapters)}")
+    check_seed(cfg.seed, "seed")
     for entry in cfg.adapters:
         if not Path(entry.path).is_dir():
             raise UserError(f"{entry.path}: no such adapter directory")
-    if out.exists():
+        check_adapter_config(Path(entry.path))
+    if out.exists() or out.is_symlink():
         raise UserError(f"{out} already exists; choose a new output directory")
+    check_output_dir(out)
     options = MergeOptions(rank=cfg.rank, tolerance=cfg.tolerance, seed=cfg.seed, dtype=getattr(torch, cfg.dtype))
     # validate everything before the progress bar starts, so an error is one line
-    MERGE_METHODS.get(cfg.method).check_params(cfg.parameters)
+    spec = MERGE_METHODS.get(cfg.method)
+    params = spec.check_params(cfg.parameters)
     adapters = [read_adapter(Path(a.path)) for a in cfg.adapters]
     check_compatible(adapters)
+    check_merge(adapters, spec, [a.weight for a in cfg.adapters], params, options)
     with progress_bar(f"merging ({cfg.method})", None) as advance:
         summary = write_merge(adapters, cfg.method, out, [a.weight for a in cfg.adapters], cfg.parameters, options,
                               on_module=lambda name, total: advance(info=name, total=total))
@@ -103,3 +115,54 @@ def merge(
         f"truncation error worst {summary['worst_error']:.2e} median {summary['median_error']:.2e}, "
         f"{summary['seconds']:.2f} s"
     )
+
+
+def load_yaml_config(path: Path):
+    """The merge YAML, read as strictly as an experiment config (UTF-8, no duplicate keys),
+    adapter paths taken relative to the file."""
+    from ..preflight import check_seed, read_yaml_mapping
+    from ..recycle.merge.config import validate_merge_config
+
+    data = read_yaml_mapping(path)
+    if "seed" in data:  # before pydantic, which takes `seed: true` as 1
+        check_seed(data["seed"], f"{path}: field seed")
+    cfg = validate_merge_config(data, str(path))
+    adapters = [a.model_copy(update={"path": str(Path(path).parent / a.path)}) for a in cfg.adapters]
+    return cfg.model_copy(update={"adapters": adapters})
+
+
+def max_output_rank(adapters, spec) -> int:
+    """The largest rank any merged module can have: a dense method's result is a full
+    matrix; a low-rank one has at most the sum of the input ranks."""
+    best = 0
+    for name in {n for a in adapters for n in a.modules}:
+        present = [a.modules[name] for a in adapters if name in a.modules]
+        full = min(present[0].B.shape[0], present[0].A.shape[1])
+        best = max(best, full if spec.space == "dense" else min(full, sum(m.rank for m in present)))
+    return best
+
+
+def check_merge(adapters, spec, weights: list[float], params: dict, options) -> None:
+    """Every refusal a merge would make part-way, made before the progress line: the output
+    rank (refused, not clamped), then a dry run of each module on a one-entry slice of its
+    factors (weights summing to 0, unequal ranks, overflowing inputs). A slice can only
+    fail where the module would; its other errors are left to the real run."""
+    from ..adapters.lora_io import LoraModule
+    from ..recycle.merge.apply import check_magnitudes, merge_module
+
+    if not spec.takes_output_rank and (options.rank is not None or options.tolerance is not None):
+        raise UserError(f"merge method {spec.name!r} sets its own output rank: --rank/--tolerance do not apply")
+    if options.rank is not None and options.rank > (cap := max_output_rank(adapters, spec)):
+        raise UserError(f"--rank {options.rank}: this merge's output has rank at most {cap}; give at most {cap}")
+    for name in sorted({n for a in adapters for n in a.modules}):
+        like = next(a.modules[name] for a in adapters if name in a.modules)
+        zero = LoraModule(like.A.new_zeros(like.A.shape), like.B.new_zeros(like.B.shape), 1.0)
+        modules = [a.modules.get(name, zero) for a in adapters]
+        check_magnitudes(name, modules, weights, options.dtype)
+        tiny = [LoraModule(m.A[:, :1], m.B[:1, :], m.scale) for m in modules]
+        try:
+            merge_module(spec, name, tiny, weights, params, options)
+        except UserError:
+            raise
+        except Exception:  # noqa: BLE001, S110 - a slice is not the module: the real run decides
+            pass

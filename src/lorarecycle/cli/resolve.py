@@ -7,11 +7,11 @@ from pathlib import Path
 from ..config import (
     ExperimentConfig,
     preset_mapping,
-    read_mapping,
     set_base_model,
     validate_experiment,
 )
 from ..errors import UserError
+from ..preflight import check_config_seeds, check_seed, read_yaml_mapping
 from ..sweep.grid import GridSpec, validate_grid
 
 
@@ -21,9 +21,15 @@ def resolve(config: Path | None, preset: str | None, base_model: Path | None,
     if config is not None and preset is not None:
         raise UserError("give either a CONFIG file or --preset (a config may name its preset with `preset:`)")
     if config is not None:
-        mapping, source = read_mapping(config), str(config)
+        # not config.read_mapping: this reader refuses duplicate keys, non-UTF-8 text,
+        # special files and parser-breaking nesting in one line
+        mapping, source = read_yaml_mapping(config), str(config)
     else:
-        mapping, source = preset_mapping(preset or "default"), f"preset {preset or 'default'}"
+        name = "default" if preset is None else preset  # --preset '' is a typo, not the default
+        mapping, source = preset_mapping(name), f"preset {name}"
+    check_config_seeds(mapping, source)
+    if seed is not None:
+        check_seed(seed, "--seed")
     if base_model is not None and not base_model.is_dir():
         raise UserError(f"--base-model {base_model}: no such directory")
     if precision is not None:

@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from ..config import ExperimentConfig
 from ..report.tables import TERMINAL_WIDTH, rich_table
 from ..sweep.grid import Cell, GridSpec, validate_grid
 from ..ui import report_console, say
@@ -22,6 +23,34 @@ from .options import (
 )
 from .resolve import resolve
 
+
+def default_out(resolved: ExperimentConfig | GridSpec) -> Path:
+    if isinstance(resolved, GridSpec):
+        return Path("runs") / f"{resolved.name}-{resolved.grid_hash()}"
+    return Path("runs") / f"{resolved.name}-{resolved.config_hash()}"
+
+
+def preflight_run(out: Path) -> None:
+    """What `run_experiment` would refuse only after creating `out`, its config, data/ and
+    lock file: checked here first, so a refused run leaves nothing behind."""
+    from ..artifacts import RUN_LOCK, check_output_dir
+    from ..layout import (
+        CONFIG_FILE,
+        FAMILIARITY_FILE,
+        GRID_FILE,
+        RESULTS_FILE,
+        SAMPLES_FILE,
+        STAGES_FILE,
+    )
+    from ..preflight import check_cache_writable, check_no_links, check_workers_env
+
+    check_output_dir(out)
+    check_no_links(out, [CONFIG_FILE, GRID_FILE, RESULTS_FILE, SAMPLES_FILE, FAMILIARITY_FILE, STAGES_FILE, RUN_LOCK,
+                         "data", "adapters", "report.md", "report.html", "run.json"])
+    check_workers_env()
+    check_cache_writable()
+
+
 ExecutorOpt = Annotated[Optional[str], typer.Option("--executor", help="grids: local (default) or ray")]
 AddressOpt = Annotated[Optional[str], typer.Option("--address", help="grids on Ray: cluster address (default: start a local Ray)")]
 GpusOpt = Annotated[Optional[float], typer.Option("--gpus-per-cell", help="grids on Ray: GPUs each cell requests (e.g. 1)")]
@@ -35,6 +64,8 @@ def run(config: ConfigArg = None, preset: PresetOpt = None, out: OutOpt = None, 
     covers them all."""
 
     resolved = resolve(config, preset, base_model, seed, precision)
+    out = out or default_out(resolved)
+    preflight_run(out)
     # torch, transformers and peft load only after the arguments are checked: a usage or
     # config error answers in a second, not after ~10 s of imports
     from ..model.device import DEVICE_ENV, set_device
@@ -47,6 +78,10 @@ def run(config: ConfigArg = None, preset: PresetOpt = None, out: OutOpt = None, 
 
     # On Ray the GPUs live on the workers: the driver checks only the device's form.
     on_ray = isinstance(resolved, GridSpec) and (executor or resolved.executor.name) == "ray"
+    if device is None:  # from the environment: an error names the variable, not --device
+        from ..preflight import device_from_env
+
+        device_from_env(os.environ.get(DEVICE_ENV, "auto"), check_available=not on_ray)
     set_device(device or os.environ.get(DEVICE_ENV, "auto"), check_available=not on_ray)
     configure_runtime()
     if isinstance(resolved, GridSpec):
@@ -54,12 +89,10 @@ def run(config: ConfigArg = None, preset: PresetOpt = None, out: OutOpt = None, 
                    if v is not None}
         executor_data = {**resolved.executor.model_dump(), **updates}
         grid = validate_grid({**resolved.model_dump(mode="json"), "executor": executor_data}, "command line")
-        out = out or Path("runs") / f"{grid.name}-{grid.grid_hash()}"
         run_grid(grid, out)
         say(f"grid results: {out / 'results.jsonl'}; report: {out / 'report.html'}")
         return
     cfg = resolved
-    out = out or Path("runs") / f"{cfg.name}-{cfg.config_hash()}"
     rows = run_experiment(cfg, out)
     write_grid_report(out, cfg.name, [], [Cell("", {}, cfg)], rows, markdown=False)
     title = f"{cfg.name} (seed {cfg.seed}, familiarity {cfg.world.familiarity}) accuracy; intervals in report.md"

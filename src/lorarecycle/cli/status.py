@@ -6,12 +6,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-import yaml
 
-from ..artifacts import read_jsonl
+from ..artifacts import check_output_dir
 from ..config import validate_experiment
 from ..errors import UserError
 from ..layout import CONFIG_FILE, GRID_FILE, RESULTS_FILE
+from ..preflight import check_no_links, read_result_rows, read_yaml_mapping
 from ..sweep.grid import Cell, expand
 from ..ui import say
 
@@ -19,9 +19,24 @@ RunDirArg = Annotated[Path, typer.Argument(help="a run directory (one experiment
 
 
 def _single(run_dir: Path) -> Cell:
-    data = yaml.safe_load((run_dir / CONFIG_FILE).read_text()) or {}
+    data = read_yaml_mapping(run_dir / CONFIG_FILE)  # one line for a damaged or foreign file
     data.pop("config_hash", None)
     return Cell("", {}, validate_experiment(data, str(run_dir / CONFIG_FILE)))
+
+
+def _grid(run_dir: Path):
+    """The grid of a grid run directory, its file read as strictly as a config."""
+    from ..sweep.grid import validate_grid
+
+    data = read_yaml_mapping(run_dir / GRID_FILE)
+    data.pop("grid_hash", None)
+    return validate_grid(data, str(run_dir / GRID_FILE))
+
+
+def _cell_rows(run_dir: Path, cell: Cell) -> list[dict]:
+    """A cell's rows, read without repairing anything (status and report never write
+    results; sweep.store's reader moves damaged lines aside, as a resume must)."""
+    return read_result_rows(run_dir / "cells" / cell.id / RESULTS_FILE)
 
 
 def _kind(run_dir: Path) -> str:
@@ -35,22 +50,22 @@ def _kind(run_dir: Path) -> str:
 def status(run_dir: RunDirArg) -> None:
     """Done and pending cells (grids) or result rows (one experiment) of a run directory."""
     kind = _kind(run_dir)
-    from ..sweep.store import (  # heavy: after the checks
-        cell_status,
-        expected_keys,
-        load_grid_dir,
-    )
+    cell = _single(run_dir) if kind == "single" else None
+    rows = read_result_rows(run_dir / RESULTS_FILE) if kind == "single" else None
+    from ..sweep.store import expected_keys  # heavy: after the checks
+
+    def done_of(cell: Cell, rows: list[dict]) -> tuple[int, int]:
+        expected = expected_keys(cell)
+        return len({(r["model"], r["library"], r["split"]) for r in rows} & expected), len(expected)
 
     if kind == "single":
-        cell = _single(run_dir)
-        rows = read_jsonl(run_dir / RESULTS_FILE)
-        done = len({(r["model"], r["library"], r["split"]) for r in rows} & expected_keys(cell))
-        say(f"{run_dir}: {done}/{len(expected_keys(cell))} result rows")
+        done, expected = done_of(cell, rows)
+        say(f"{run_dir}: {done}/{expected} result rows")
         return
-    cells = expand(load_grid_dir(run_dir))
+    cells = expand(_grid(run_dir))
     finished = 0
     for cell in cells:
-        done, expected = cell_status(run_dir, cell)
+        done, expected = done_of(cell, _cell_rows(run_dir, cell))
         state = "done" if done == expected else ("partial" if done else "pending")
         finished += done == expected
         say(f"{cell.id}  {state:8s} {done:4d}/{expected:<4d} {cell.label}")
@@ -60,15 +75,22 @@ def status(run_dir: RunDirArg) -> None:
 def report(run_dir: RunDirArg) -> None:
     """(Re)write report.md, report.html and the figures from the results so far."""
     kind = _kind(run_dir)
-    from ..report.grid import write_grid_report  # heavy: after the checks
-    from ..sweep.run import collect
-    from ..sweep.store import load_grid_dir
-
     if kind == "single":
-        cell = _single(run_dir)
-        write_grid_report(run_dir, cell.config.name, [], [cell], read_jsonl(run_dir / RESULTS_FILE), markdown=False)
+        cells, grid = [_single(run_dir)], None
+        rows = read_result_rows(run_dir / RESULTS_FILE)
     else:
-        grid = load_grid_dir(run_dir)
+        grid = _grid(run_dir)
         cells = expand(grid)
-        write_grid_report(run_dir, grid.name, list(grid.axes), cells, collect(run_dir, cells))
+        rows = [row for cell in cells for row in _cell_rows(run_dir, cell)]
+    if not rows:  # a run interrupted before its first row: nothing to report (not a crash)
+        raise UserError(f"{run_dir}: no result rows yet; resume the run first (`lorarecycle run ... --out {run_dir}`)")
+    from ..report.grid import write_grid_report  # heavy: after the checks
+
+    check_output_dir(run_dir, "run directory")
+    check_no_links(run_dir, ["report.md", "report.html", "figures"])
+    if grid is None:
+        write_grid_report(run_dir, cells[0].config.name, [], cells, rows, markdown=False)
+    else:
+        write_grid_report(run_dir, grid.name, list(grid.axes), cells, rows)
     say(f"report: {run_dir / 'report.html'}")
+

@@ -84,6 +84,20 @@ def verdict(single_alone: float | None, cross_best: float | None, best_method: s
     return f"{numbers}; the recycled library does not compose this knowledge"
 
 
+def check_methods(methods: list[str], n_adapters: int) -> None:
+    """The probe's methods: known, data-free, at least one (before any model loads)."""
+    from ..recycle.registry import RECYCLERS
+
+    if not methods:
+        raise UserError("--methods is empty: name at least one data-free recycling method")
+    for method in methods:
+        recycler = RECYCLERS.get(method)
+        recycler.check({}, n_adapters)
+        if recycler.data_requirement({}) != "data-free" or recycler.extra_experts({}):
+            raise UserError(f"method {method!r} needs data beyond the adapters ({recycler.data_requirement({})}); "
+                            "the probe runs data-free methods only")
+
+
 def evaluate_probe(base_path: Path, adapter_paths: list[Path], labels: list[str], probe: ProbeSet, methods: list[str],
                    work_dir: Path, max_new_tokens: int, batch_size: int = 64) -> dict:
     """Correctness per row for the base, each adapter alone and each recycled method."""
@@ -94,12 +108,7 @@ def evaluate_probe(base_path: Path, adapter_paths: list[Path], labels: list[str]
     from ..tasks.templates import extract_answer, normalize
     from ..ui import progress_bar
 
-    for method in methods:
-        recycler = RECYCLERS.get(method)
-        recycler.check({}, len(adapter_paths))
-        if recycler.data_requirement({}) != "data-free" or recycler.extra_experts({}):
-            raise UserError(f"method {method!r} needs data beyond the adapters ({recycler.data_requirement({})}); "
-                            "the probe runs data-free methods only")
+    check_methods(methods, len(adapter_paths))
     tokenizer = load_tokenizer(base_path)
     prompts = [r.prompt for r in probe.rows]
 

@@ -12,7 +12,9 @@ from .lab import OUTCOMES, collateral, one_layer_two_hop, one_layer_two_hop_lora
 
 
 def run_theory(out: Path, seed: int = 0, quick: bool = False) -> dict:
-    g = torch.Generator().manual_seed(seed)
+    from ..preflight import check_seed
+
+    g = torch.Generator().manual_seed(check_seed(seed))  # 2**70 overflowed here, after imports
     widths, counts = ((16, 64), (50, 400)) if quick else ((16, 32, 64, 128), (50, 200, 400))
     n_chains = 30 if quick else 100
     edit_rows = [collateral(d, n, 10 if quick else 30, g) for d in widths for n in counts]

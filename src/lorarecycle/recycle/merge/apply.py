@@ -5,6 +5,7 @@ memory stays near the inputs), chooses each output rank and records its truncati
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from collections.abc import Callable
@@ -32,6 +33,7 @@ class MergeOptions:
 def merge_module(method: MergeMethod, name: str, modules: list[LoraModule], weights: list[float], params: dict,
                  options: MergeOptions) -> tuple[LowRank, float]:
     generator = torch.Generator().manual_seed(derive_seed(options.seed, name))
+    check_magnitudes(name, modules, weights, options.dtype)
     modules = [LoraModule(m.A.to(options.dtype), m.B.to(options.dtype), m.scale) for m in modules]
     fixed = options.rank is None and options.tolerance is None
     if method.truncates and not fixed:
@@ -41,9 +43,18 @@ def merge_module(method: MergeMethod, name: str, modules: list[LoraModule], weig
             raise UserError(f"{method.name}: give its own rank or an output rank/tolerance, not both")
         params = {**params, "rank": sum(m.rank for m in modules)}
     try:
-        result = method.fn(modules, weights, generator=generator, **params)
+        pair, error = _merge_module(method, modules, weights, params, options, fixed, generator)
     except ValueError as err:
         raise UserError(f"{method.name}: module {name}: {err}") from None
+    except torch.linalg.LinAlgError as err:  # ill-conditioned beyond what the checks catch: one line
+        raise UserError(f"{method.name}: module {name}: the computation failed ({str(err).splitlines()[0]})") from None
+    check_finite_result(method.name, name, pair, error, options.dtype)
+    return pair, error
+
+
+def _merge_module(method: MergeMethod, modules: list[LoraModule], weights: list[float], params: dict,
+                  options: MergeOptions, fixed: bool, generator: torch.Generator) -> tuple[LowRank, float]:
+    result = method.fn(modules, weights, generator=generator, **params)
     if isinstance(result, LowRank):
         if method.truncates and fixed:  # it truncated itself: report how much it dropped
             return result, truncation_error(result, stack_factors(modules, weights))
@@ -51,6 +62,8 @@ def merge_module(method: MergeMethod, name: str, modules: list[LoraModule], weig
             return result, 0.0
         U, S, Vh = lowrank_svd(result)
     else:  # dense: an entrywise method; default output rank is the sum of the input ranks
+        if not torch.isfinite(result).all():  # eigh would fail on it with a LinAlgError
+            return LowRank(result[:0], result[:, :0]), math.nan
         U, S, Vh = gram_svd(result)
     if options.rank is not None:
         k = options.rank
@@ -61,6 +74,37 @@ def merge_module(method: MergeMethod, name: str, modules: list[LoraModule], weig
     return truncate(U, S, Vh, k)
 
 
+def magnitude_limit(dtype: torch.dtype) -> float:
+    """Largest norm an update may have in `dtype`: the merge squares it (Gram matrices in
+    the SVDs, |B A|^2 from the factors), so it must stay well below sqrt(max)."""
+    return math.sqrt(torch.finfo(dtype).max) * 1e-3
+
+
+def check_magnitudes(name: str, modules: list[LoraModule], weights: list[float], dtype: torch.dtype) -> None:
+    """Refuse inputs whose scaled factors overflow `dtype`'s arithmetic (lora_alpha 1e308,
+    factors near 1e30): finite on disk, they become Inf or NaN in the merge. Norms are
+    taken in float64, where they are exact enough and cannot overflow."""
+    limit = magnitude_limit(dtype)
+    for i, (m, w) in enumerate(zip(modules, weights)):
+        a = float(m.A.double().norm())
+        b = abs(w) * abs(m.scale) * float(m.B.double().norm())
+        bound = a * b  # >= |w s B A|_F
+        if not (math.isfinite(bound) and a <= limit and b <= limit and bound <= limit):
+            raise UserError(f"module {name}: adapter {i + 1}'s scaled update (|w s B| |A| = {bound:.3g}) overflows "
+                            f"{str(dtype).removeprefix('torch.')} arithmetic (limit {limit:.3g}); check its "
+                            "lora_alpha and weights")
+
+
+def check_finite_result(method: str, name: str, pair: LowRank, error: float, dtype: torch.dtype) -> None:
+    """A merged module is finite and representable, with a finite error: never written, or
+    reported as exact, otherwise (a parameter such as lam 1e308 overflows only here)."""
+    finite = bool(torch.isfinite(pair.A).all() and torch.isfinite(pair.B).all())
+    bound = float(pair.A.double().norm()) * float(pair.B.double().norm()) if finite else math.inf
+    if not (finite and math.isfinite(error) and bound <= magnitude_limit(dtype)):
+        raise UserError(f"{method}: module {name}: the merged update overflows {str(dtype).removeprefix('torch.')} "
+                        "(Inf or NaN); the inputs, weights or parameters are too large")
+
+
 def truncation_error(kept: LowRank, full: LowRank) -> float:
     """|full - kept| / |full| when `kept` is an optimal truncation of `full` (orthogonal
     projection: |full - kept|^2 = |full|^2 - |kept|^2), from the factors only."""
@@ -68,6 +112,8 @@ def truncation_error(kept: LowRank, full: LowRank) -> float:
         return float(((p.B.T @ p.B) * (p.A @ p.A.T)).sum())
 
     total = sq_norm(full)
+    if not math.isfinite(total):
+        return math.nan  # not 0: an overflowed merge is not an exact one
     return (max(total - sq_norm(kept), 0.0) / total) ** 0.5 if total > 0 else 0.0
 
 
@@ -127,5 +173,8 @@ def write_merge(adapters: list[LoraAdapter], method: str, out: Path, weights: li
         "output_ranks": ranks, "worst_error": max(errors.values()), "median_error": statistics.median(errors.values()),
         "modules": len(factors), "seconds": round(time.perf_counter() - start, 4), "module_errors": errors,
     }
+    for name, (A, B) in factors.items():  # the last guard: no Inf or NaN reaches a file
+        if not (torch.isfinite(A).all() and torch.isfinite(B).all()):
+            raise UserError(f"{method}: module {name}: the merged factors hold Inf or NaN; nothing written")
     write_adapter(factors, adapters[0].config, out, summary)
     return summary

@@ -6,6 +6,7 @@ results are (A, B) pairs with delta W = B @ A; dense results are (d_out, d_in) t
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -66,7 +67,8 @@ def truncate(U: torch.Tensor, S: torch.Tensor, Vh: torch.Tensor, rank: int) -> t
     """Best rank-k pair (B = U_k S_k, A = Vh_k) and its relative Frobenius error."""
     k = min(rank, len(S))
     total = float(torch.sqrt((S.double() ** 2).sum()))
-    error = float(torch.sqrt((S[k:].double() ** 2).sum())) / total if total > 0 else 0.0
+    # a zero matrix is kept exactly; a non-finite one has no error to report (NaN, not 0)
+    error = float(torch.sqrt((S[k:].double() ** 2).sum())) / total if total > 0 else (0.0 if total == 0 else math.nan)
     return LowRank(Vh[:k].contiguous(), (U[:, :k] * S[:k]).contiguous()), error
 
 
