@@ -393,7 +393,7 @@ def test_a_non_finite_merge_never_reports_zero_error():
 
 @pytest.mark.parametrize(("value", "expected"), [("", None), (" ", None), ("3", 3), (" 2 ", 2)])
 def test_worker_counts_parse_ascii_digits_only(value, expected):
-    from lorarecycle.parallel import parse_workers
+    from lorarecycle.inputs import parse_workers
 
     assert parse_workers(value) == expected
 

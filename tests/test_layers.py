@@ -16,7 +16,7 @@ ROOT = Path(lorarecycle.__file__).resolve().parent
 # top-level unit (package or module) -> rank; a unit imports only from lower ranks
 RANKS = {
     "__init__": 0, "errors": 0, "layout": 0, "seeding": 0, "results": 0,
-    "registry": 1, "runtime": 1, "ui": 1,
+    "registry": 1, "runtime": 1, "ui": 1, "inputs": 1,
     "artifacts": 2, "parallel": 2,
     "config": 3,
     "tasks": 4,
@@ -24,8 +24,8 @@ RANKS = {
     "train": 6,
     "adapters": 7,
     "recycle": 8,
-    "evaluate": 9, "diagnostics": 9, "theory": 9,
-    "report": 10,
+    "evaluate": 9, "theory": 9,
+    "report": 10, "diagnostics": 10,
     "plan": 11, "rundir": 11,
     "jobs": 12,
     "stages": 13,

@@ -320,7 +320,7 @@ def test_ray_cells_need_a_gpu_each_for_a_cuda_device(monkeypatch, tmp_path):
 
     monkeypatch.setenv(DEVICE_ENV, "cuda:1")
     with pytest.raises(UserError, match="give each cell a GPU"):
-        run_ray([], tmp_path, ExecutorSpec(name="ray", num_gpus=0))
+        run_ray([], tmp_path, ExecutorSpec(name="ray", num_gpus=0), run_cell=lambda cell, run_dir: 0)
 
 
 def test_decode_batch_size_is_positive_or_auto():

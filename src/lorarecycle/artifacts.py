@@ -10,11 +10,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from .errors import UserError
+from .layout import RUN_LOCK
+from .ui import console
+
 
 def check_output_dir(path: Path, what: str = "--out", shown: Path | None = None) -> None:
     """`path` is, or can become, a writable directory: one line naming it otherwise (as
     `shown`, the output the user named, when `path` is only its folder)."""
-    from .errors import UserError
 
     path = Path(path)
     label = f"{what} {shown if shown is not None else path}"
@@ -44,7 +47,6 @@ def _can_create_in(folder: Path) -> bool:
 
 def check_output_file(path: Path, what: str) -> None:
     """`path` can be written as a file (not a directory; its folder exists or can be made)."""
-    from .errors import UserError
 
     path = Path(path)
     if path.is_dir():
@@ -58,7 +60,6 @@ def check_output_file(path: Path, what: str) -> None:
 
 def inside(root: Path, *parts: str) -> Path:
     """`root / parts...`, refused unless it resolves inside `root` (names reach file paths)."""
-    from .errors import UserError
 
     path = Path(root).joinpath(*parts)
     if not path.resolve().is_relative_to(Path(root).resolve()) or path.resolve() == Path(root).resolve():
@@ -88,7 +89,6 @@ def _refuse_link(path: Path) -> None:
     """Files of a run directory are its own: never written through a symbolic link, which
     could point anywhere (another run's results, a file outside the directory)."""
     if path.is_symlink():
-        from .errors import UserError
 
         raise UserError(f"{path} is a symbolic link; a run directory's files must not be links (remove it)")
 
@@ -185,7 +185,6 @@ def read_jsonl(path: Path, repair: bool = True) -> list[dict[str, Any]]:
     if not repair:
         return rows
     if bad:
-        from .ui import console
 
         corrupt = path.with_name(path.name + ".corrupt")
         _refuse_link(corrupt)
@@ -206,7 +205,6 @@ def write_json(path: Path, obj: dict[str, Any]) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
-RUN_LOCK = ".lorarecycle.lock"
 
 
 @contextmanager
@@ -215,7 +213,6 @@ def run_lock(out: Path) -> Iterator[None]:
     line. The OS drops the lock when its holder dies, so a killed run's lock is taken over."""
     import fcntl
 
-    from .errors import UserError
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -264,3 +261,11 @@ def file_lock(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def check_no_links(out: Path, names: list[str]) -> None:
+    """A run directory's own files must not be symbolic links: a resume appends to them."""
+    for name in names:
+        path = Path(out) / name
+        if path.is_symlink():
+            raise UserError(f"{path} is a symbolic link; a run directory's files must not be links (remove it)")

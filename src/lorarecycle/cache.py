@@ -9,7 +9,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from .artifacts import file_lock
+from .artifacts import check_output_dir, file_lock
 from .config import stable_hash
 from .errors import UserError
 from .runtime import cache_root
@@ -43,6 +43,11 @@ def check_version() -> None:
         marker.write_text(f"{CACHE_VERSION}\n")
     except OSError:  # a read-only cache is refused where a stage must write to it
         pass
+
+
+def check_writable() -> None:
+    """The cache can be written (checked before a run creates its directory)."""
+    check_output_dir(Path(cache_root()), "cache directory (LORARECYCLE_CACHE)")
 
 
 def base_identity(path: Path) -> str:

@@ -22,7 +22,9 @@ from typing import Any
 
 import torch
 
-WORKERS_ENV = "LORARECYCLE_WORKERS"
+from .inputs import WORKERS_ENV, parse_workers
+from .runtime import configure_runtime
+
 MAX_DEFAULT_WORKERS = 8  # each worker holds its own model copy; more only when asked for
 PLAIN_PROGRESS_ENV = "LORARECYCLE_PLAIN_PROGRESS"  # workers share a terminal: plain lines, no bars
 
@@ -33,16 +35,6 @@ def worker_count(device: torch.device) -> int:
         return 1
     return parse_workers(os.environ.get(WORKERS_ENV, "")) or max(
         1, min(MAX_DEFAULT_WORKERS, len(os.sched_getaffinity(0))))
-
-
-def parse_workers(value: str) -> int | None:
-    """$LORARECYCLE_WORKERS as a count (None: unset), or one line; ASCII digits only
-    (str.isdigit accepts '²', which int() then refuses with a traceback)."""
-    if not value.strip():
-        return None
-    from .preflight import check_ascii_count
-
-    return check_ascii_count(WORKERS_ENV, value)
 
 
 @contextmanager
@@ -66,8 +58,6 @@ def _init_worker() -> None:
     # release what it registered (no "leaked semaphore" warnings after an interrupted run).
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     os.environ[PLAIN_PROGRESS_ENV] = "1"
-    from .runtime import configure_runtime
-
     configure_runtime()
     torch.set_num_threads(1)
 

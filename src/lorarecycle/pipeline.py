@@ -7,12 +7,16 @@ contents. Every stage leaves an artifact in the run directory (`rundir.py`) or t
 
 from __future__ import annotations
 
+import platform
 import time
 from functools import partial
 from pathlib import Path
 
+import peft
 import torch
+import transformers
 
+from . import __version__
 from .adapters.experts import expert_meta
 from .artifacts import (append_jsonl, atomic_write_text, check_output_dir, inside, read_json, remove_stray_temporaries,
                         run_lock, write_json, write_jsonl)
@@ -36,7 +40,7 @@ from .report.figures import plot_routing_trace
 from .report.gates import attributable, evaluate_gates
 from .report.markdown import render_report
 from .results import SCHEMA_VERSION, ResultRow, data_access_of
-from .rundir import check_stages, finished_rows, prepare_run_dir, versions, write_data
+from .rundir import check_before_writing, check_stages, finished_rows, prepare_run_dir, write_data
 from .runtime import crash_point
 from .seeding import derive_seed
 from .stages import ensure_adapters, library_diagnostics, measure_familiarity, model_builder
@@ -104,9 +108,10 @@ def check_fewshot(cfg: ExperimentConfig, datasets: dict) -> None:
 def run_experiment(cfg: ExperimentConfig, out: Path, store: Path | None = None, extra: dict | None = None) -> list[dict]:
     """Run (or resume) one experiment into `out`. `store` holds trained adapters (default: the
     content-keyed cache, shared by every run and sweep cell); `extra` fields go into every row."""
-    validate(cfg)
-    check_cache_version()
     out = Path(out)
+    validate(cfg)
+    check_before_writing(out)
+    check_cache_version()
     task = task_of(cfg)
     world, datasets = task.build(cfg)
     check_fewshot(cfg, datasets)
@@ -177,6 +182,11 @@ def _run_locked(cfg: ExperimentConfig, out: Path, world, datasets: dict, store: 
     atomic_write_text(out / "report.md", render_report(manifest, results + oracle_rows(results, cfg.libraries)))
     console.print(f"results: {out / RESULTS_FILE}; report: {out / 'report.md'}")
     return results
+
+
+def versions() -> dict:
+    return {"lorarecycle": __version__, "torch": torch.__version__, "transformers": transformers.__version__,
+            "peft": peft.__version__, "python": platform.python_version()}
 
 
 def _precision_probe(cfg: ExperimentConfig) -> dict | None:

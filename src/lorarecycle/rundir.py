@@ -3,20 +3,29 @@ the result and sample files kept in step across crashes (names in `layout.py`)."
 
 from __future__ import annotations
 
-import platform
 from pathlib import Path
 
-import peft
-import torch
-import transformers
 import yaml
+from pydantic import ValidationError
 
-from . import __version__
-from .artifacts import (atomic_write_text, check_output_dir, read_json, read_jsonl, write_json, write_jsonl,
-                        RUN_LOCK)
+from .artifacts import (atomic_write_text, check_no_links, check_output_dir, read_json, read_jsonl, write_json,
+                        write_jsonl)
+from .cache import check_writable as check_cache_writable
 from .config import ExperimentConfig
-from .errors import UserError
-from .layout import CONFIG_FILE, RESULTS_FILE, SAMPLES_FILE, STAGES_FILE
+from .errors import UserError, invalid
+from .inputs import check_workers_env
+from .layout import CONFIG_FILE, RESULTS_FILE, RUN_FILES, RUN_LOCK, SAMPLES_FILE, STAGES_FILE
+from .results import ResultRow
+
+
+def check_before_writing(out: Path) -> None:
+    """What a run would otherwise refuse only after creating `out`, its config, data/ and lock
+    file: an output directory it can write, no links among its files, valid worker count,
+    a writable cache. A refused run leaves nothing behind."""
+    check_output_dir(out)
+    check_no_links(out, list(RUN_FILES))
+    check_workers_env()
+    check_cache_writable()
 
 
 def prepare_run_dir(out: Path, cfg: ExperimentConfig) -> None:
@@ -75,6 +84,21 @@ def write_data(out: Path, datasets: dict) -> None:
         write_jsonl(out / f"{name}.jsonl", (ex.to_dict() for ex in examples))
 
 
-def versions() -> dict:
-    return {"lorarecycle": __version__, "torch": torch.__version__, "transformers": transformers.__version__,
-            "peft": peft.__version__, "python": platform.python_version()}
+def read_result_rows(path: Path) -> list[dict]:
+    """`results.jsonl` for a read-only command: absent = no rows; nothing is written or
+    moved; every row must be a result row (a damaged line is skipped, as a resume would)."""
+    path = Path(path)
+    if not path.exists() and not path.is_symlink():
+        return []
+    if not path.is_file():
+        raise UserError(f"{path}: not a regular file")
+    try:
+        rows = read_jsonl(path, repair=False)
+    except OSError as err:
+        raise UserError(f"{path}: cannot read ({err.strerror})") from None
+    for number, row in enumerate(rows, 1):
+        try:
+            ResultRow.model_validate(row)
+        except ValidationError as err:
+            raise invalid(f"{path}: row {number}", err) from None
+    return rows

@@ -6,7 +6,6 @@ adapters are refused, never unpickled.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections import Counter
@@ -19,6 +18,7 @@ from safetensors.torch import load_file, save_file
 
 from ..artifacts import atomic_dir, write_json
 from ..errors import UserError
+from ..inputs import read_json_object
 
 CONFIG_FILE = "adapter_config.json"
 WEIGHTS_FILE = "adapter_model.safetensors"
@@ -66,10 +66,7 @@ def read_adapter(path: Path) -> LoraAdapter:
     config_path = path / CONFIG_FILE
     if not config_path.is_file():
         raise UserError(f"{path}: no {CONFIG_FILE}; not a PEFT adapter directory")
-    try:
-        config = json.loads(config_path.read_text())
-    except json.JSONDecodeError as err:
-        raise UserError(f"{config_path}: malformed JSON ({err.msg})") from None
+    config = read_json_object(config_path)  # a small UTF-8 JSON object, or one line
     _check_supported(config, config_path)
     weights = path / WEIGHTS_FILE
     if not weights.is_file():
@@ -149,6 +146,8 @@ def write_adapter(factors: dict[str, tuple[torch.Tensor, torch.Tensor]], templat
     )
     state = {}
     for name, (A, B) in factors.items():
+        if not (torch.isfinite(A).all() and torch.isfinite(B).all()):  # never write an adapter that holds Inf/NaN
+            raise UserError(f"{out}: module {name}'s merged factors are not finite; nothing written")
         state[f"base_model.model.{name}.lora_A.weight"] = A.contiguous()
         state[f"base_model.model.{name}.lora_B.weight"] = B.contiguous()
     with atomic_dir(out) as tmp:

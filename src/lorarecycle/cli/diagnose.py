@@ -11,7 +11,7 @@ from rich.table import Table
 
 from ..artifacts import check_output_file, write_json
 from ..errors import UserError
-from ..preflight import check_adapter_config
+from ..inputs import check_adapter_config
 from ..ui import report_console
 from .options import PrecisionOpt
 
@@ -23,10 +23,9 @@ def check_device_env() -> None:
     """The probe's device comes from $LORARECYCLE_DEVICE: diagnose has no --device flag."""
     import os
 
-    from ..model.device import DEVICE_ENV
-    from ..preflight import device_from_env
+    from ..model.device import DEVICE_ENV, resolve_device
 
-    device_from_env(os.environ.get(DEVICE_ENV, "auto"))
+    resolve_device(os.environ.get(DEVICE_ENV, "auto"), source=DEVICE_ENV)
 
 
 def diagnose(

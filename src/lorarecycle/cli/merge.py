@@ -59,9 +59,9 @@ def merge(
 
     from ..adapters.lora_io import read_adapter
     from ..artifacts import check_output_dir
-    from ..preflight import check_adapter_config, check_seed
+    from ..inputs import check_adapter_config, check_seed
     from ..recycle.merge.apply import MergeOptions, check_compatible, write_merge
-    from ..recycle.merge.config import validate_merge_config
+    from ..recycle.merge.config import load_merge_config, validate_merge_config
     from ..recycle.merge.registry import MERGE_METHODS
 
     own, inputs = method_flags(inputs + ctx.args)
@@ -71,7 +71,7 @@ def merge(
         given = [flag for flag, value in flags.items() if value is not None]
         if given:
             raise UserError(f"{given[0]} cannot be combined with a CONFIG.yaml; set it in {inputs[0]}")
-        cfg = load_yaml_config(inputs[0])
+        cfg = load_merge_config(inputs[0])
     else:
         if method is None:
             raise UserError("give --method (or a CONFIG.yaml as the only input)")
@@ -115,20 +115,6 @@ def merge(
         f"truncation error worst {summary['worst_error']:.2e} median {summary['median_error']:.2e}, "
         f"{summary['seconds']:.2f} s"
     )
-
-
-def load_yaml_config(path: Path):
-    """The merge YAML, read as strictly as an experiment config (UTF-8, no duplicate keys),
-    adapter paths taken relative to the file."""
-    from ..preflight import check_seed, read_yaml_mapping
-    from ..recycle.merge.config import validate_merge_config
-
-    data = read_yaml_mapping(path)
-    if "seed" in data:  # before pydantic, which takes `seed: true` as 1
-        check_seed(data["seed"], f"{path}: field seed")
-    cfg = validate_merge_config(data, str(path))
-    adapters = [a.model_copy(update={"path": str(Path(path).parent / a.path)}) for a in cfg.adapters]
-    return cfg.model_copy(update={"adapters": adapters})
 
 
 def max_output_rank(adapters, spec) -> int:

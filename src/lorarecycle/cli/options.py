@@ -15,6 +15,6 @@ DeviceOpt = Annotated[Optional[str], typer.Option(
     "--device", help="auto (CUDA when visible, else CPU), cpu, cuda or cuda:N; default $LORARECYCLE_DEVICE or auto")]
 PrecisionOpt = Annotated[Optional[str], typer.Option(
     "--precision", help="auto (bf16 only where measured faster), fp32 or bf16; overrides the config's")]
-# one bound for every seed (0 <= seed < 2**63, preflight.SEED_LIMIT): `run` took 2**70, `theory` overflowed on it
+# one bound for every seed (0 <= seed < 2**63, inputs.SEED_LIMIT): `run` took 2**70, `theory` overflowed on it
 SEED_RANGE = {"min": 0, "max": 2**63 - 1}
 SeedOpt = Annotated[Optional[int], typer.Option("--seed", help="override the config's seed", **SEED_RANGE)]

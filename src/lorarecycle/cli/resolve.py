@@ -11,7 +11,7 @@ from ..config import (
     validate_experiment,
 )
 from ..errors import UserError
-from ..preflight import check_config_seeds, check_seed, read_yaml_mapping
+from ..inputs import check_config_seeds, check_seed, read_yaml_mapping
 from ..sweep.grid import GridSpec, validate_grid
 
 

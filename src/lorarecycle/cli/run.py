@@ -30,27 +30,6 @@ def default_out(resolved: ExperimentConfig | GridSpec) -> Path:
     return Path("runs") / f"{resolved.name}-{resolved.config_hash()}"
 
 
-def preflight_run(out: Path) -> None:
-    """What `run_experiment` would refuse only after creating `out`, its config, data/ and
-    lock file: checked here first, so a refused run leaves nothing behind."""
-    from ..artifacts import RUN_LOCK, check_output_dir
-    from ..layout import (
-        CONFIG_FILE,
-        FAMILIARITY_FILE,
-        GRID_FILE,
-        RESULTS_FILE,
-        SAMPLES_FILE,
-        STAGES_FILE,
-    )
-    from ..preflight import check_cache_writable, check_no_links, check_workers_env
-
-    check_output_dir(out)
-    check_no_links(out, [CONFIG_FILE, GRID_FILE, RESULTS_FILE, SAMPLES_FILE, FAMILIARITY_FILE, STAGES_FILE, RUN_LOCK,
-                         "data", "adapters", "report.md", "report.html", "run.json"])
-    check_workers_env()
-    check_cache_writable()
-
-
 ExecutorOpt = Annotated[Optional[str], typer.Option("--executor", help="grids: local (default) or ray")]
 AddressOpt = Annotated[Optional[str], typer.Option("--address", help="grids on Ray: cluster address (default: start a local Ray)")]
 GpusOpt = Annotated[Optional[float], typer.Option("--gpus-per-cell", help="grids on Ray: GPUs each cell requests (e.g. 1)")]
@@ -65,10 +44,12 @@ def run(config: ConfigArg = None, preset: PresetOpt = None, out: OutOpt = None, 
 
     resolved = resolve(config, preset, base_model, seed, precision)
     out = out or default_out(resolved)
-    preflight_run(out)
+    from ..rundir import check_before_writing  # nothing heavy: refuse before anything is created
+
+    check_before_writing(out)
     # torch, transformers and peft load only after the arguments are checked: a usage or
     # config error answers in a second, not after ~10 s of imports
-    from ..model.device import DEVICE_ENV, set_device
+    from ..model.device import DEVICE_ENV, resolve_device, set_device
     from ..pipeline import run_experiment
     from ..report.gates import attributable, evaluate_gates, verdict
     from ..report.grid import write_grid_report
@@ -79,9 +60,7 @@ def run(config: ConfigArg = None, preset: PresetOpt = None, out: OutOpt = None, 
     # On Ray the GPUs live on the workers: the driver checks only the device's form.
     on_ray = isinstance(resolved, GridSpec) and (executor or resolved.executor.name) == "ray"
     if device is None:  # from the environment: an error names the variable, not --device
-        from ..preflight import device_from_env
-
-        device_from_env(os.environ.get(DEVICE_ENV, "auto"), check_available=not on_ray)
+        resolve_device(os.environ.get(DEVICE_ENV, "auto"), check_available=not on_ray, source=DEVICE_ENV)
     set_device(device or os.environ.get(DEVICE_ENV, "auto"), check_available=not on_ray)
     configure_runtime()
     if isinstance(resolved, GridSpec):

@@ -11,7 +11,9 @@ from ..artifacts import check_output_dir
 from ..config import validate_experiment
 from ..errors import UserError
 from ..layout import CONFIG_FILE, GRID_FILE, RESULTS_FILE
-from ..preflight import check_no_links, read_result_rows, read_yaml_mapping
+from ..artifacts import check_no_links
+from ..inputs import read_yaml_mapping
+from ..rundir import read_result_rows
 from ..sweep.grid import Cell, expand
 from ..ui import say
 

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from ..artifacts import check_output_dir
-from ..preflight import check_no_links
+from ..artifacts import check_no_links
 from ..ui import say
 from .options import SEED_RANGE
 

@@ -6,8 +6,9 @@ import hashlib
 import json
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, StrictInt, model_validator
 
+from ..inputs import SEED_LIMIT
 from ..tasks.catalog import CATALOGS, REFERENCES
 from .sections import (EvalSpec, LoraSpec, MathSpec, MethodSpec, ModelSpec, PromptSpec, SafeName, StrictModel,
                        WorldSpec)
@@ -31,7 +32,7 @@ class ExperimentConfig(StrictModel):
     what `make run` runs); presets and files override them."""
 
     name: SafeName = "default"
-    seed: int = 0
+    seed: StrictInt = Field(0, ge=0, lt=SEED_LIMIT, description="every stage's seed derives from it")
     task: Literal["two_hop", "math"] = "two_hop"
     precision: Literal["auto", "fp32", "bf16"] = Field(
         "auto", description="compute precision of training, decoding and LoraHub; auto = fp32 on every CPU (the "

@@ -7,10 +7,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from ..errors import UserError, invalid
+from ..inputs import parse_yaml, read_yaml_mapping
 from .experiment import ExperimentConfig
 
 
@@ -22,7 +22,7 @@ def preset_mapping(name: str) -> dict:
     """A preset's raw YAML mapping (an experiment, or a grid when it has `axes`)."""
     if name not in preset_names():
         raise UserError(f"unknown preset {name!r}. Available: {', '.join(preset_names())}")
-    return yaml.safe_load(resources.files("lorarecycle.presets").joinpath(f"{name}.yaml").read_text()) or {}
+    return parse_yaml(resources.files("lorarecycle.presets").joinpath(f"{name}.yaml").read_text(), f"preset {name}") or {}
 
 
 def load_preset(name: str) -> ExperimentConfig:
@@ -30,22 +30,9 @@ def load_preset(name: str) -> ExperimentConfig:
 
 
 def read_mapping(path: Path) -> dict:
-    """A YAML file's top-level mapping, with one-line errors naming the file."""
-    try:
-        text = Path(path).read_text()
-    except OSError as err:
-        raise UserError(f"{path}: cannot read config ({err.strerror})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        raise UserError(f"{path}:{where} malformed YAML ({getattr(err, 'problem', err)})") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise UserError(f"{path}: the config must be a YAML mapping")
-    return data
+    """A YAML file's top-level mapping, read strictly (a regular UTF-8 file, unique keys,
+    bounded nesting), with one-line errors naming the file."""
+    return read_yaml_mapping(path, "config")
 
 
 def load_config(path: Path) -> ExperimentConfig:

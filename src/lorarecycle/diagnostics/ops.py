@@ -8,6 +8,8 @@ import math
 import torch
 
 from ..adapters.lora_io import LoraModule
+from ..errors import UserError
+from ..recycle.merge.apply import magnitude_limit
 from ..recycle.merge.ops import LowRank, lowrank_svd, magnitude_trim
 
 
@@ -15,9 +17,6 @@ def check_magnitude(m: LoraModule, where: str) -> None:
     """Refuse a module whose scaled factors overflow its dtype's arithmetic (factors near
     1e30, lora_alpha 1e308): the measurements square them, and the SVDs then fail on Inf
     or NaN with a LinAlgError, or the tables show nan."""
-    from ..errors import UserError
-    from ..recycle.merge.apply import magnitude_limit
-
     limit = magnitude_limit(m.A.dtype)
     a, b = float(m.A.double().norm()), abs(m.scale) * float(m.B.double().norm())
     if not (math.isfinite(a * b) and a <= limit and b <= limit and a * b <= limit):

@@ -11,6 +11,12 @@ from pydantic import Field, ValidationError
 
 from ..config import StrictModel
 from ..errors import UserError, invalid
+from ..evaluate.decode import greedy_decode
+from ..model.load import load_base, load_tokenizer
+from ..recycle.adapted import load_adapted
+from ..recycle.registry import RECYCLERS, LibraryInputs
+from ..tasks.templates import extract_answer, normalize
+from ..ui import progress_bar
 
 KINDS = ("fact", "cot")
 
@@ -86,8 +92,6 @@ def verdict(single_alone: float | None, cross_best: float | None, best_method: s
 
 def check_methods(methods: list[str], n_adapters: int) -> None:
     """The probe's methods: known, data-free, at least one (before any model loads)."""
-    from ..recycle.registry import RECYCLERS
-
     if not methods:
         raise UserError("--methods is empty: name at least one data-free recycling method")
     for method in methods:
@@ -101,13 +105,6 @@ def check_methods(methods: list[str], n_adapters: int) -> None:
 def evaluate_probe(base_path: Path, adapter_paths: list[Path], labels: list[str], probe: ProbeSet, methods: list[str],
                    work_dir: Path, max_new_tokens: int, batch_size: int = 64) -> dict:
     """Correctness per row for the base, each adapter alone and each recycled method."""
-    from ..evaluate.decode import greedy_decode
-    from ..model.load import load_base, load_tokenizer
-    from ..recycle.adapted import load_adapted
-    from ..recycle.registry import RECYCLERS, LibraryInputs
-    from ..tasks.templates import extract_answer, normalize
-    from ..ui import progress_bar
-
     check_methods(methods, len(adapter_paths))
     tokenizer = load_tokenizer(base_path)
     prompts = [r.prompt for r in probe.rows]

@@ -24,7 +24,10 @@ from pathlib import Path
 
 import torch
 
+from ..artifacts import read_json, write_json
 from ..errors import UserError
+from ..runtime import cache_root
+from .device import current_device
 
 PRECISION_ENV = "LORARECYCLE_PRECISION"
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -85,9 +88,6 @@ def probe_cpu() -> dict:
     CPU (model and flags), torch version and thread count (uncached, a fraction of a second;
     longer on AVX2 only, where bf16 is slow). `measured` says when the figures were taken
     (a cached figure stands for this CPU, not for this run's load)."""
-    from ..artifacts import read_json, write_json
-    from ..runtime import cache_root
-
     cpu = cpu_description()
     key = f"v{PROBE_VERSION}-{cpu_fingerprint()}-{cpu['capability']}-torch{torch.__version__}-t{cpu['threads']}"
     path = Path(cache_root()) / "precision" / f"{key.replace('/', '_')}.json"
@@ -125,8 +125,6 @@ def set_precision(spec: str) -> None:
 
 def current_precision() -> str:
     """The resolved precision (`fp32` or `bf16`) of this process (the probe is cached)."""
-    from .device import current_device
-
     return resolve_precision(os.environ.get(PRECISION_ENV, "auto"), current_device())
 
 

@@ -9,20 +9,19 @@ from pathlib import Path
 
 from ..errors import UserError
 from ..model.device import DEVICE_ENV
-from ..parallel import WORKERS_ENV
+from ..inputs import WORKERS_ENV
 from ..registry import Registry
-from ..runtime import cache_root
+from ..runtime import cache_root, configure_runtime
 from ..ui import progress_bar
 from .grid import Cell, ExecutorSpec
 
-Executor = Callable[[list[Cell], Path, ExecutorSpec], None]
+CellRunner = Callable[[Cell, Path], int]  # runs one cell into its directory (sweep.run.run_cell)
+Executor = Callable[[list[Cell], Path, ExecutorSpec, CellRunner], None]
 EXECUTORS: Registry[Executor] = Registry("executor")
 
 
 @EXECUTORS.register("local")
-def run_local(cells: list[Cell], run_dir: Path, spec: ExecutorSpec) -> None:
-    from .run import run_cell
-
+def run_local(cells: list[Cell], run_dir: Path, spec: ExecutorSpec, run_cell: CellRunner) -> None:
     with progress_bar("grid cells", len(cells)) as advance:
         for cell in cells:
             advance(0, info=cell.label)
@@ -30,12 +29,9 @@ def run_local(cells: list[Cell], run_dir: Path, spec: ExecutorSpec) -> None:
             advance(info=cell.label)
 
 
-def _ray_cell(cell: Cell, run_dir: str, num_cpus: float) -> str:
+def _ray_cell(cell: Cell, run_dir: str, num_cpus: float, run_cell: CellRunner) -> str:
     """Body of one Ray task (runs in a worker process)."""
-    import torch
-
-    from ..runtime import configure_runtime
-    from .run import run_cell
+    import torch  # loaded here, in the worker: Ray starts a fresh interpreter for it
 
     configure_runtime()
     torch.set_num_threads(max(1, int(num_cpus)))
@@ -45,7 +41,7 @@ def _ray_cell(cell: Cell, run_dir: str, num_cpus: float) -> str:
 
 
 @EXECUTORS.register("ray")
-def run_ray(cells: list[Cell], run_dir: Path, spec: ExecutorSpec) -> None:
+def run_ray(cells: list[Cell], run_dir: Path, spec: ExecutorSpec, run_cell: CellRunner) -> None:
     try:
         import ray
     except ImportError:
@@ -71,7 +67,7 @@ def run_ray(cells: list[Cell], run_dir: Path, spec: ExecutorSpec) -> None:
             raise UserError(f"executor 'ray': cannot connect to {spec.address} ({err})") from None
     try:
         task = ray.remote(num_cpus=spec.num_cpus, num_gpus=spec.num_gpus, max_retries=0)(_ray_cell)
-        pending = {task.remote(cell, str(Path(run_dir).resolve()), spec.num_cpus): cell for cell in cells}
+        pending = {task.remote(cell, str(Path(run_dir).resolve()), spec.num_cpus, run_cell): cell for cell in cells}
         with progress_bar("grid cells (ray)", len(cells)) as advance:
             while pending:
                 done, _ = ray.wait(list(pending), num_returns=1)

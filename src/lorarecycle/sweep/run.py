@@ -9,6 +9,7 @@ from ..artifacts import write_jsonl
 from ..layout import RESULTS_FILE
 from ..pipeline import check_fewshot, run_experiment, validate
 from ..tasks.registry import task_of
+from ..report.grid import write_grid_report
 from ..ui import console
 from .executors import EXECUTORS
 from .grid import Cell, GridSpec, axis_label, expand
@@ -47,10 +48,8 @@ def run_grid(grid: GridSpec, run_dir: Path) -> list[dict]:
     console.print(f"grid {grid.name}: {len(cells)} cells, {len(cells) - len(pending)} done, "
                   f"{len(pending)} to run on executor {grid.executor.name!r}")
     if pending:
-        executor(pending, Path(run_dir), grid.executor)
+        executor(pending, Path(run_dir), grid.executor, run_cell)
     rows = collect(run_dir, cells)
     write_jsonl(Path(run_dir) / RESULTS_FILE, rows)
-    from ..report.grid import write_grid_report
-
     write_grid_report(Path(run_dir), grid.name, list(grid.axes), cells, rows)
     return rows

@@ -13,7 +13,7 @@ from ..errors import UserError
 from ..layout import GRID_FILE, RESULTS_FILE
 from ..plan import row_keys
 from ..tasks.catalog import CATALOGS
-from .grid import Cell, GridSpec
+from .grid import Cell, GridSpec, validate_grid
 
 
 def cell_dir(run_dir: Path, cell: Cell) -> Path:
@@ -38,8 +38,6 @@ def prepare_grid_dir(run_dir: Path, grid: GridSpec) -> None:
 
 
 def load_grid_dir(run_dir: Path) -> GridSpec:
-    from .grid import validate_grid
-
     path = Path(run_dir) / GRID_FILE
     if not path.is_file():
         raise UserError(f"{run_dir}: no {GRID_FILE}; not a grid run directory")

@@ -8,11 +8,11 @@ from pathlib import Path
 import torch
 
 from ..artifacts import atomic_write_text
+from ..inputs import check_seed
 from .lab import OUTCOMES, collateral, one_layer_two_hop, one_layer_two_hop_lora, two_layer_two_hop
 
 
 def run_theory(out: Path, seed: int = 0, quick: bool = False) -> dict:
-    from ..preflight import check_seed
 
     g = torch.Generator().manual_seed(check_seed(seed))  # 2**70 overflowed here, after imports
     widths, counts = ((16, 64), (50, 400)) if quick else ((16, 32, 64, 128), (50, 200, 400))

@@ -14,11 +14,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import Field, ValidationError, model_validator
 
 from ...config import StrictModel
-from ...errors import UserError, invalid
+from ...errors import invalid
+from ...inputs import check_seed, read_yaml_mapping
 from .params import OutputOptions, OutputRank, Tolerance
 
 
@@ -50,12 +50,9 @@ def validate_merge_config(data: Any, source: str) -> MergeConfig:
 
 
 def load_merge_config(path: Path) -> MergeConfig:
-    try:
-        data = yaml.safe_load(Path(path).read_text())
-    except OSError as err:
-        raise UserError(f"{path}: cannot read ({err.strerror})") from None
-    except yaml.YAMLError as err:
-        raise UserError(f"{path}: malformed YAML ({getattr(err, 'problem', err)})") from None
+    data = read_yaml_mapping(path)
+    if "seed" in data:  # before pydantic, which takes `seed: true` as 1
+        check_seed(data["seed"], f"{path}: field seed")
     cfg = validate_merge_config(data, str(path))
     base = Path(path).parent  # adapter paths are relative to the YAML file
     adapters = [a.model_copy(update={"path": str(base / a.path)}) for a in cfg.adapters]

@@ -1,7 +1,7 @@
-"""Checks the CLI makes before any work starts: input files are small regular UTF-8 files
-with unique keys, seeds fit every RNG, the environment names valid settings, and a run
-directory holds no links. Each failure is one UserError line; nothing here writes
-(importing it costs no torch)."""
+"""Reading what users hand us, before any work starts: input files are small regular UTF-8
+files with unique YAML keys and bounded nesting, seeds fit every RNG, counts from the
+environment are plain ASCII numbers. Each failure is one UserError line; nothing here
+writes (importing it costs no torch)."""
 
 from __future__ import annotations
 
@@ -153,62 +153,17 @@ def check_ascii_count(name: str, value: str) -> int:
     return int(text)
 
 
+WORKERS_ENV = "LORARECYCLE_WORKERS"  # worker processes for CPU jobs (parallel.py)
+
+
+def parse_workers(value: str) -> int | None:
+    """$LORARECYCLE_WORKERS as a count (None: unset), or one line; ASCII digits only
+    (str.isdigit accepts '²', which int() then refuses with a traceback)."""
+    if not value.strip():
+        return None
+    return check_ascii_count(WORKERS_ENV, value)
+
+
 def check_workers_env() -> None:
-    from .parallel import WORKERS_ENV, parse_workers
-
+    """$LORARECYCLE_WORKERS, if set, is a positive count (checked before a run writes anything)."""
     parse_workers(os.environ.get(WORKERS_ENV, ""))
-
-
-def check_cache_writable() -> None:
-    """The base-model cache can be written (a read-only one failed after the run directory
-    was created)."""
-    from .artifacts import check_output_dir
-    from .runtime import cache_root
-
-    check_output_dir(Path(cache_root()), "cache directory (LORARECYCLE_CACHE)")
-
-
-def check_no_links(out: Path, names: list[str]) -> None:
-    """The run directory's own files must not be symbolic links: a resume appends to them."""
-    for name in names:
-        path = Path(out) / name
-        if path.is_symlink():
-            raise UserError(f"{path} is a symbolic link; a run directory's files must not be links (remove it)")
-
-
-def read_result_rows(path: Path) -> list[dict]:
-    """`results.jsonl` for a read-only command: absent = no rows; nothing is written or
-    moved; every row must be a result row (a damaged line is skipped, as a resume would)."""
-    from pydantic import ValidationError
-
-    from .artifacts import read_jsonl
-    from .errors import invalid
-    from .results import ResultRow
-
-    path = Path(path)
-    if not path.exists() and not path.is_symlink():
-        return []
-    if not path.is_file():
-        raise UserError(f"{path}: not a regular file")
-    try:
-        rows = read_jsonl(path, repair=False)
-    except OSError as err:
-        raise UserError(f"{path}: cannot read ({err.strerror})") from None
-    for number, row in enumerate(rows, 1):
-        try:
-            ResultRow.model_validate(row)
-        except ValidationError as err:
-            raise invalid(f"{path}: row {number}", err) from None
-    return rows
-
-
-def device_from_env(spec: str, check_available: bool = True):
-    """resolve_device for a spec taken from $LORARECYCLE_DEVICE: its errors name the
-    variable (the command may have no --device flag), not a flag."""
-    from .model.device import DEVICE_ENV, resolve_device
-
-    try:
-        return resolve_device(spec, check_available)
-    except UserError as err:
-        message = str(err).replace(f"--device {spec.strip().lower()}", f"{DEVICE_ENV}={spec}", 1)
-        raise UserError(message.replace("use --device cpu", f"set {DEVICE_ENV}=cpu")) from None
