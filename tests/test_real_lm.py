@@ -59,7 +59,7 @@ def test_smoke_runs_end_to_end_on_each_architecture(hf_bases, tmp_path, arch):
     # replay recipe over a model we did not pretrain: question forms, no replayed corpus
     own = len((out / "data" / "hop1_facts.jsonl").read_text().splitlines())
     assert manifest["experts"]["hop1"]["train"]["examples"] == 2 * own
-    (adapter,) = (out / "adapters").glob("hop1-*")
+    (adapter,) = (tmp_path / "cache" / "adapters").glob("hop1-*")
     config = json.loads((adapter / "adapter_config.json").read_text())
     assert sorted(config["target_modules"]) == sorted(ARCHITECTURE_TARGETS[arch])
     assert config["fan_in_fan_out"] == (arch == "gpt2")  # PEFT's flag for GPT-2's Conv1D
@@ -196,7 +196,6 @@ def test_device_choices():
     ("bad_target", "lora.target_modules: c_attn not among the linear layers of this llama model"),
     ("cuda", "no CUDA GPU is visible"),
     ("unknown_type", "not a causal LM transformers can build without remote code"),
-    ("pack_chat", "experts.pack > 1 joins plain texts, and this model's prompts are chat turns"),
     ("chain_chat", "experts.chain_form writes plain texts, and this model's prompts are chat turns"),
     ("chain_math", "experts.chain_form: task math has no chain forms"),
     ("pretrain_chain_math", "pretrain.chain_form: task math has no chain forms"),
@@ -209,7 +208,6 @@ def test_bad_real_lm_input_one_line_nonzero_nothing_written(hf_bases, tmp_path, 
     for name in ("config.json", "model.safetensors"):
         (no_tokenizer / name).write_bytes((hf_bases["llama"] / name).read_bytes())
     (tmp_path / "bad_target.yaml").write_text("preset: smoke\nlora: {target_modules: [c_attn]}\n")
-    (tmp_path / "pack_chat.yaml").write_text("preset: smoke\nexperts: {epochs: 3, lr: 0.003, pack: 2}\n")
     (tmp_path / "chain_chat.yaml").write_text("preset: smoke\nexperts: {epochs: 3, lr: 0.003, chain_form: true}\n")
     (tmp_path / "chain_math.yaml").write_text("preset: smoke-math\nexperts: {epochs: 3, lr: 0.003, chain_form: true}\n")
     (tmp_path / "pretrain_chain_math.yaml").write_text("preset: smoke-math\npretrain: {epochs: 2, lr: 0.003, "
@@ -226,7 +224,6 @@ def test_bad_real_lm_input_one_line_nonzero_nothing_written(hf_bases, tmp_path, 
         "bad_target": [str(tmp_path / "bad_target.yaml"), "--base-model", str(hf_bases["llama"])],
         "cuda": ["--preset", "smoke", "--device", "cuda"],
         "unknown_type": ["--preset", "smoke", "--base-model", str(unknown_type)],
-        "pack_chat": [str(tmp_path / "pack_chat.yaml"), "--base-model", str(hf_bases["qwen2"])],
         "chain_chat": [str(tmp_path / "chain_chat.yaml"), "--base-model", str(hf_bases["qwen2"])],
         "chain_math": [str(tmp_path / "chain_math.yaml")],
         "pretrain_chain_math": [str(tmp_path / "pretrain_chain_math.yaml")],

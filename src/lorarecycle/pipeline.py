@@ -56,18 +56,16 @@ def validate(cfg: ExperimentConfig) -> None:
     if cfg.model.base_model is not None:
         path = check_model_dir(Path(cfg.model.base_model))
         tokenizer = load_tokenizer(path)  # a base-model directory whose tokenizer does not load fails here
-        specs = [spec for spec in (cfg.experts, cfg.full_ft, cfg.full_ft_replay) if spec is not None]
         if resolve_format(cfg.prompt, tokenizer) == "chat":
-            if any(spec.chain_form for spec in specs):  # drawn every epoch, after the prompts are rendered
-                raise UserError("experts.chain_form writes plain texts, and this model's prompts are chat turns "
+            chained = [name for name, spec in trained_specs(cfg).items() if spec.chain_form]
+            if chained:  # drawn every epoch, after the prompts are rendered
+                raise UserError(f"{chained[0]}.chain_form writes plain texts, and this model's prompts are chat turns "
                                 "(set prompt.format: plain, or chain_form: false)")
         model = skeleton(path)
     else:
         model = skeleton(tiny_llama_config(cfg.model, None))
     resolve_target_modules(model, cfg.lora.target_modules)
-    chained = [name for name in ("experts", "full_ft", "full_ft_replay")  # the sections this run trains with
-               if (spec := getattr(cfg, name)) is not None and spec.chain_form and spec.recipe == "replay"
-               and (name == "experts" or name in cfg.references)]
+    chained = [name for name, spec in trained_specs(cfg).items() if spec.chain_form and spec.recipe == "replay"]
     if cfg.pretrain.chain_form and cfg.model.base_model is None:
         chained.insert(0, "pretrain")
     if chained and task_of(cfg).chain_forms is None:
@@ -80,6 +78,17 @@ def validate(cfg: ExperimentConfig) -> None:
         recycler = RECYCLERS.get(spec.name)
         for experts in cfg.libraries.values():
             recycler.check(spec.params, len(experts))
+
+
+def trained_specs(cfg: ExperimentConfig) -> dict:
+    """The training sections this run reads, by name: the experts', and each full fine-tune's
+    that is a reference (`full_ft` without its own section trains with the experts')."""
+    specs = {"experts": cfg.experts}
+    if "full_ft" in cfg.references and cfg.full_ft is not None:
+        specs["full_ft"] = cfg.full_ft
+    if "full_ft_replay" in cfg.references:
+        specs["full_ft_replay"] = cfg.full_ft_replay
+    return specs
 
 
 def check_fewshot(cfg: ExperimentConfig, datasets: dict) -> None:
