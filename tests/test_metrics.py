@@ -65,7 +65,7 @@ def test_plain_progress_lines_are_rate_limited_and_end_with_done():
     assert len(lines) == 7 and lines[-1].endswith("done")
     assert lines[0] == "training expert hop1: 0/100 0s -"  # at the start, before a slow first step
     assert lines[1] == "training expert hop1: 1/100 0s - loss 1.000"
-    assert lines[2].startswith("training expert hop1: 21/100 10s 2.10/s loss 0.048")
+    assert lines[2].startswith("training expert hop1: 21/100 10s 2.10/s eta 38s loss 0.048")  # 79 steps at 2.1/s
     with plain_progress("x", 2, interval=10.0, clock=lambda: 0.0, emit=lines.append) as advance:
         advance()
         advance(0, info="epoch 1 check: recall 0.50", force=True)  # within the interval, printed anyway

@@ -69,9 +69,12 @@ def progress_bar(description: str, total: int | None) -> Iterator[Callable[..., 
 
 
 def format_progress(description: str, done: int, total: int | None, elapsed: float, info: str) -> str:
+    """`description: done/total elapsed rate [eta] info`; the ETA (remaining steps at the rate
+    so far) once a step has finished and some remain, as a grid's cells or a training's steps."""
     rate = f"{done / elapsed:.2f}/s" if elapsed > 0 else "-"
     count = f"{done}/{total}" if total is not None else str(done)
-    return " ".join(p for p in (f"{description}:", count, f"{elapsed:.0f}s", rate, info) if p)
+    eta = f"eta {elapsed / done * (total - done):.0f}s" if total and 0 < done < total and elapsed > 0 else ""
+    return " ".join(p for p in (f"{description}:", count, f"{elapsed:.0f}s", rate, eta, info) if p)
 
 
 @contextmanager
