@@ -1,0 +1,42 @@
+"""docs/extending.md's merge method, as written there: one function, one decorator, and it
+merges exactly (a dense reference) and is offered to experiments as a recycling method."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import pytest
+import torch
+from pydantic import Field
+
+from lorarecycle.adapters.lora_io import read_adapter
+from lorarecycle.errors import UserError
+from lorarecycle.recycle.merge.apply import merge_adapter_dirs
+from lorarecycle.recycle.merge.methods import MERGE_METHODS, merge_method
+from lorarecycle.recycle.merge.ops import LowRank, stack_factors
+from lorarecycle.recycle.merged import _merge_recycler
+
+
+@pytest.fixture(scope="module")
+def scaled_sum():
+    if "scaled_sum" not in MERGE_METHODS:
+        @merge_method("scaled_sum", space="delta", summary="c * sum_i w_i delta W_i (exact)")
+        def scaled_sum(modules, weights, *, generator,
+                       c: Annotated[float, Field(gt=0, description="overall scale")] = 0.5) -> LowRank:
+            return stack_factors(modules, [c * w for w in weights])
+    return MERGE_METHODS.get("scaled_sum")
+
+
+def test_a_new_merge_method_is_one_decorated_function(scaled_sum, experts, tmp_path):
+    paths = [experts / "e0", experts / "e1"]
+    merge_adapter_dirs(paths, "scaled_sum", tmp_path / "out", weights=[1.0, -2.0], params={"c": 0.25})
+    adapters = [read_adapter(p) for p in paths]
+    merged = read_adapter(tmp_path / "out")
+    for name, module in merged.modules.items():
+        expected = 0.25 * (adapters[0].modules[name].delta() - 2.0 * adapters[1].modules[name].delta())
+        torch.testing.assert_close(module.delta(), expected, rtol=1e-5, atol=1e-6)
+    assert scaled_sum.params == {"c": 0.5}  # the signature is the contract
+    with pytest.raises(UserError, match="c"):
+        scaled_sum.check_params({"c": -1.0})
+    recycler = _merge_recycler("scaled_sum")  # what recycle/merged.py registers for experiments
+    assert recycler.check({"c": 2.0}, library_size=2)["c"] == 2.0
