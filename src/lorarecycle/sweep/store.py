@@ -10,6 +10,7 @@ import yaml
 
 from ..artifacts import atomic_write_text, check_output_dir, read_jsonl
 from ..errors import UserError
+from ..inputs import read_yaml_mapping
 from ..layout import GRID_FILE, RESULTS_FILE
 from ..plan import row_keys
 from ..tasks.catalog import CATALOGS
@@ -41,7 +42,7 @@ def load_grid_dir(run_dir: Path) -> GridSpec:
     path = Path(run_dir) / GRID_FILE
     if not path.is_file():
         raise UserError(f"{run_dir}: no {GRID_FILE}; not a grid run directory")
-    data = yaml.safe_load(path.read_text()) or {}
+    data = read_yaml_mapping(path)  # strictly: a regular UTF-8 file, unique keys
     data.pop("grid_hash", None)
     return validate_grid(data, str(path))
 
