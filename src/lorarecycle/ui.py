@@ -68,13 +68,14 @@ def progress_bar(description: str, total: int | None) -> Iterator[Callable[..., 
         yield advance
 
 
-def format_progress(description: str, done: int, total: int | None, elapsed: float, info: str) -> str:
+def format_progress(description: str, done: int, total: int | None, elapsed: float, info: str,
+                    eta: bool = True) -> str:
     """`description: done/total elapsed rate [eta] info`; the ETA (remaining steps at the rate
     so far) once a step has finished and some remain, as a grid's cells or a training's steps."""
     rate = f"{done / elapsed:.2f}/s" if elapsed > 0 else "-"
     count = f"{done}/{total}" if total is not None else str(done)
-    eta = f"eta {elapsed / done * (total - done):.0f}s" if total and 0 < done < total and elapsed > 0 else ""
-    return " ".join(p for p in (f"{description}:", count, f"{elapsed:.0f}s", rate, eta, info) if p)
+    left = f"eta {elapsed / done * (total - done):.0f}s" if eta and total and 0 < done < total and elapsed > 0 else ""
+    return " ".join(p for p in (f"{description}:", count, f"{elapsed:.0f}s", rate, left, info) if p)
 
 
 @contextmanager
@@ -87,8 +88,9 @@ def plain_progress(description: str, total: int | None,
     state = {"done": 0, "total": total, "info": "", "last": None}
     start = clock()
 
-    def line() -> str:
-        return format_progress(description, state["done"], state["total"], clock() - start, state["info"])
+    def line(final: bool = False) -> str:  # the last line has no ETA: a stage may stop early
+        return format_progress(description, state["done"], state["total"], clock() - start, state["info"],
+                               eta=not final)
 
     def advance(n: int = 1, info: str = "", total: int | None = None, force: bool = False) -> None:
         state["done"] += n
@@ -102,4 +104,4 @@ def plain_progress(description: str, total: int | None,
 
     emit(line())
     yield advance
-    emit(line() + " done")
+    emit(line(final=True) + " done")
