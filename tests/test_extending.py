@@ -17,14 +17,15 @@ from lorarecycle.recycle.merge.ops import LowRank, stack_factors
 from lorarecycle.recycle.merged import _merge_recycler
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def scaled_sum():
-    if "scaled_sum" not in MERGE_METHODS:
-        @merge_method("scaled_sum", space="delta", summary="c * sum_i w_i delta W_i (exact)")
-        def scaled_sum(modules, weights, *, generator,
-                       c: Annotated[float, Field(gt=0, description="overall scale")] = 0.5) -> LowRank:
-            return stack_factors(modules, [c * w for w in weights])
-    return MERGE_METHODS.get("scaled_sum")
+    @merge_method("scaled_sum", space="delta", summary="c * sum_i w_i delta W_i (exact)")
+    def scaled_sum(modules, weights, *, generator,
+                   c: Annotated[float, Field(gt=0, description="overall scale")] = 0.5) -> LowRank:
+        return stack_factors(modules, [c * w for w in weights])
+
+    yield MERGE_METHODS.get("scaled_sum")
+    MERGE_METHODS._entries.pop("scaled_sum")  # the registry as the package builds it, for the other tests
 
 
 def test_a_new_merge_method_is_one_decorated_function(scaled_sum, experts, tmp_path):
