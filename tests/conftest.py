@@ -57,3 +57,15 @@ def experts(tiny_base, tmp_path_factory):
     for i in range(2):
         make_peft_adapter(tiny_base, root / f"e{i}", seed=10 + i)
     return root
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory):
+    """One real smoke experiment through the CLI, shared by the test files that read it
+    (root/run, its cache root/cache; tests that damage it repair it)."""
+    from .helpers import cli
+
+    root = tmp_path_factory.mktemp("smoke")
+    result = cli("run", "--preset", "smoke", "--out", str(root / "run"), cache=root / "cache")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return root, result
