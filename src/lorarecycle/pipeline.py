@@ -163,23 +163,8 @@ def _run_locked(cfg: ExperimentConfig, out: Path, world, datasets: dict, store: 
     # 5. the gates, the manifest and the report
     gates = evaluate_gates(results, task.catalog, cfg.world.exposure, cfg.world.exposure_hop,
                            cfg.model.base_model is None)
-    manifest = {
-        "name": cfg.name, "config_hash": cfg.config_hash(), "seed": cfg.seed,
-        "familiarity": cfg.world.familiarity, "exposure": cfg.world.exposure, "versions": versions(),
-        "device": str(current_device()),
-        "precision": {"config": cfg.precision, "resolved": current_precision(), "step_probe": step_probe},
-        # on a CPU, also the (cached) precision probe's matmul GFLOP/s: the scale this run's timings are read on
-        "machine": probe_cpu() if current_device().type == "cpu" else {"gpu": torch.cuda.get_device_name(current_device())},
-        "prompt_format": prompt_format,
-        "base": {"path": str(base_path), "pretrain": base_meta(base_path).get("pretrain")},
-        "experts": {name: expert_meta(p) for name, p in experts.items()} | {n: full_ft_meta(p) for n, p in full.items()},
-        "gates": gates,
-        "attributable": attributable(gates),
-        "measured_familiarity": familiarity,
-        "diagnostics": library_diagnostics(cfg, experts),
-        "routing": {p.stem: read_json(p)["segment_means"] for p in sorted((out / "routing").glob("*.json"))},
-        "seconds_this_invocation": round(time.perf_counter() - started, 1),
-    }
+    manifest = _manifest(cfg, out, base_path, experts, full, gates, familiarity, prompt_format, step_probe)
+    manifest["seconds_this_invocation"] = round(time.perf_counter() - started, 1)
     write_json(out / "run.json", manifest)
     order = {row.key: i for i, row in enumerate(rows)}
     split_order = task.catalog.splits_for("base")
@@ -196,6 +181,28 @@ def _run_locked(cfg: ExperimentConfig, out: Path, world, datasets: dict, store: 
 def versions() -> dict:
     return {"lorarecycle": __version__, "torch": torch.__version__, "transformers": transformers.__version__,
             "peft": peft.__version__, "python": platform.python_version()}
+
+
+def _manifest(cfg: ExperimentConfig, out: Path, base_path: Path, experts: dict[str, Path], full: dict[str, Path],
+              gates: list[dict], familiarity: list[dict], prompt_format: str, step_probe: dict | None) -> dict:
+    """run.json: what the run was, on what, with which stages, and what its gates say."""
+    device = current_device()
+    return {
+        "name": cfg.name, "config_hash": cfg.config_hash(), "seed": cfg.seed,
+        "familiarity": cfg.world.familiarity, "exposure": cfg.world.exposure, "versions": versions(),
+        "device": str(device),
+        "precision": {"config": cfg.precision, "resolved": current_precision(), "step_probe": step_probe},
+        # on a CPU, also the (cached) precision probe's matmul GFLOP/s: the scale this run's timings are read on
+        "machine": probe_cpu() if device.type == "cpu" else {"gpu": torch.cuda.get_device_name(device)},
+        "prompt_format": prompt_format,
+        "base": {"path": str(base_path), "pretrain": base_meta(base_path).get("pretrain")},
+        "experts": {name: expert_meta(p) for name, p in experts.items()} | {n: full_ft_meta(p) for n, p in full.items()},
+        "gates": gates,
+        "attributable": attributable(gates),
+        "measured_familiarity": familiarity,
+        "diagnostics": library_diagnostics(cfg, experts),
+        "routing": {p.stem: read_json(p)["segment_means"] for p in sorted((out / "routing").glob("*.json"))},
+    }
 
 
 def _precision_probe(cfg: ExperimentConfig) -> dict | None:

@@ -127,6 +127,71 @@ def check_lengths(epochs: Iterable[Sequence[tuple[list[int], list[int]]]], model
                             "or shorten the texts (world.name_words, prompt.shots)")
 
 
+def check_steps(sizes: list[int], batch_size: int, description: str) -> int:
+    """Steps per epoch, the same in every epoch (the schedule counts on it), or a ValueError
+    before the first step."""
+    steps = math.ceil(sizes[0] / batch_size)
+    for epoch, size in enumerate(sizes[1:], 2):
+        if math.ceil(size / batch_size) != steps:
+            raise ValueError(f"{description}: epoch {epoch} has {size} examples, the first had a different number "
+                             "of steps; fresh(epoch) must give the same number every epoch")
+    return steps
+
+
+def encoded_epochs(tokenizer: PreTrainedTokenizerBase, examples: Sequence[Example], n_epochs: int,
+                   loss_on_prompt: bool, fresh: Callable[[int], Sequence[Example]] | None
+                   ) -> list[tuple[list[tuple[list[int], list[int]]], list[bool]]]:
+    """(rows, distill marks) of every epoch: the fixed examples, plus that epoch's fresh ones.
+    Encoded once, up front, so a long sequence is refused before the first step (encoding
+    the default pretraining's fresh texts costs ~1.8 s an epoch: not worth doing twice)."""
+    fixed = [encode_example(tokenizer, ex, loss_on_prompt) for ex in examples]
+    fixed_distill = [ex.distill for ex in examples]
+    if not fresh:
+        return [(fixed, fixed_distill)]
+    epochs = []
+    for epoch in range(n_epochs):
+        new = list(fresh(epoch))
+        epochs.append((fixed + [encode_example(tokenizer, ex, loss_on_prompt) for ex in new],
+                       fixed_distill + [ex.distill for ex in new]))
+    return epochs
+
+
+def optimizer_and_schedule(params: list[torch.nn.Parameter], spec: TrainSpec, total: int, device: torch.device):
+    """AdamW with linear warmup and cosine decay over `total` steps."""
+    warmup = max(1, int(spec.warmup_frac * total))
+    # torch's fused AdamW: one kernel for every parameter's update instead of a loop of small ops
+    optimizer = torch.optim.AdamW(params, lr=spec.lr, weight_decay=spec.weight_decay, betas=(0.9, 0.95),
+                                  fused=device.type in ("cpu", "cuda"))
+    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, total, warmup))
+
+
+def optimizer_step(model: PreTrainedModel, params: list[torch.nn.Parameter], optimizer, scheduler, batch: list,
+                   distill: list[bool], pad_id: int, spec: TrainSpec, kl_weight: float) -> tuple[float, int]:
+    """One update on `batch` (micro-batched as `spec` says, gradients clipped to norm 1):
+    (the batch's loss, its tokens)."""
+    loss, n_tokens = accumulate_gradients(model, batch, pad_id, next(model.parameters()).device, spec, distill,
+                                          kl_weight)
+    torch.nn.utils.clip_grad_norm_(params, 1.0)
+    optimizer.step()
+    scheduler.step()
+    optimizer.zero_grad(set_to_none=True)
+    return loss.item(), n_tokens
+
+
+def held_out_check(monitor: Callable, model: PreTrainedModel, tokenizer, epoch: int, epoch_loss: float,
+                   checks: list[dict], advance: Callable) -> bool:
+    """Run the monitor in eval mode, record its metrics, say them; True when training should stop."""
+    model.eval()
+    stop, metrics = monitor(model, tokenizer)
+    model.train()
+    checks.append({"epoch": epoch, "loss": round(epoch_loss, 4), **metrics})
+    # forced: a check is a result, not a heartbeat the rate limit may drop
+    advance(0, info=f"epoch {epoch} check: " + ", ".join(f"{k} {v:.2f}" for k, v in metrics.items()), force=True)
+    if stop:
+        advance(0, info=f"stopped after epoch {epoch}: {metrics}")
+    return stop
+
+
 def train_causal_lm(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
@@ -147,50 +212,25 @@ def train_causal_lm(
     its metrics are kept in the statistics and training ends when it says stop.
     `kl_weight` > 0 (a PEFT model): the examples marked `distill` also carry that weight x
     the KL from the adapter-off model (`kl_to_adapter_off`)."""
-    fixed = [encode_example(tokenizer, ex, loss_on_prompt) for ex in examples]
-    fixed_distill = [ex.distill for ex in examples]
-
-    def epoch_rows(epoch: int) -> tuple[list[tuple[list[int], list[int]]], list[bool]]:
-        new = list(fresh(epoch)) if fresh else []
-        return (fixed + [encode_example(tokenizer, ex, loss_on_prompt) for ex in new],
-                fixed_distill + [ex.distill for ex in new])
-
-    # every epoch encoded once, up front, so a long sequence is refused before the first step
-    # (encoding the default pretraining's fresh texts costs ~1.8 s an epoch: not worth doing twice)
-    epochs = [epoch_rows(epoch) for epoch in range(spec.epochs)] if fresh else [(fixed, fixed_distill)]
+    epochs = encoded_epochs(tokenizer, examples, spec.epochs, loss_on_prompt, fresh)
     check_lengths([rows for rows, _ in epochs], model, description)
-    rows, distill = epochs[0]
-    pad_id = tokenizer.pad_token_id
-    steps_per_epoch = math.ceil(len(rows) / spec.batch_size)
+    steps_per_epoch = check_steps([len(rows) for rows, _ in epochs], spec.batch_size, description)
     total = spec.epochs * steps_per_epoch
-    warmup = max(1, int(spec.warmup_frac * total))
     params = [p for p in model.parameters() if p.requires_grad]
     device = next(model.parameters()).device
-    # torch's fused AdamW: one kernel for every parameter's update instead of a loop of small ops
-    optimizer = torch.optim.AdamW(params, lr=spec.lr, weight_decay=spec.weight_decay, betas=(0.9, 0.95),
-                                  fused=device.type in ("cpu", "cuda"))
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, total, warmup))
+    optimizer, scheduler = optimizer_and_schedule(params, spec, total, device)
     torch.manual_seed(seed)  # dropout
     shuffler = torch.Generator().manual_seed(seed)
     model.train()
-    start, losses, tokens, checks = time.perf_counter(), [], 0, []
-    epochs_run = 0
+    start, losses, tokens, checks, epochs_run = time.perf_counter(), [], 0, [], 0
     with progress_bar(description, total) as advance:
         for epoch in range(spec.epochs):
             epochs_run += 1
-            if epoch and fresh:
-                rows, distill = epochs[epoch]
-                if math.ceil(len(rows) / spec.batch_size) != steps_per_epoch:  # the schedule counts on it
-                    raise ValueError(f"{description}: epoch {epoch + 1} has {len(rows)} examples, the first had a "
-                                     "different number of steps; fresh(epoch) must give the same number every epoch")
+            rows, distill = epochs[epoch if fresh else 0]
             for indices in length_bucketed_batches([len(r[0]) for r in rows], spec.batch_size, shuffler):
-                loss, n_tokens = accumulate_gradients(model, [rows[j] for j in indices], pad_id, device, spec,
-                                                      [distill[j] for j in indices], kl_weight)
-                torch.nn.utils.clip_grad_norm_(params, 1.0)
-                optimizer.step()
-                scheduler.step()
-                optimizer.zero_grad(set_to_none=True)
-                losses.append(loss.item())
+                loss, n_tokens = optimizer_step(model, params, optimizer, scheduler, [rows[j] for j in indices],
+                                                [distill[j] for j in indices], tokenizer.pad_token_id, spec, kl_weight)
+                losses.append(loss)
                 if not math.isfinite(losses[-1]):
                     raise TrainingDiverged(f"{description}: the loss became {losses[-1]} at step {len(losses)} "
                                            f"(lr {spec.lr}); nothing was saved. Lower the learning rate")
@@ -200,27 +240,13 @@ def train_causal_lm(
             if spec.stop_loss is not None and epoch_loss < spec.stop_loss:
                 advance(0, info=f"stopped after epoch {epochs_run}: loss {epoch_loss:.4f} < {spec.stop_loss}")
                 break
-            if monitor is not None and monitor.due(epochs_run, spec.epochs):
-                model.eval()
-                stop, metrics = monitor(model, tokenizer)
-                model.train()
-                checks.append({"epoch": epochs_run, "loss": round(epoch_loss, 4), **metrics})
-                # forced: a check is a result, not a heartbeat the rate limit may drop
-                advance(0, info=f"epoch {epochs_run} check: " + ", ".join(f"{k} {v:.2f}" for k, v in metrics.items()),
-                        force=True)
-                if stop:
-                    advance(0, info=f"stopped after epoch {epochs_run}: {metrics}")
-                    break
+            if monitor is not None and monitor.due(epochs_run, spec.epochs) and \
+                    held_out_check(monitor, model, tokenizer, epochs_run, epoch_loss, checks, advance):
+                break
     model.eval()
     if not all(bool(torch.isfinite(p).all()) for p in params):
         raise TrainingDiverged(f"{description}: weights became non-finite (lr {spec.lr}); nothing was saved")
     tail = losses[-steps_per_epoch:]
-    return {
-        "epochs": epochs_run,
-        "steps": len(losses),
-        "final_loss": sum(tail) / len(tail),
-        "seconds": round(time.perf_counter() - start, 2),
-        "tokens": tokens,
-        "examples": len(rows),
-        **({"checks": checks} if monitor is not None else {}),
-    }
+    return {"epochs": epochs_run, "steps": len(losses), "final_loss": sum(tail) / len(tail),
+            "seconds": round(time.perf_counter() - start, 2), "tokens": tokens, "examples": len(rows),
+            **({"checks": checks} if monitor is not None else {})}
