@@ -42,6 +42,39 @@ def diagnose(
 ) -> None:
     """Subspace overlap (principal angles of column and row spaces), delta-W cosine, TIES sign
     conflicts, effective rank, norms and module coverage, per module and pair of adapters."""
+    max_new_tokens, method_list = _check_arguments(adapters, density, json_out, probe, base_model, methods,
+                                                   max_new_tokens, precision)
+    # torch and the adapter readers load only after the arguments are checked
+    from ..diagnostics.probe import check_methods, evaluate_probe, load_probe, summarize_probe
+    from ..diagnostics.report import adapter_rows, pair_rows
+    from ..model.load import check_model_dir
+    from ..model.precision import set_precision
+
+    loaded, labels = _load(adapters)
+    probe_set = None
+    if probe is not None:  # validate the probe before any work
+        check_model_dir(base_model)
+        check_methods(method_list, len(adapters))
+        check_device_env()
+        probe_set = load_probe(probe, labels)
+        set_precision(precision or "auto")
+    pairs, singles = pair_rows(loaded, labels, density), adapter_rows(loaded, labels)
+    console = report_console(160)  # the pair table is wide
+    _print_library(console, singles, pairs, loaded, labels)
+    report = {"adapters": singles, "pairs": pairs}
+    if probe_set is not None:
+        with tempfile.TemporaryDirectory() as work:
+            correct = evaluate_probe(base_model, list(adapters), labels, probe_set, method_list, Path(work), max_new_tokens)
+        report["probe"] = summarize_probe(correct, probe_set, labels, method_list)
+        _print_probe(console, report["probe"])
+    if json_out is not None:
+        write_json(json_out, report)
+
+
+def _check_arguments(adapters: list[Path], density: float, json_out: Path | None, probe: Path | None,
+                     base_model: Path | None, methods: str | None, max_new_tokens: int | None,
+                     precision: str | None) -> tuple[int, list[str]]:
+    """Every flag checked before anything loads: (the probe's token budget, its methods)."""
     if len(adapters) < 2:
         raise UserError("diagnose needs at least two adapters")
     if not 0 < density <= 1:
@@ -52,6 +85,8 @@ def diagnose(
         given = [flag for flag, value in probe_flags.items() if value is not None]
         if given:
             raise UserError(f"{given[0]} applies only with --probe")
+    elif base_model is None:
+        raise UserError("--probe needs --base-model pointing to a Hugging Face model directory")
     max_new_tokens = PROBE_TOKENS if max_new_tokens is None else max_new_tokens
     if max_new_tokens < 1:
         raise UserError(f"--max-new-tokens must be at least 1, got {max_new_tokens}")
@@ -60,22 +95,13 @@ def diagnose(
         check_output_file(json_out, "--json")
     for path in adapters:
         check_adapter_config(path)
-    # torch and the adapter readers load only after the arguments are checked
+    return max_new_tokens, method_list
+
+
+def _load(adapters: list[Path]) -> tuple[list, list[str]]:
+    """The adapters, checked to share a base and to stay within their dtype's range, and their labels."""
     from ..adapters.lora_io import read_adapter
     from ..diagnostics.ops import check_magnitude
-    from ..diagnostics.probe import (
-        check_methods,
-        evaluate_probe,
-        load_probe,
-        summarize_probe,
-    )
-    from ..diagnostics.report import (
-        adapter_rows,
-        pair_rows,
-        summarize_adapters,
-        summarize_pairs,
-    )
-    from ..model.precision import set_precision
     from ..recycle.merge.apply import check_compatible
 
     loaded = [read_adapter(p) for p in adapters]
@@ -84,20 +110,12 @@ def diagnose(
         for name, module in adapter.modules.items():
             check_magnitude(module, f"{path}: module {name}")
     labels = [p.name or str(p) for p in adapters]
-    labels = [f"{lab}#{i}" if labels.count(lab) > 1 else lab for i, lab in enumerate(labels)]
-    probe_set = None
-    if probe is not None:  # validate the probe before any work
-        if base_model is None:
-            raise UserError("--probe needs --base-model pointing to a Hugging Face model directory")
-        from ..model.load import check_model_dir
+    return loaded, [f"{lab}#{i}" if labels.count(lab) > 1 else lab for i, lab in enumerate(labels)]
 
-        check_model_dir(base_model)
-        check_methods(method_list, len(adapters))
-        check_device_env()
-        probe_set = load_probe(probe, labels)
-        set_precision(precision or "auto")
-    pairs, singles = pair_rows(loaded, labels, density), adapter_rows(loaded, labels)
-    console = report_console(160)  # the pair table is wide
+
+def _print_library(console, singles: list[dict], pairs: list[dict], loaded: list, labels: list[str]) -> None:
+    from ..diagnostics.report import summarize_adapters, summarize_pairs
+
     table = Table(title="adapters")
     for col in ("adapter", "modules", "missing modules", "median effective rank", "|delta W|"):
         table.add_column(col, justify="right" if col != "adapter" else "left")
@@ -115,18 +133,13 @@ def diagnose(
     console.print("overlap: mean squared cosine of the principal angles (1 = same subspace; random rank-r "
                   "subspaces of dimension d give about r/d). sign conflict: share of entries kept by both "
                   "whose signs differ (0.5 = unrelated).")
-    report = {"adapters": singles, "pairs": pairs}
-    if probe_set is not None:
-        with tempfile.TemporaryDirectory() as work:
-            correct = evaluate_probe(base_model, list(adapters), labels, probe_set, method_list, Path(work), max_new_tokens)
-        summary = summarize_probe(correct, probe_set, labels, method_list)
-        table = Table(title=f"probe: {summary['n_single']} single-adapter rows, {summary['n_cross']} cross-adapter rows")
-        for col in ("model", "single-adapter rows", "cross-adapter rows"):
-            table.add_column(col, justify="right" if col != "model" else "left")
-        for name, acc in summary["models"].items():
-            table.add_row(name, *("-" if acc[k] is None else f"{acc[k]:.2f}" for k in ("single", "cross")))
-        console.print(table)
-        console.print(f"verdict: {summary['verdict']}")
-        report["probe"] = summary
-    if json_out is not None:
-        write_json(json_out, report)
+
+
+def _print_probe(console, summary: dict) -> None:
+    table = Table(title=f"probe: {summary['n_single']} single-adapter rows, {summary['n_cross']} cross-adapter rows")
+    for col in ("model", "single-adapter rows", "cross-adapter rows"):
+        table.add_column(col, justify="right" if col != "model" else "left")
+    for name, acc in summary["models"].items():
+        table.add_row(name, *("-" if acc[k] is None else f"{acc[k]:.2f}" for k in ("single", "cross")))
+    console.print(table)
+    console.print(f"verdict: {summary['verdict']}")
