@@ -58,48 +58,11 @@ def merge(
     import torch  # here, not at import: other commands stay fast to start
 
     from ..adapters.lora_io import read_adapter
-    from ..artifacts import check_output_dir
-    from ..inputs import check_adapter_config, check_seed
     from ..recycle.merge.apply import MergeOptions, check_compatible, write_merge
-    from ..recycle.merge.config import load_merge_config, validate_merge_config
     from ..recycle.merge.registry import MERGE_METHODS
 
-    own, inputs = method_flags(inputs + ctx.args)
-    flags = {"--method": method, "--weights": weights, "--param": param, "--rank": rank, "--tolerance": tolerance,
-             "--seed": seed, **{f"--{k}": v for k, v in own.items()}}
-    if len(inputs) == 1 and inputs[0].suffix in (".yaml", ".yml"):
-        given = [flag for flag, value in flags.items() if value is not None]
-        if given:
-            raise UserError(f"{given[0]} cannot be combined with a CONFIG.yaml; set it in {inputs[0]}")
-        cfg = load_merge_config(inputs[0])
-    else:
-        if method is None:
-            raise UserError("give --method (or a CONFIG.yaml as the only input)")
-        params = dict(own)
-        for item in param or []:
-            if "=" not in item:
-                raise UserError(f"--param {item!r}: expected KEY=VALUE")
-            key, value = item.split("=", 1)
-            params[key] = _parse_value(value)
-        default = MERGE_METHODS.get(method).default_weights(len(inputs))
-        if weights is not None and not weights.strip():  # not the defaults: an empty value is a mistake
-            raise UserError("--weights is empty: give one weight per adapter, or leave it out")
-        ws = [_parse_value(w) for w in weights.split(",")] if weights is not None else default
-        if len(ws) != len(inputs):
-            raise UserError(f"--weights has {len(ws)} values for {len(inputs)} adapters")
-        cfg = validate_merge_config({"method": method, "parameters": params, "rank": rank, "tolerance": tolerance,
-                                     "seed": seed or 0, "adapters": [{"path": str(p), "weight": w} for p, w in zip(inputs, ws)]},
-                                    "merge options")
-    if len(cfg.adapters) < 2:  # one adapter is a copy, not a merge: most likely a missing path
-        raise UserError(f"merge needs two or more adapters, got {len(cfg.adapters)}")
-    check_seed(cfg.seed, "seed")
-    for entry in cfg.adapters:
-        if not Path(entry.path).is_dir():
-            raise UserError(f"{entry.path}: no such adapter directory")
-        check_adapter_config(Path(entry.path))
-    if out.exists() or out.is_symlink():
-        raise UserError(f"{out} already exists; choose a new output directory")
-    check_output_dir(out)
+    cfg = _merge_config(inputs + ctx.args, method, weights, param, rank, tolerance, seed)
+    _check_inputs_and_out(cfg, out)
     options = MergeOptions(rank=cfg.rank, tolerance=cfg.tolerance, seed=cfg.seed, dtype=getattr(torch, cfg.dtype))
     # validate everything before the progress bar starts, so an error is one line
     spec = MERGE_METHODS.get(cfg.method)
@@ -115,6 +78,55 @@ def merge(
         f"truncation error worst {summary['worst_error']:.2e} median {summary['median_error']:.2e}, "
         f"{summary['seconds']:.2f} s"
     )
+
+
+def _merge_config(tokens: list[str], method, weights, param, rank, tolerance, seed):
+    """The merge, from a CONFIG.yaml (no other flag allowed) or from the one-line form's flags."""
+    from ..recycle.merge.config import load_merge_config, validate_merge_config
+    from ..recycle.merge.registry import MERGE_METHODS
+
+    own, inputs = method_flags(tokens)
+    flags = {"--method": method, "--weights": weights, "--param": param, "--rank": rank, "--tolerance": tolerance,
+             "--seed": seed, **{f"--{k}": v for k, v in own.items()}}
+    if len(inputs) == 1 and inputs[0].suffix in (".yaml", ".yml"):
+        given = [flag for flag, value in flags.items() if value is not None]
+        if given:
+            raise UserError(f"{given[0]} cannot be combined with a CONFIG.yaml; set it in {inputs[0]}")
+        return load_merge_config(inputs[0])
+    if method is None:
+        raise UserError("give --method (or a CONFIG.yaml as the only input)")
+    params = dict(own)
+    for item in param or []:
+        if "=" not in item:
+            raise UserError(f"--param {item!r}: expected KEY=VALUE")
+        key, value = item.split("=", 1)
+        params[key] = _parse_value(value)
+    default = MERGE_METHODS.get(method).default_weights(len(inputs))
+    if weights is not None and not weights.strip():  # not the defaults: an empty value is a mistake
+        raise UserError("--weights is empty: give one weight per adapter, or leave it out")
+    ws = [_parse_value(w) for w in weights.split(",")] if weights is not None else default
+    if len(ws) != len(inputs):
+        raise UserError(f"--weights has {len(ws)} values for {len(inputs)} adapters")
+    return validate_merge_config({"method": method, "parameters": params, "rank": rank, "tolerance": tolerance,
+                                  "seed": seed or 0, "adapters": [{"path": str(p), "weight": w}
+                                                                  for p, w in zip(inputs, ws)]}, "merge options")
+
+
+def _check_inputs_and_out(cfg, out: Path) -> None:
+    """Two or more readable adapter directories, a valid seed, and a new output directory."""
+    from ..artifacts import check_output_dir
+    from ..inputs import check_adapter_config, check_seed
+
+    if len(cfg.adapters) < 2:  # one adapter is a copy, not a merge: most likely a missing path
+        raise UserError(f"merge needs two or more adapters, got {len(cfg.adapters)}")
+    check_seed(cfg.seed, "seed")
+    for entry in cfg.adapters:
+        if not Path(entry.path).is_dir():
+            raise UserError(f"{entry.path}: no such adapter directory")
+        check_adapter_config(Path(entry.path))
+    if out.exists() or out.is_symlink():
+        raise UserError(f"{out} already exists; choose a new output directory")
+    check_output_dir(out)
 
 
 def max_output_rank(adapters, spec) -> int:
