@@ -93,17 +93,12 @@ def machine_text(machine: dict) -> str:
 
 
 def render_report(manifest: dict, rows: Sequence[dict]) -> str:
+    """report.md: the run and its verdict, the results, the mechanisms, the trained stages."""
+    return "".join((_results(manifest, rows), _familiarity(manifest), _mechanisms(manifest, rows), _stages(manifest)))
+
+
+def _results(manifest: dict, rows: Sequence[dict]) -> str:
     base = manifest.get("base", {})
-    experts = manifest.get("experts", {})
-    expert_lines = "\n".join(
-        f"| {name} | {m['train']['examples']} | {m['train']['steps']} | {m['train']['final_loss']:.4f} | {m['train']['seconds']} |"
-        for name, m in experts.items()
-    )
-    diag_lines = "\n".join(
-        f"| {lib} | {r['a']} ~ {r['b']} | {r['column_overlap']:.3f} | {r['row_overlap']:.3f} | {r['delta_cosine']:+.3f} | "
-        f"{r['sign_conflict']:.3f} | {r['norm_ratio']:.2f} |"
-        for lib, pairs in manifest.get("diagnostics", {}).items() for r in pairs
-    )
     return f"""# lorarecycle experiment `{manifest['name']}`
 
 - config hash `{manifest['config_hash']}`, seed {manifest['seed']}, familiarity {manifest['familiarity']}, exposure {manifest['exposure']}
@@ -129,7 +124,11 @@ more (`data-access`). `oracle_expert` is the best single library expert per spli
 with the test labels: the ceiling of one-expert-per-split selection (per-query selectors
 can exceed it).
 
-## Familiarity of the test entities, measured on the base model
+"""
+
+
+def _familiarity(manifest: dict) -> str:
+    return f"""## Familiarity of the test entities, measured on the base model
 
 Mean log-probability per token of each name where the task's text expects a name (`name`),
 and of its words after the first given the first (`rest`, multi-word names); `familiar` is
@@ -140,7 +139,11 @@ known; a score far below the reference group means the name is new to the model.
 
 {familiarity_section(manifest.get("measured_familiarity", []))}
 
-## Per-query selection
+"""
+
+
+def _mechanisms(manifest: dict, rows: Sequence[dict]) -> str:
+    return f"""## Per-query selection
 
 Share of test questions each selector sent to each expert.
 
@@ -180,7 +183,21 @@ expert on `cot/hop1` and the hop-2 expert on `cot/hop2`.
 
 {routing_section(manifest.get("routing", {}))}
 
-## Adapter diagnostics (data-free, median over modules)
+"""
+
+
+def _stages(manifest: dict) -> str:
+    experts = manifest.get("experts", {})
+    expert_lines = "\n".join(
+        f"| {name} | {m['train']['examples']} | {m['train']['steps']} | {m['train']['final_loss']:.4f} | {m['train']['seconds']} |"
+        for name, m in experts.items()
+    )
+    diag_lines = "\n".join(
+        f"| {lib} | {r['a']} ~ {r['b']} | {r['column_overlap']:.3f} | {r['row_overlap']:.3f} | {r['delta_cosine']:+.3f} | "
+        f"{r['sign_conflict']:.3f} | {r['norm_ratio']:.2f} |"
+        for lib, pairs in manifest.get("diagnostics", {}).items() for r in pairs
+    )
+    return f"""## Adapter diagnostics (data-free, median over modules)
 
 Overlap: mean squared cosine of the principal angles between the experts' column (B) and
 row (A) spaces; sign conflict: share of delta-W entries whose signs differ (0.5 = unrelated).
