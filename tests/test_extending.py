@@ -1,5 +1,6 @@
 """docs/extending.md's merge method, as written there: one function, one decorator, and it
-merges exactly (a dense reference) and is offered to experiments as a recycling method."""
+merges exactly (a dense reference) and is, in the one registry, a recycling method of kind
+merge that an experiment builds like any other."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from lorarecycle.errors import UserError
 from lorarecycle.recycle.merge.apply import merge_adapter_dirs
 from lorarecycle.recycle.merge.methods import MERGE_METHODS, merge_method
 from lorarecycle.recycle.merge.ops import LowRank, stack_factors
-from lorarecycle.recycle.merged import _merge_recycler
+from lorarecycle.recycle.registry import RECYCLERS, LibraryInputs, build_recycled
 
 
 @pytest.fixture
@@ -25,7 +26,7 @@ def scaled_sum():
         return stack_factors(modules, [c * w for w in weights])
 
     yield MERGE_METHODS.get("scaled_sum")
-    MERGE_METHODS._entries.pop("scaled_sum")  # the registry as the package builds it, for the other tests
+    RECYCLERS._entries.pop("scaled_sum")  # the registry as the package builds it, for the other tests
 
 
 def test_a_new_merge_method_is_one_decorated_function(scaled_sum, experts, tmp_path):
@@ -39,5 +40,18 @@ def test_a_new_merge_method_is_one_decorated_function(scaled_sum, experts, tmp_p
     assert scaled_sum.params == {"c": 0.5}  # the signature is the contract
     with pytest.raises(UserError, match="c"):
         scaled_sum.check_params({"c": -1.0})
-    recycler = _merge_recycler("scaled_sum")  # what recycle/merged.py registers for experiments
-    assert recycler.check({"c": 2.0}, library_size=2)["c"] == 2.0
+    recycler = RECYCLERS.get("scaled_sum")  # the one registry: an experiment's method too
+    assert recycler.kind == "merge" and recycler.check({"c": 2.0, "rank": 4}, library_size=2)["c"] == 2.0
+
+
+def test_an_experiment_builds_the_new_merge_method_as_any_other(scaled_sum, experts, tiny_base, tmp_path):
+    inputs = LibraryInputs(tiny_base, [experts / "e0", experts / "e1"], ["e0", "e1"], tmp_path / "work", seed=0)
+    model = build_recycled("scaled_sum", inputs, {"c": 0.5})
+    assert (tmp_path / "work" / "scaled_sum" / "adapter_model.safetensors").is_file()
+    merged = read_adapter(tmp_path / "work" / "scaled_sum")
+    adapters = [read_adapter(experts / "e0"), read_adapter(experts / "e1")]
+    name = next(iter(merged.modules))
+    torch.testing.assert_close(merged.modules[name].delta(), 0.5 * (adapters[0].modules[name].delta()
+                                                                     + adapters[1].modules[name].delta()),
+                               rtol=1e-5, atol=1e-6)
+    assert sum(p.numel() for p in model.parameters()) > 0

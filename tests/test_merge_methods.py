@@ -121,12 +121,14 @@ def knots_reference(mods, weights, merge: str, density: float = 0.2) -> np.ndarr
     V = np.split(vh, len(mods), axis=1)
     if merge == "task_arithmetic":
         merged = sum(w * v for w, v in zip(weights, V))
+    elif merge == "magnitude_prune":
+        merged = sum(w * top_density(v, density) for w, v in zip(weights, V))
     else:
         merged = ties_reference([top_density(v, density) for v in V], weights, "total")
     return (u * s) @ merged
 
 
-@pytest.mark.parametrize("merge", ["task_arithmetic", "ties"])
+@pytest.mark.parametrize("merge", ["task_arithmetic", "ties", "magnitude_prune"])
 def test_knots_against_dense_svd_alignment(merge):
     mods = random_modules(5)
     ref = knots_reference(mods, W, merge)
@@ -215,7 +217,8 @@ def test_trimming_methods_equal_peft_merge_utils_on_dense_deltas(density):
         ("task_arithmetic", {"lam": float("inf")}, "parameter lam: Input should be a finite number"),
         ("linear", {"normalize": "no"}, "parameter normalize: Input should be a valid boolean"),
         ("svd", {"rank": "8"}, "parameter rank: Input should be a valid integer"),
-        ("knots", {"merge": "foo"}, "parameter merge: Input should be 'ties', 'dare_ties', 'dare_linear' or"),
+        ("knots", {"merge": "foo"}, "parameter merge: Input should be 'magnitude_prune', 'ties', 'dare_linear', "
+                                    "'dare_ties' or"),
         ("ties", {"densty": 0.2}, "unknown parameter 'densty'. Known: density, sign"),
     ],
 )

@@ -18,7 +18,6 @@ from .evaluate.evaluator import evaluate_split
 from .evaluate.monitor import HeldOutMonitor
 from .evaluate.trace import trace_examples
 from .model.load import load_tokenizer, safetensors_problem
-from .recycle.recycler import LibraryInputs
 from .recycle.registry import RECYCLERS
 from .recycle.routing.model import RoutedModel
 from .tasks.datasets import Example
@@ -58,10 +57,6 @@ def train_full_once(base_path: Path, recipe: Recipe, spec: TrainSpec, seed: int,
     with file_lock(path):
         if not reusable(path, key, full_ft_meta, "model.safetensors"):
             train_full(base_path, recipe.fixed, spec, seed, path, key, recipe.loss_on_prompt, monitor, recipe.regroup)
-
-
-def build_recycled(method: str, inputs: LibraryInputs, params: dict) -> torch.nn.Module:
-    return RECYCLERS.get(method).build(inputs, **params)
 
 
 @dataclass(frozen=True)

@@ -19,14 +19,14 @@ from .config import ExperimentConfig, ExpertTrainSpec, TrainSpec, stable_hash
 from .diagnostics.report import pair_rows, summarize_pairs
 from .evaluate.familiarity import name_scores, summarize_familiarity
 from .evaluate.monitor import SAMPLE as MONITOR_SAMPLE, HeldOutMonitor
-from .jobs import build_recycled, reusable, train_adapter_once, train_full_once
+from .jobs import reusable, train_adapter_once, train_full_once
 from .layout import FAMILIARITY_FILE
 from .model.load import load_base
 from .model.precision import current_precision
 from .parallel import JobRunner
 from .plan import FULL_FINE_TUNES, Row, Source, needed_experts
 from .recycle.adapted import load_adapted
-from .recycle.recycler import LibraryInputs
+from .recycle.registry import LibraryInputs, build_recycled
 from .seeding import derive_seed, make_rng
 from .tasks.catalog import REPLAY_REFERENCES
 from .tasks.recipe_sets import REPLAY_POOL

@@ -14,7 +14,7 @@ from ..errors import UserError, invalid
 from ..evaluate.decode import greedy_decode
 from ..model.load import load_base, load_tokenizer
 from ..recycle.adapted import load_adapted
-from ..recycle.registry import RECYCLERS, LibraryInputs
+from ..recycle.registry import RECYCLERS, LibraryInputs, build_recycled
 from ..tasks.templates import extract_answer, normalize
 from ..ui import progress_bar
 
@@ -118,7 +118,7 @@ def evaluate_probe(base_path: Path, adapter_paths: list[Path], labels: list[str]
         builders[label] = lambda p=path: load_adapted(base_path, p)
     for method in methods:
         inputs = LibraryInputs(base_path, adapter_paths, labels, work_dir / method, seed=0)
-        builders[method] = lambda m=method, i=inputs: RECYCLERS.get(m).build(i)
+        builders[method] = lambda m=method, i=inputs: build_recycled(m, i, {})
     correct = {}
     with progress_bar("probing", len(builders)) as advance:
         for name, build in builders.items():

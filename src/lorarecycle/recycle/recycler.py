@@ -1,6 +1,7 @@
 """The recycling-method contract: how to build a model from a library of experts.
 
-Register methods on RECYCLERS; import it from `.registry`, which imports every method file."""
+Register methods on RECYCLERS (merge methods through `merge.methods.merge_method`); import it
+from `.registry`, which imports every method file."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import torch
 from pydantic import BaseModel, Field
@@ -32,11 +33,20 @@ class LibraryInputs:
     fewshot_examples: str = "fewshot_twohop"  # the task's few-shot examples (LoraHub's default)
 
 
+KINDS = ("merge", "route", "select", "search")  # one adapter built | per token | per query | searched with data
+
+
 @dataclass(frozen=True)
 class Recycler:
+    """A recycling method: how to build a model from a library of experts. Merge methods
+    (`merge` set: the merge function's spec) build one adapter from the library; the others
+    build their model with `build`. One registry, RECYCLERS, holds every kind."""
+
     name: str
-    build: Callable[..., torch.nn.Module]  # build(inputs, *, **params): its keyword-only arguments are the contract
+    build: Callable[..., torch.nn.Module] | None  # build(inputs, *, **params): its keyword-only arguments are the contract
     summary: str
+    kind: str  # one of KINDS
+    reference_url: str = ""  # the paper or documentation the method follows
     requirement: Callable[[dict], str] = lambda params: "data-free"  # (params with defaults) -> data-free | few-shot (n)
     extra_experts: Callable[[dict], tuple[str, ...]] = lambda params: ()  # experts it needs beyond the library
     example_sets: Callable[[dict], tuple[str, ...]] = lambda params: ()  # datasets it reads few-shot examples from
@@ -44,6 +54,13 @@ class Recycler:
     routes: bool = False  # builds a RoutedModel (gets a routing trace)
     limits: Callable[[dict, int], str | None] = lambda params, library_size: None  # library-dependent rule: the problem
     contract: type[BaseModel] | None = None  # the parameters, if not `build`'s own keyword-only arguments
+    merge: Any = None  # a merge method's MergeMethod (merge/methods.py), None for the other kinds
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"recycling method {self.name!r}: kind {self.kind!r} is not one of {', '.join(KINDS)}")
+        if (self.kind == "merge") != (self.merge is not None) or (self.build is None) != (self.kind == "merge"):
+            raise ValueError(f"recycling method {self.name!r}: a merge has a merge spec and no build of its own")
 
     @cached_property
     def param_model(self) -> type[BaseModel]:
@@ -69,6 +86,7 @@ class Recycler:
 
 
 RECYCLERS: Registry[Recycler] = Registry("recycling method")
+MERGE_METHODS = RECYCLERS.view("merge method", lambda method: method.merge)  # what `lorarecycle merge` offers
 
 # Parameter types shared by several methods (annotations are the contract, see contract.py).
 Shots = Annotated[int, Field(ge=1, description="few-shot examples")]

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import inspect
+from typing import Literal
 
 import torch
 
 from .methods import merge_method
 from .ops import LowRank
-from .params import Density, Drop, KnotsMerge, Sign
+from .params import Density, Drop, Sign
 from .sparse import ENTRYWISE
+
+KnotsMerge = Literal[tuple(ENTRYWISE)]  # the entrywise rules, in step with sparse.py by construction
 
 
 def shared_basis(modules) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
@@ -24,7 +27,8 @@ def shared_basis(modules) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor
     return Q @ u, s, list(vh.split(d_in, dim=1))
 
 
-@merge_method("knots", space="delta", summary="KnOTS: SVD-align the deltas, then ties|dare_ties|dare_linear|task_arithmetic on V")
+@merge_method("knots", space="delta", summary="KnOTS: SVD-align the deltas, then ties|dare_ties|dare_linear|task_arithmetic on V",
+              reference_url="https://arxiv.org/abs/2410.19735")
 def knots(modules, weights, *, generator, merge: KnotsMerge = "ties", density: Density = 0.2,
           drop: Drop = 0.5, sign: Sign = "total") -> LowRank:
     """delta W = U S merge(V_1^T, ..., V_n^T): the tasks share U S; their right factors are

@@ -9,7 +9,8 @@ from .ops import LowRank, lowrank_svd, stack_factors, truncate
 from .params import OwnRank, Scale
 
 
-@merge_method("linear", space="delta", summary="weighted average of delta W (exact; rank sum r_i)", averages=True)
+@merge_method("linear", space="delta", summary="weighted average of delta W (exact; rank sum r_i)", averages=True,
+              reference_url="https://huggingface.co/docs/peft/developer_guides/model_merging")
 def linear(modules, weights, *, generator, normalize: bool = True) -> LowRank:
     """sum_i w_i delta W_i, divided by sum_i w_i when `normalize`."""
     total = sum(weights) if normalize else 1.0
@@ -18,19 +19,22 @@ def linear(modules, weights, *, generator, normalize: bool = True) -> LowRank:
     return stack_factors(modules, [w / total for w in weights])
 
 
-@merge_method("task_arithmetic", space="delta", summary="lambda * sum_i w_i delta W_i (exact)")
+@merge_method("task_arithmetic", space="delta", summary="lambda * sum_i w_i delta W_i (exact)",
+              reference_url="https://arxiv.org/abs/2212.04089")
 def task_arithmetic(modules, weights, *, generator, lam: Scale = 1.0) -> LowRank:
     return stack_factors(modules, [lam * w for w in weights])
 
 
 @merge_method("cat", space="delta", summary="concatenate factors: exactly sum_i w_i delta W_i at rank sum r_i",
-              sets_rank=True)
+              sets_rank=True,
+              reference_url="https://huggingface.co/docs/peft/developer_guides/model_merging")
 def cat(modules, weights, *, generator) -> LowRank:
     return stack_factors(modules, weights)
 
 
 @merge_method("svd", space="delta", summary="truncated SVD of sum_i w_i delta W_i via QR of the factors",
-              averages=True, truncates=True)
+              averages=True, truncates=True,
+              reference_url="https://huggingface.co/docs/peft/developer_guides/model_merging")
 def svd(modules, weights, *, generator, rank: OwnRank = 0) -> LowRank:
     """Best rank-`rank` approximation (0: the largest input rank) of sum_i w_i delta W_i,
     computed from the stacked factors; never forms the dense matrix."""
@@ -39,7 +43,8 @@ def svd(modules, weights, *, generator, rank: OwnRank = 0) -> LowRank:
 
 
 @merge_method("factor_linear", space="factors", summary="average A and B separately (PEFT linear / mttl uniform)",
-              averages=True)
+              averages=True,
+              reference_url="https://huggingface.co/docs/peft/developer_guides/model_merging")
 def factor_linear(modules, weights, *, generator, sqrt_weights: bool = False) -> LowRank:
     """B A = (sum_i c_i s_i B_i)(sum_i c_i A_i) with c_i = w_i (mttl) or sqrt(w_i) (PEFT's
     `linear`). Not a sum of the delta Ws: it carries cross terms B_j A_i. Needs equal ranks."""

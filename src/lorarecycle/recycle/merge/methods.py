@@ -2,8 +2,10 @@
 
 A method is a pure function `fn(modules, weights, *, generator, **params)` returning a
 `LowRank` pair or a dense delta W; its keyword parameters, their annotated types and
-defaults (read from the signature) are the parameters users may set and their contract. Import MERGE_METHODS from `.registry`,
-which imports every method file."""
+defaults (read from the signature) are the parameters users may set and their contract.
+`merge_method` registers it in the one registry of recycling methods (kind merge);
+MERGE_METHODS is that registry's view of them. Import it from `.registry`, which imports
+every method file."""
 
 from __future__ import annotations
 
@@ -11,10 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
-from pydantic import BaseModel
+from pydantic import BaseModel, create_model
 
-from ...registry import Registry
 from ..contract import describe, signature_model, validate_params
+from ..recycler import MERGE_METHODS, RECYCLERS, Recycler
+from .params import OutputOptions
+
+__all__ = ["MERGE_METHODS", "MergeMethod", "merge_method", "register_merge"]
 
 
 @dataclass(frozen=True)
@@ -53,13 +58,32 @@ class MergeMethod:
         return validate_params(f"merge method {self.name!r}", self.param_model, params)
 
 
-MERGE_METHODS: Registry[MergeMethod] = Registry("merge method")
+# Merge options a recycling config may set next to the method's own parameters.
+MERGE_OPTION_KEYS = ("rank", "tolerance")
 
 
-def merge_method(name: str, space: str, summary: str, averages: bool = False,
-                 truncates: bool = False, sets_rank: bool = False) -> Callable[[Callable], Callable]:
+def recycling_contract(spec: MergeMethod) -> type[BaseModel]:
+    """What an experiment's `params` may hold for this merge: its own parameters, and the
+    output rank/tolerance unless the method sets its rank itself; svd's own `rank` is left to
+    the output rank (exact, see apply)."""
+    if not spec.takes_output_rank:
+        return spec.param_model
+    own = {name: (f.annotation, f) for name, f in spec.param_model.model_fields.items() if name not in MERGE_OPTION_KEYS}
+    return create_model(f"{spec.name}_recycler_params", __base__=OutputOptions, **own)
+
+
+def register_merge(spec: MergeMethod, reference_url: str = "") -> MergeMethod:
+    """One entry in the one registry of recycling methods, of kind merge."""
+    RECYCLERS.register(spec.name)(Recycler(spec.name, None, spec.summary, kind="merge", reference_url=reference_url,
+                                           contract=recycling_contract(spec), merge=spec))
+    return spec
+
+
+def merge_method(name: str, space: str, summary: str, *, averages: bool = False, truncates: bool = False,
+                 sets_rank: bool = False, reference_url: str = "") -> Callable[[Callable], Callable]:
+    """Register `fn(modules, weights, *, generator, **params)` as the merge method `name`."""
     def decorator(fn: Callable) -> Callable:
-        MERGE_METHODS.register(name)(MergeMethod(name, fn, space, summary, averages, truncates, sets_rank))
+        register_merge(MergeMethod(name, fn, space, summary, averages, truncates, sets_rank), reference_url)
         return fn
 
     return decorator

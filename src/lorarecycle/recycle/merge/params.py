@@ -12,7 +12,6 @@ Drop = Annotated[float, Field(ge=0, lt=1, description="DARE drop probability")]
 Sign = Literal["total", "frequency"]  # TIES sign election
 Scale = Annotated[float, Field(description="a finite multiplier")]
 OwnRank = Annotated[int, Field(ge=0, description="0: the largest input rank")]
-KnotsMerge = Literal["ties", "dare_ties", "dare_linear", "task_arithmetic"]
 
 # Options of every merge (not of one method): the output's rank, fixed or by error tolerance.
 OutputRank = Annotated[int, Field(ge=1, description="fixed output rank")]

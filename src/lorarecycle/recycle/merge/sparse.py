@@ -53,12 +53,14 @@ ENTRYWISE = {"magnitude_prune": trim_sum, "ties": trim_consensus, "dare_linear":
              "dare_ties": drop_consensus, "task_arithmetic": plain_sum}
 
 
-@merge_method("magnitude_prune", space="dense", summary="keep top-density entries of each delta W, weighted sum")
+@merge_method("magnitude_prune", space="dense", summary="keep top-density entries of each delta W, weighted sum",
+              reference_url="https://huggingface.co/docs/peft/developer_guides/model_merging")
 def magnitude_prune(modules, weights, *, generator, density: Density = 0.2) -> torch.Tensor:
     return trim_sum(dense_deltas(modules), weights, generator=generator, density=density)
 
 
-@merge_method("ties", space="dense", summary="TIES: trim to density, elect sign (total|frequency), disjoint mean")
+@merge_method("ties", space="dense", summary="TIES: trim to density, elect sign (total|frequency), disjoint mean",
+              reference_url="https://arxiv.org/abs/2306.01708")
 def ties(modules, weights, *, generator, density: Density = 0.2, sign: Sign = "total") -> torch.Tensor:
     """Yadav et al. 2023. Signs are elected on w_i-weighted trimmed deltas; the disjoint merge
     is sum w_i t_i / sum w_i over agreeing entries (mergekit's convention; with equal
@@ -66,11 +68,13 @@ def ties(modules, weights, *, generator, density: Density = 0.2, sign: Sign = "t
     return trim_consensus(dense_deltas(modules), weights, generator=generator, density=density, sign=sign)
 
 
-@merge_method("dare_linear", space="dense", summary="DARE: drop entries with prob. drop, rescale 1/(1-drop), weighted sum")
+@merge_method("dare_linear", space="dense", summary="DARE: drop entries with prob. drop, rescale 1/(1-drop), weighted sum",
+              reference_url="https://arxiv.org/abs/2311.03099")
 def dare_linear(modules, weights, *, generator, drop: Drop = 0.5) -> torch.Tensor:
     return drop_sum(dense_deltas(modules), weights, generator=generator, drop=drop)
 
 
-@merge_method("dare_ties", space="dense", summary="DARE drop + rescale, then TIES sign election and disjoint mean")
+@merge_method("dare_ties", space="dense", summary="DARE drop + rescale, then TIES sign election and disjoint mean",
+              reference_url="https://arxiv.org/abs/2311.03099")
 def dare_ties(modules, weights, *, generator, drop: Drop = 0.5, sign: Sign = "total") -> torch.Tensor:
     return drop_consensus(dense_deltas(modules), weights, generator=generator, drop=drop, sign=sign)

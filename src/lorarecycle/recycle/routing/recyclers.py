@@ -38,6 +38,7 @@ def _arrow(inputs: LibraryInputs, *, top_k: TopK = 1, temperature: Temperature =
 RECYCLERS.register("arrow")(Recycler(
     "arrow", _arrow,
     "per token and layer: softmax over the top-k experts by |<x, v_e>| (v_e: top right singular vector of delta W_e)",
+    kind="route", reference_url="https://arxiv.org/abs/2405.11157",
     extra_experts=_needs_general, routes=True, limits=at_most_library("top_k")))
 
 
@@ -52,6 +53,7 @@ def _arrow_peft(inputs: LibraryInputs, *, top_k: TopK = 1, temperature: Temperat
 RECYCLERS.register("arrow_peft")(Recycler(
     "arrow_peft", _arrow_peft,
     "PEFT's Arrow (reference implementation; prototypes by power iteration, GenKnowSub on factors)",
+    kind="route", reference_url="https://huggingface.co/docs/peft/package_reference/lora",
     extra_experts=_needs_general, limits=at_most_library("top_k")))
 
 
@@ -68,7 +70,7 @@ def _mixture(inputs: LibraryInputs, *, weights: Literal["uniform", "arrow"] = "u
 RECYCLERS.register("mixture")(Recycler(
     "mixture", _mixture,
     "output mixture sum_e w_e B_e A_e x without merging: uniform w, or a softmax of prompt-pooled Arrow scores per query",
-    routes=True))
+    kind="route", routes=True))
 
 
 def _select_arrow(inputs: LibraryInputs, *, logits: Logits = "raw") -> RoutedModel:
@@ -79,7 +81,8 @@ def _select_arrow(inputs: LibraryInputs, *, logits: Logits = "raw") -> RoutedMod
 
 RECYCLERS.register("select_arrow")(Recycler(
     "select_arrow", _select_arrow,
-    "one expert per query: the best prompt-pooled Arrow score (data-free)", routes=True))
+    "one expert per query: the best prompt-pooled Arrow score (data-free)",
+    kind="select", reference_url="https://arxiv.org/abs/2405.11157", routes=True))
 
 
 def retriever_examples(inputs: LibraryInputs, shots: int) -> list[tuple[int, str]]:
@@ -103,5 +106,5 @@ def _select_retriever(inputs: LibraryInputs, *, shots: Shots = 5) -> RoutedModel
 RECYCLERS.register("select_retriever")(Recycler(
     "select_retriever", _select_retriever,
     "one expert per query: most similar few-shot example input (base-model embeddings, LoraRetriever-style)",
-    requirement=lambda params: f"few-shot ({params['shots']}/expert)", routes=True,
-    reads_expert_examples=True))
+    kind="select", reference_url="https://arxiv.org/abs/2402.09997",
+    requirement=lambda params: f"few-shot ({params['shots']}/expert)", routes=True, reads_expert_examples=True))
