@@ -18,6 +18,7 @@ from lorarecycle.tasks.example import Example
 def row(model, split, correct, n=10, seed=0, library=None, method="m", **axes):
     low, high = wilson_interval(correct, n)
     return {"model": model, "library": library, "split": split, "method": method, "data_requirement": "data-free",
+            "data_access": "data-free",
             "n": n, "correct": correct, "accuracy": correct / n, "ci_low": low, "ci_high": high, "chance": 0.1,
             "axes": {"seed": str(seed), **axes}}
 

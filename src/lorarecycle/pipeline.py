@@ -39,7 +39,7 @@ from .recycle.registry import RECYCLERS
 from .report.figures import plot_routing_trace
 from .report.gates import attributable, evaluate_gates
 from .report.markdown import render_report
-from .results import SCHEMA_VERSION, ResultRow, data_access_of
+from .results import SCHEMA_VERSION, ResultRow
 from .rundir import check_before_writing, check_stages, finished_rows, prepare_run_dir, write_data
 from .runtime import crash_point
 from .seeding import derive_seed
@@ -250,7 +250,7 @@ def _evaluate(rows: list[Row], build, ctx: EvalContext, results: list[dict], com
                 ident = {"model": row.model, "library": row.library, "split": split}
                 append_jsonl(out / SAMPLES_FILE, ({**ident, **s} for s in samples))
                 result = {**common, **ident, "method": row.method, "data_requirement": row.data_requirement,
-                          "data_access": data_access_of(row.data_requirement), **summary}
+                          "data_access": row.data_access, **summary}
                 ResultRow.model_validate(result)  # the documented schema, or fail before anything is written
                 append_jsonl(out / RESULTS_FILE, [result])
                 results.append(result)

@@ -37,7 +37,8 @@ class Row:
     model: str
     library: str | None
     method: str
-    data_requirement: str
+    data_requirement: str  # display label, e.g. "few-shot (10)"
+    data_access: str  # its family (results.DATA_ACCESS): what the row's model needed beyond the adapters
     source: Source
     name: str = ""
     spec: MethodSpec | None = None
@@ -63,19 +64,21 @@ def needed_experts(cfg: ExperimentConfig) -> list[str]:
 
 def plan(cfg: ExperimentConfig) -> list[Row]:
     """Every row an experiment evaluates, in report order."""
-    rows = [Row("base", None, "base", "none", Source.BASE)]
+    rows = [Row("base", None, "base", "none", "none", Source.BASE)]
     for name in needed_experts(cfg):
         if name in REFERENCE_ROWS:
-            rows.append(Row(name, None, name, REFERENCE_ROWS[name], Source.ADAPTER, name))
+            rows.append(Row(name, None, name, REFERENCE_ROWS[name], "data-access", Source.ADAPTER, name))
         else:
-            rows.append(Row(f"expert:{name}", None, "single_expert", "single expert", Source.ADAPTER, name))
+            rows.append(Row(f"expert:{name}", None, "single_expert", "single expert", "single expert", Source.ADAPTER,
+                            name))
     for name in (n for n in FULL_FINE_TUNES if n in cfg.references):
         what = "pooled expert data, all weights" + (", replay recipe" if name in REPLAY_REFERENCES else "")
-        rows.append(Row(name, None, name, f"data-access ({what})", Source.FULL, name))
+        rows.append(Row(name, None, name, f"data-access ({what})", "data-access", Source.FULL, name))
     for library in cfg.libraries:
         for spec in cfg.methods:
-            requirement = RECYCLERS.get(spec.name).data_requirement(spec.params)
-            rows.append(Row(spec.row_name, library, spec.name, requirement, Source.RECYCLED, spec=spec))
+            method = RECYCLERS.get(spec.name)
+            rows.append(Row(spec.row_name, library, spec.name, method.data_requirement(spec.params), method.access,
+                            Source.RECYCLED, spec=spec))
     return rows
 
 

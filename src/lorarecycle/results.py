@@ -18,11 +18,6 @@ DATA_ACCESS = ("none", "single expert", "data-free", "few-shot", "oracle", "data
 DataAccess = Literal[DATA_ACCESS]
 
 
-def data_access_of(requirement: str) -> str:
-    """The family of a data-requirement label ("few-shot (10)" -> "few-shot")."""
-    return next((kind for kind in DATA_ACCESS if requirement.startswith(kind)), "none")
-
-
 class Metric(NamedTuple):
     higher_is_better: bool
     description: str

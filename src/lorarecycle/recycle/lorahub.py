@@ -109,6 +109,6 @@ def _lorahub(inputs: LibraryInputs, *, space: Space = "factors", shots: Shots = 
 RECYCLERS.register("lorahub")(Recycler(
     "lorahub", _lorahub,
     "few-shot gradient-free search (nevergrad NGOpt) of merge weights in [-bound, bound] with an L1 penalty",
-    kind="search", reference_url="https://arxiv.org/abs/2307.13269",
+    kind="search", reference_url="https://arxiv.org/abs/2307.13269", access="few-shot",
     requirement=lambda params: f"few-shot ({params['shots']})",
     example_sets=lambda params: (params.get("examples", ""),)))  # "" = the task's few-shot examples

@@ -47,7 +47,8 @@ class Recycler:
     summary: str
     kind: str  # one of KINDS
     reference_url: str = ""  # the paper or documentation the method follows
-    requirement: Callable[[dict], str] = lambda params: "data-free"  # (params with defaults) -> data-free | few-shot (n)
+    access: str = "data-free"  # what it needs beyond the adapters: data-free | few-shot (results.DATA_ACCESS)
+    requirement: Callable[[dict], str] = lambda params: "data-free"  # (params with defaults) -> its display label
     extra_experts: Callable[[dict], tuple[str, ...]] = lambda params: ()  # experts it needs beyond the library
     example_sets: Callable[[dict], tuple[str, ...]] = lambda params: ()  # datasets it reads few-shot examples from
     reads_expert_examples: bool = False  # reads each expert's own few-shot set (the catalog's fewshot_sources)
@@ -59,6 +60,8 @@ class Recycler:
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"recycling method {self.name!r}: kind {self.kind!r} is not one of {', '.join(KINDS)}")
+        if self.access not in ("data-free", "few-shot"):
+            raise ValueError(f"recycling method {self.name!r}: access {self.access!r} is not data-free or few-shot")
         if (self.kind == "merge") != (self.merge is not None) or (self.build is None) != (self.kind == "merge"):
             raise ValueError(f"recycling method {self.name!r}: a merge has a merge spec and no build of its own")
 

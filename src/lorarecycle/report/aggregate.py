@@ -23,7 +23,8 @@ class Aggregate:
     model: str
     library: str | None
     split: str
-    data_requirement: str
+    data_requirement: str  # display label, e.g. "few-shot (10)"
+    data_access: str  # its family (results.DATA_ACCESS)
     accuracies: list[float] = field(default_factory=list)
     rows: list[dict] = field(default_factory=list)
 
@@ -74,7 +75,7 @@ def aggregate(rows: Sequence[dict]) -> list[Aggregate]:
     for r in rows:
         key = (condition_of(r), r["model"], r["library"], r["split"])
         if key not in groups:
-            groups[key] = Aggregate(*key, data_requirement=r["data_requirement"])
+            groups[key] = Aggregate(*key, data_requirement=r["data_requirement"], data_access=r["data_access"])
         groups[key].accuracies.append(r["accuracy"])
         groups[key].rows.append(r)
     return list(groups.values())

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..results import data_access_of
 
 
 def _pyplot():
@@ -63,9 +62,6 @@ FAMILY_COLORS = {"none": "black", "single expert": "tab:gray", "data-free": "tab
                  "oracle": "tab:orange", "data-access": "tab:green"}
 
 
-family_of = data_access_of  # "few-shot (10)" -> "few-shot"
-
-
 def plot_accuracy_heatmap(aggs, path: Path) -> None:
     """Per condition, a model x split heatmap: the mean accuracy and its 95% interval written
     in each cell, rows grouped by data requirement (row labels coloured by family), chance
@@ -75,8 +71,8 @@ def plot_accuracy_heatmap(aggs, path: Path) -> None:
     splits = list(dict.fromkeys(a.split for a in aggs))
     order = list(FAMILY_COLORS)
     labels = sorted(dict.fromkeys(a.label for a in aggs),
-                    key=lambda lab: order.index(family_of(next(a.data_requirement for a in aggs if a.label == lab))))
-    family = {a.label: family_of(a.data_requirement) for a in aggs}
+                    key=lambda lab: order.index(next(a.data_access for a in aggs if a.label == lab)))
+    family = {a.label: a.data_access for a in aggs}
     cols = min(2, len(conditions))
     rows = -(-len(conditions) // cols)
     cell_w, cell_h = 0.95, 0.3
@@ -118,7 +114,7 @@ def plot_accuracy_heatmap(aggs, path: Path) -> None:
 
 def _compared(aggs) -> list[str]:
     """Labels a curve figure shows: the expert ceiling, recycled libraries, references."""
-    labels = [a.label for a in aggs if a.library is not None or a.data_requirement.startswith("data-access")]
+    labels = [a.label for a in aggs if a.library is not None or a.data_access == "data-access"]
     return list(dict.fromkeys(labels))
 
 

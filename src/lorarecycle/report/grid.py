@@ -35,7 +35,7 @@ def _cell_text(a: Aggregate | None) -> str:
 def _table(aggs: Sequence[Aggregate], condition: tuple) -> tuple[list[str], list[list[str]]]:
     chosen = [a for a in aggs if a.condition == condition]
     labels = sorted(dict.fromkeys(a.label for a in chosen),
-                    key=lambda label: requirement_rank(next(a.data_requirement for a in chosen if a.label == label)))
+                    key=lambda label: requirement_rank(next(a.data_access for a in chosen if a.label == label)))
     cells = {(a.label, a.split): a for a in chosen}
     splits = list(dict.fromkeys(a.split for a in chosen))
     header = ["model [library]", "data", *splits]

@@ -8,7 +8,7 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from ..results import DATA_ACCESS, data_access_of
+from ..results import DATA_ACCESS
 from ..ui import REPORT_WIDTH
 
 
@@ -21,11 +21,9 @@ def row_label(row: dict) -> str:
     return f"{row['model']} [{row['library']}]" if row.get("library") else row["model"]
 
 
-REQUIREMENT_ORDER = DATA_ACCESS  # report order of the data requirements
-
-
-def requirement_rank(requirement: str) -> int:
-    return DATA_ACCESS.index(data_access_of(requirement))
+def requirement_rank(access: str) -> int:
+    """Report order of a data-access family (results.DATA_ACCESS)."""
+    return DATA_ACCESS.index(access)
 
 
 def splits_of(rows: Sequence[dict]) -> list[str]:
@@ -36,8 +34,12 @@ def splits_of(rows: Sequence[dict]) -> list[str]:
 def _grid(rows: Sequence[dict]) -> tuple[list[str], dict[tuple[str, str], dict]]:
     """Row labels grouped by data requirement (stable within a group), and cells by (label, split)."""
     labels = list(dict.fromkeys(row_label(r) for r in rows))
-    rank = {row_label(r): requirement_rank(r["data_requirement"]) for r in rows}
+    rank = {row_label(r): requirement_rank(r["data_access"]) for r in rows}
     return sorted(labels, key=lambda label: rank[label]), {(row_label(r), r["split"]): r for r in rows}
+
+
+def _access(rows: Sequence[dict], label: str) -> str:
+    return next(r["data_access"] for r in rows if row_label(r) == label)
 
 
 def _requirement(rows: Sequence[dict], label: str) -> str:
@@ -67,7 +69,7 @@ def rich_table(rows: Sequence[dict], title: str) -> Table:
         table.add_column(split.replace("_", "\n"), justify="right", no_wrap=True, width=width)
     group = None
     for label in labels:
-        family = REQUIREMENT_ORDER[min(requirement_rank(_requirement(rows, label)), len(REQUIREMENT_ORDER) - 1)]
+        family = _access(rows, label)
         if family != group:
             group = family
             table.add_row(f"[dim italic]{escape(family)}[/]", *([""] * len(splits)))

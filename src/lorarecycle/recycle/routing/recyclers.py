@@ -106,5 +106,5 @@ def _select_retriever(inputs: LibraryInputs, *, shots: Shots = 5) -> RoutedModel
 RECYCLERS.register("select_retriever")(Recycler(
     "select_retriever", _select_retriever,
     "one expert per query: most similar few-shot example input (base-model embeddings, LoraRetriever-style)",
-    kind="select", reference_url="https://arxiv.org/abs/2402.09997",
+    kind="select", reference_url="https://arxiv.org/abs/2402.09997", access="few-shot",
     requirement=lambda params: f"few-shot ({params['shots']}/expert)", routes=True, reads_expert_examples=True))
