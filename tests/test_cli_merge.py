@@ -92,7 +92,7 @@ def test_bad_adapters_one_line_nonzero_nothing_written(experts, tmp_path):
         (["--method", "ties", "--densty", "0.2"], "unknown parameter 'densty'. Known: density, sign"),
         (["--method", "linear", "--param", "normalize=no"], "parameter normalize: Input should be a valid boolean"),
         (["--method", "svd", "--param", "rank=-1"], "parameter rank: Input should be greater than or equal to 0"),
-        (["--method", "knots", "--merge=foo"], "parameter merge: Input should be 'ties', 'dare_ties'"),
+        (["--method", "knots", "--merge=foo"], "parameter merge: Input should be 'magnitude_prune', 'ties'"),
     ],
 )
 def test_bad_method_or_params(experts, tmp_path, args, message):
