@@ -77,6 +77,7 @@ def tree(tmp_path_factory, tiny_base):
         "seed_big.yaml": f"preset: smoke\nseed: {BIG}\n".encode(),
         "seed_negative.yaml": b"preset: smoke\nseed: -3\n",
         "seed_float.yaml": b"preset: smoke\nseed: 1.5\n",
+        "huge_rank.yaml": b"preset: smoke\nlora: {r: 1000000000}\n",
         "grid_seed.yaml": f"name: g\nexperiment: {{preset: smoke}}\naxes: {{seed: [1, {BIG}]}}\n".encode(),
         "grid_seed_true.yaml": b"name: g\nexperiment: {preset: smoke, seed: true}\naxes: {world.exposure: [0.5]}\n",
         "list.yaml": b"- 1\n- 2\n",
@@ -259,6 +260,9 @@ CASES = [
     ("data-preset-empty", ["data", "--preset", "", "--out", f"{R}/out"], {}, "unknown preset ''"),
     ("validate-duplicate-key", ["validate", f"{R}/dup.yaml"], {}, "duplicate key 'seed'"),
     ("run-duplicate-key", ["run", f"{R}/dup.yaml", "--out", f"{R}/out"], {}, "duplicate key 'seed'"),
+    # a rank no memory holds: refused with the estimate before --out exists (it allocated 256 GB mid-run)
+    ("run-huge-rank", ["run", f"{R}/huge_rank.yaml", "--out", f"{R}/out"], {}, "GiB to train an adapter of lora.r"),
+    ("validate-huge-rank", ["validate", f"{R}/huge_rank.yaml"], {}, "GiB to train an adapter of lora.r"),
     ("validate-duplicate-nested", ["validate", f"{R}/dup_nested.yaml"], {}, "duplicate key 'familiarity'"),
     ("merge-yaml-duplicate-key", ["merge", f"{R}/merge_dup.yaml", "-o", f"{R}/out"], {}, "duplicate key 'method'"),
     ("config-seed-true", ["validate", f"{R}/seed_true.yaml"], {}, "expected an integer, got True"),

@@ -26,8 +26,9 @@ from .errors import UserError
 from .evaluate.oracle import oracle_rows
 from .jobs import EvalContext, evaluate_row, trace_path
 from .layout import RESULTS_FILE, SAMPLES_FILE
-from .model.device import current_device
+from .model.device import current_device, free_memory_bytes
 from .model.load import base_meta, check_model_dir, load_tokenizer
+from .model.memory import training_bytes
 from .model.precision import current_precision, probe_cpu, set_precision
 from .model.prompting import render_datasets, resolve_format
 from .model.step_probe import probe_steps
@@ -64,7 +65,7 @@ def validate(cfg: ExperimentConfig) -> None:
         model = skeleton(path)
     else:
         model = skeleton(tiny_llama_config(cfg.model, None))
-    resolve_target_modules(model, cfg.lora.target_modules)
+    check_memory(cfg, model, resolve_target_modules(model, cfg.lora.target_modules))
     chained = [name for name, spec in trained_specs(cfg).items() if spec.chain_form and spec.recipe == "replay"]
     if cfg.pretrain.chain_form and cfg.model.base_model is None:
         chained.insert(0, "pretrain")
@@ -78,6 +79,19 @@ def validate(cfg: ExperimentConfig) -> None:
         recycler = RECYCLERS.get(spec.name)
         for experts in cfg.libraries.values():
             recycler.check(spec.params, len(experts))
+
+
+def check_memory(cfg: ExperimentConfig, model: torch.nn.Module, targets: list[str]) -> None:
+    """Refuse, with the estimate, a config whose training cannot fit in the device's free
+    memory (e.g. lora.r: 1000000000 asked for 256 GB, and the allocator failed mid-run)."""
+    full = any(name in cfg.references for name in ("full_ft", "full_ft_replay"))
+    needs = {f"an adapter of lora.r {cfg.lora.r}": training_bytes(model, targets, cfg.lora.r, False),
+             "a full fine-tune": training_bytes(model, targets, cfg.lora.r, True) if full else 0}
+    what, need = max(needs.items(), key=lambda item: item[1])
+    free = free_memory_bytes(current_device())
+    if need > free:
+        raise UserError(f"this config needs at least {need / 2**30:.1f} GiB to train {what} (weights and optimizer "
+                        f"state), and {free / 2**30:.1f} GiB are free; lower lora.r or the model's size")
 
 
 def trained_specs(cfg: ExperimentConfig) -> dict:
