@@ -96,3 +96,18 @@ def test_few_shot_material_is_refused_when_missing_too_small_or_from_test_chains
     too_many = len(data["fewshot_hop1"]) + 1
     with pytest.raises(UserError, match=f"shots={too_many}"):
         check_fewshot(with_method(name="select_retriever", params={"shots": too_many}), data)
+
+
+def test_the_figures_show_the_task_s_own_composed_splits(tmp_path):
+    """A math grid's error figure has math panels (never empty two-hop ones), and no figure
+    is drawn when no composed split carries an error taxonomy."""
+    from lorarecycle.report.grid import make_figures
+    from lorarecycle.tasks.catalog import MATH, TWO_HOP
+
+    errors = {"bridge": 1, "other_entity": 2, "other": 1}
+    rows = [{**row("base", split, 6), "errors": errors} for split in ("math_direct", "math_cot")]
+    rows += [row("base", "knowledge", 5)]
+    figures = make_figures(tmp_path, aggregate(rows), [], MATH)
+    assert "errors.png" in figures and (tmp_path / "figures" / "errors.png").is_file()
+    assert "errors.png" not in make_figures(tmp_path / "two", aggregate(rows), [], TWO_HOP)  # no two-hop rows
+    assert not (tmp_path / "two" / "figures" / "errors.png").exists()

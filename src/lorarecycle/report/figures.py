@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 
@@ -118,7 +119,7 @@ def _compared(aggs) -> list[str]:
     return list(dict.fromkeys(labels))
 
 
-def plot_axis_curves(aggs, axis: str, path: Path) -> None:
+def plot_axis_curves(aggs, axis: str, path: Path, splits: Sequence[str]) -> None:
     """Accuracy against one axis (e.g. familiarity F/H/R, exposure) per model [library], one
     panel per split; other non-seed axes become separate lines."""
     plt = _pyplot()
@@ -128,8 +129,8 @@ def plot_axis_curves(aggs, axis: str, path: Path) -> None:
     except ValueError:
         pass
     labels = _compared(aggs)
-    splits = ("hop1", "hop2", "twohop_direct", "twohop_cot")
-    fig, axes = plt.subplots(1, len(splits), figsize=(4.2 * len(splits), 3.4), sharey=True)
+    fig, axes = plt.subplots(1, len(splits), figsize=(4.2 * len(splits), 3.4), sharey=True, squeeze=False)
+    axes = axes[0]
     cmap = plt.get_cmap("tab20")
     for ax, split in zip(axes, splits):
         lines: dict[tuple, dict] = {}
@@ -165,12 +166,16 @@ def plot_axis_curves(aggs, axis: str, path: Path) -> None:
     plt.close(fig)
 
 
-def plot_error_bars(aggs, path: Path) -> None:
-    """Share of two-hop questions answered correctly / with the bridge entity B / another
-    known entity / anything else, per model [library], pooled over all cells."""
+def plot_error_bars(aggs, path: Path, splits: Sequence[str]) -> bool:
+    """Share of the composed questions answered correctly / with the bridge entity / another
+    known entity / anything else, per model [library], pooled over all cells: one panel per
+    split whose rows carry an error taxonomy. False (and no figure) when none does."""
+    splits = [s for s in splits if any(a.split == s and a.error_shares() is not None for a in aggs)]
+    if not splits:
+        return False
     plt = _pyplot()
-    splits = ("twohop_direct", "twohop_cot")
-    fig, axes = plt.subplots(1, len(splits), figsize=(7 * len(splits), 4.5), sharey=True)
+    fig, axes = plt.subplots(1, len(splits), figsize=(7 * len(splits), 4.5), sharey=True, squeeze=False)
+    axes = axes[0]
     for ax, split in zip(axes, splits):
         pooled: dict[str, list[dict]] = {}
         for a in aggs:
@@ -194,3 +199,4 @@ def plot_error_bars(aggs, path: Path) -> None:
     fig.tight_layout()
     _save(fig, path)
     plt.close(fig)
+    return True

@@ -11,6 +11,7 @@ from pathlib import Path
 from ..artifacts import atomic_write_text
 from ..evaluate.oracle import oracle_rows
 from .aggregate import Aggregate, aggregate
+from ..tasks.catalog import TWO_HOP, Catalog
 from ..tasks.registry import task_of
 from .gates import attributable, evaluate_gates
 from .figures import plot_axis_curves, plot_error_bars, plot_accuracy_heatmap
@@ -52,8 +53,9 @@ def _title(condition: tuple) -> str:
     return ", ".join(f"{k}={v}" for k, v in condition) or "all cells"
 
 
-def make_figures(run_dir: Path, aggs: Sequence[Aggregate], axes: Sequence[str]) -> dict[str, str]:
-    """{file name: caption} of the figures written to run_dir/figures."""
+def make_figures(run_dir: Path, aggs: Sequence[Aggregate], axes: Sequence[str], catalog: Catalog) -> dict[str, str]:
+    """{file name: caption} of the figures written to run_dir/figures; the task's catalog
+    names the splits each figure shows (a math report has no two-hop panels)."""
     figures = {}
     out = run_dir / "figures"
     plot_accuracy_heatmap(aggs, out / "accuracy.png")
@@ -61,10 +63,11 @@ def make_figures(run_dir: Path, aggs: Sequence[Aggregate], axes: Sequence[str]) 
                                "rows grouped by data requirement, row labels coloured by family; chance under each split")
     for axis, name in (("world.familiarity", "familiarity.png"), ("world.exposure", "exposure.png")):
         if axis in axes:
-            plot_axis_curves(aggs, axis, out / name)
+            plot_axis_curves(aggs, axis, out / name, (*catalog.hops, *catalog.composed))
             figures[name] = f"Accuracy against {axis} per method (mean over seeds, 95% intervals; dashed: chance)"
-    plot_error_bars(aggs, out / "errors.png")
-    figures["errors.png"] = "Two-hop error taxonomy (share of questions), pooled over cells"
+    if plot_error_bars(aggs, out / "errors.png", catalog.composed):
+        figures["errors.png"] = ("Error taxonomy of the composed questions (share of questions: right, the bridge "
+                                 "entity, another known entity, other), pooled over cells")
     return figures
 
 
@@ -144,7 +147,7 @@ def write_grid_report(run_dir: Path, name: str, axes: Sequence[str], cells, rows
         extra = {"cell": cell.id, "axes": cell_rows[0].get("axes", {})} if cell_rows else {}
         derived += [{**o, **extra} for o in oracle_rows(cell_rows, cell.config.libraries)]
     aggs = aggregate(list(rows) + derived)
-    figures = make_figures(run_dir, aggs, list(axes))
+    figures = make_figures(run_dir, aggs, list(axes), task_of(cells[0].config).catalog if cells else TWO_HOP)
     title = f"lorarecycle {'grid' if axes else 'experiment'} {name}"
     gates = gate_rows(cells, by_cell)
     if markdown:
