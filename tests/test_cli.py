@@ -34,7 +34,7 @@ def test_smoke_experiment_end_to_end(smoke_run):
         assert (adapter / "adapter_model.safetensors").is_file()
     assert (out / "recycled" / "uniform_delta-two" / "uniform_delta" / "adapter_config.json").is_file()
     report = (out / "report.md").read_text()
-    assert "two-hop errors" in report.lower() and "| two | hop1 ~ hop2 |" in report
+    assert "errors of the composed questions" in report.lower() and "| two | hop1 ~ hop2 |" in report
     # generation-free ranking next to exact match on every row, CoT too (smoke: 5 choices)
     rows = acc_rows(out)
     assert all(r["loglik_choices"] == 5 and 1 <= r["loglik_mean_rank"] <= 5 for r in rows)

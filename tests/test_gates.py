@@ -106,16 +106,20 @@ def test_over_a_given_base_model_the_checks_on_our_pretraining_facts_do_not_appl
     assert evaluate_gates(no_compose, TWO_HOP, 0.0, "both", own_pretraining=False)[0]["passed"] is False
 
 
-def test_the_split_legend_names_only_the_splits_a_run_has():
+def test_the_split_legend_is_the_task_s_own_and_names_only_the_splits_a_run_has():
     from lorarecycle.report.markdown import split_legend
+    from lorarecycle.tasks.catalog import MATH
 
-    ours = split_legend([{"split": s} for s in ("hop1", "hop2", "twohop_cot", "control_cot", "retention")])
+    def legend(splits, catalog=TWO_HOP):
+        return split_legend([{"split": s} for s in splits], catalog)
+
+    ours = legend(("hop1", "hop2", "twohop_cot", "control_cot", "retention"))
     assert "`hop1`/`hop2`" in ours and "`control_*`" in ours and "`retention`" in ours and "`math_*`" not in ours
     assert "not pretrained by it" not in ours and "`control-m*`" in ours and "`incontext_twohop_*`" not in ours
-    assert "`incontext_twohop_*`" in split_legend([{"split": "incontext_twohop_cot"}, {"split": "hop1"}])
-    theirs = split_legend([{"split": s} for s in ("hop1", "hop2", "twohop_direct", "twohop_cot")])
+    assert "`incontext_twohop_*`" in legend(("incontext_twohop_cot", "hop1"))
+    theirs = legend(("hop1", "hop2", "twohop_direct", "twohop_cot"))
     assert "`control_*`" not in theirs and "`retention`" not in theirs and "not pretrained by it" in theirs
-    math = split_legend([{"split": s} for s in ("knowledge", "procedure", "math_cot", "arithmetic")])
+    math = legend(("knowledge", "procedure", "math_cot", "arithmetic"), MATH)
     assert "`math_*`" in math and "`arithmetic`" in math and "`hop1`" not in math and "`twohop_*`" not in math
-    math_control = split_legend([{"split": s} for s in ("knowledge", "math_cot", "control_cot", "retention")])
-    assert "`control_*`" in math_control and "control-m" not in math_control
+    math_control = legend(("knowledge", "math_cot", "control_cot", "retention"), MATH)
+    assert "`control_*`" in math_control and "control-m" not in math_control and "familiar items" in math_control

@@ -187,7 +187,7 @@ def _run_locked(cfg: ExperimentConfig, out: Path, world, datasets: dict, store: 
         write_jsonl(out / RESULTS_FILE, results)
     _draw_routing_traces(out)
     crash_point("report")
-    atomic_write_text(out / "report.md", render_report(manifest, results + oracle_rows(results, cfg.libraries)))
+    atomic_write_text(out / "report.md", render_report(manifest, results + oracle_rows(results, cfg.libraries), task.catalog))
     console.print(f"results: {out / RESULTS_FILE}; report: {out / 'report.md'}")
     return results
 

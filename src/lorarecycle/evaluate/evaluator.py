@@ -10,7 +10,7 @@ from transformers import PreTrainedTokenizerBase
 
 from ..config import EvalSpec
 from ..tasks.datasets import Example
-from ..tasks.templates import cot_steps, extract_answer, normalize
+from ..tasks.templates import extract_answer, normalize
 from ..model.prompting import encode
 from .decode import auto_batch_size, greedy_decode
 from .loglik import rank_answers
@@ -23,10 +23,11 @@ def evaluate_split(
     examples: Sequence[Example],
     spec: EvalSpec,
     entities: set[str],
-    steps: Callable[[str], tuple[str, str, str]] = cot_steps,
+    steps: Callable[[str], tuple[str, str, str]],
 ) -> tuple[dict, list[dict]]:
     """Returns (summary, per-example rows). `entities` are normalised entity names;
-    `steps` reads (subject, first hop, second hop) from a chain-of-thought generation.
+    `steps`, the task's parser, reads (subject, first hop, second hop) from a chain-of-thought
+    generation (no default: a two-hop parser would silently misread another task's steps).
     Decoding runs in the run's precision (`model.precision`)."""
     kind = examples[0].kind
     budget = token_budget(spec.max_new_tokens_cot if kind == "cot" else spec.max_new_tokens_direct, tokenizer, examples)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ..tasks.catalog import Catalog
 from .gates import REFERENCE, differences_to_reference, markdown_gates, verdict
 from .tables import fmt_optional, markdown_accuracy, markdown_errors, markdown_loglik, markdown_selection, markdown_steps
 
@@ -46,33 +47,13 @@ def differences_section(rows: Sequence[dict]) -> str:
     return "\n".join(lines)
 
 
-# what each split asks, in table order; the legend names only the splits a run has
-SPLIT_LEGEND = {
-    "hop1": "`hop1`/`hop2`: the experts' own facts",
-    "knowledge": "`knowledge`: the test items' prices (the knowledge expert's facts)",
-    "procedure": "`procedure`: problems that state the price (the procedure expert's skill, on the test items)",
-    "twohop_direct": "`twohop_*`: r2(r1(A)) on the experts' chains (no adapter was trained on these questions)",
-    "math_direct": "`math_*`: problems that need the price and the procedure (no adapter was trained on them)",
-    "control_direct": "`control_*`: the same kind of question over familiar entities whose facts the base model read "
-                      "in pretraining (can it compose at all?)",
-    "incontext_twohop_direct": "`incontext_twohop_*` (base only): the two-hop questions with both facts stated before "
-                               "them (does the model compose what it is told?)",
-    "incontext_math_direct": "`incontext_math_*` (base only): the problems with the price stated before them",
-    "arithmetic": "`arithmetic`: the multiplication table",
-    "retention": "`retention`: familiar pretraining facts no adapter trains on (forgetting facts)",
-}
-
-
-def split_legend(rows: Sequence[dict]) -> str:
-    """What the accuracy table's splits ask: only those the run has (a --base-model run has no
-    control or retention split: that model never read our pretraining)."""
+def split_legend(rows: Sequence[dict], catalog: Catalog) -> str:
+    """What the accuracy table's splits ask, in the task's words: only those the run has (a
+    --base-model run has no control or retention split: that model never read our pretraining)."""
     splits = {r["split"] for r in rows}
-    lines = [f"- {text}" for first, text in SPLIT_LEGEND.items() if first in splits or first.replace("_direct", "_cot")
+    lines = [f"- {text}" for first, text in catalog.legend if first in splits or first.replace("_direct", "_cot")
              in splits]
-    if splits & {"control_direct", "control_cot"} and splits & {"twohop_direct", "twohop_cot"}:
-        lines.append("- the two-hop control's `control-m*` chains match the test chains' relations and shape (the "
-                     "matched control)")
-    if splits and not splits & {"retention", "control_direct", "control_cot"}:
+    if splits and not splits & set(catalog.pretraining_splits):
         lines.append("- no control or retention split: they ask our pretraining facts, and this run's base model "
                      "was not pretrained by it")
     return "Splits:\n\n" + "\n".join(lines)
@@ -92,12 +73,13 @@ def machine_text(machine: dict) -> str:
     return text or "not recorded"
 
 
-def render_report(manifest: dict, rows: Sequence[dict]) -> str:
+def render_report(manifest: dict, rows: Sequence[dict], catalog: Catalog) -> str:
     """report.md: the run and its verdict, the results, the mechanisms, the trained stages."""
-    return "".join((_results(manifest, rows), _familiarity(manifest), _mechanisms(manifest, rows), _stages(manifest)))
+    return "".join((_results(manifest, rows, catalog), _familiarity(manifest), _mechanisms(manifest, rows),
+                    _stages(manifest)))
 
 
-def _results(manifest: dict, rows: Sequence[dict]) -> str:
+def _results(manifest: dict, rows: Sequence[dict], catalog: Catalog) -> str:
     base = manifest.get("base", {})
     return f"""# lorarecycle experiment `{manifest['name']}`
 
@@ -114,7 +96,7 @@ def _results(manifest: dict, rows: Sequence[dict]) -> str:
 
 ## Accuracy (exact match, 95% Wilson interval)
 
-{split_legend(rows)}
+{split_legend(rows, catalog)}
 
 {markdown_accuracy(rows)}
 
@@ -171,7 +153,7 @@ loses against pooling the data).
 
 {differences_section(rows)}
 
-## Two-hop errors
+## Errors of the composed questions
 
 {markdown_errors(rows)}
 

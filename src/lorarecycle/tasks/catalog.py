@@ -32,6 +32,9 @@ class Catalog:
     # in context?)
     base_checks: tuple[str, ...] = field(default=())
     retention: str = "retention"  # old pretraining facts no model trains on, asked after training
+    # what each split asks, in table order, keyed by the split that opens the entry (a `_direct`
+    # key also covers its `_cot` twin); a report names only the splits its run has
+    legend: tuple[tuple[str, str], ...] = ()
 
     def splits_for(self, model: str, own_pretraining: bool = True) -> tuple[str, ...]:
         """The splits `model` is evaluated on. Without our own pretraining (a --base-model)
@@ -71,6 +74,16 @@ TWO_HOP = Catalog(
     fewshot_examples="fewshot_twohop",
     full_ft_data=("hop1_facts", "hop2_facts"),
     base_checks=("incontext_twohop_direct", "incontext_twohop_cot"),
+    legend=(
+        ("hop1", "`hop1`/`hop2`: the experts' own facts"),
+        ("twohop_direct", "`twohop_*`: r2(r1(A)) on the experts' chains (no adapter was trained on these questions)"),
+        ("control_direct", "`control_*`: the same kind of question over familiar entities whose facts the base model "
+                           "read in pretraining (can it compose at all?); its `control-m*` chains match the test "
+                           "chains' relations and shape (the matched control)"),
+        ("incontext_twohop_direct", "`incontext_twohop_*` (base only): the two-hop questions with both facts stated "
+                                    "before them (does the model compose what it is told?)"),
+        ("retention", "`retention`: familiar pretraining facts no adapter trains on (forgetting facts)"),
+    ),
 )
 
 MATH = Catalog(
@@ -95,6 +108,16 @@ MATH = Catalog(
     fewshot_examples="fewshot_math",
     full_ft_data=("knowledge_facts", "procedure_set"),
     base_checks=("incontext_math_direct", "incontext_math_cot"),
+    legend=(
+        ("knowledge", "`knowledge`: the test items' prices (the knowledge expert's facts)"),
+        ("procedure", "`procedure`: problems that state the price (the procedure expert's skill, on the test items)"),
+        ("math_direct", "`math_*`: problems that need the price and the procedure (no adapter was trained on them)"),
+        ("control_direct", "`control_*`: the same kind of problem over familiar items whose prices the base model "
+                           "read in pretraining (can it compose at all?)"),
+        ("incontext_math_direct", "`incontext_math_*` (base only): the problems with the price stated before them"),
+        ("arithmetic", "`arithmetic`: the multiplication table"),
+        ("retention", "`retention`: familiar pretraining prices no adapter trains on (forgetting facts)"),
+    ),
 )
 
 CATALOGS = {"two_hop": TWO_HOP, "math": MATH}
