@@ -28,8 +28,7 @@ from lorarecycle.model.load import load_base, load_tokenizer
 from lorarecycle.model.precision import autocast, cpu_description, current_precision, matmul_gflops, set_precision
 from lorarecycle.model.tiny import build_tiny_llama
 from lorarecycle.model.tokenizer import build_tokenizer
-from lorarecycle.recycle.recycler import LibraryInputs
-from lorarecycle.recycle.registry import RECYCLERS
+from lorarecycle.recycle.registry import LibraryInputs, build_recycled
 from lorarecycle.runtime import configure_runtime
 from lorarecycle.tasks.datasets import build_datasets
 from lorarecycle.tasks.world import build_world
@@ -90,7 +89,7 @@ def main() -> None:
         results = {}
         for label, (method, params) in VARIANTS.items():
             inputs = LibraryInputs(base, paths, names, root / "work" / method, seed=0)
-            model = RECYCLERS.get(method).build(inputs, **params)
+            model = build_recycled(method, inputs, params)
             times = []
             for _ in range(args.repeats + 1):  # the first run warms up
                 start = time.perf_counter()
