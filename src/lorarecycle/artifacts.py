@@ -18,7 +18,6 @@ from .ui import console
 def check_output_dir(path: Path, what: str = "--out", shown: Path | None = None) -> None:
     """`path` is, or can become, a writable directory: one line naming it otherwise (as
     `shown`, the output the user named, when `path` is only its folder)."""
-
     path = Path(path)
     label = f"{what} {shown if shown is not None else path}"
     if path.exists() and not path.is_dir():
@@ -47,7 +46,6 @@ def _can_create_in(folder: Path) -> bool:
 
 def check_output_file(path: Path, what: str) -> None:
     """`path` can be written as a file (not a directory; its folder exists or can be made)."""
-
     path = Path(path)
     if path.is_dir():
         raise UserError(f"{what} {path}: is a directory; give a file name")
@@ -60,7 +58,6 @@ def check_output_file(path: Path, what: str) -> None:
 
 def inside(root: Path, *parts: str) -> Path:
     """`root / parts...`, refused unless it resolves inside `root` (names reach file paths)."""
-
     path = Path(root).joinpath(*parts)
     if not path.resolve().is_relative_to(Path(root).resolve()) or path.resolve() == Path(root).resolve():
         raise UserError(f"{'/'.join(parts)!r} would be written outside {root}; names must not contain separators or '..'")
@@ -89,7 +86,6 @@ def _refuse_link(path: Path) -> None:
     """Files of a run directory are its own: never written through a symbolic link, which
     could point anywhere (another run's results, a file outside the directory)."""
     if path.is_symlink():
-
         raise UserError(f"{path} is a symbolic link; a run directory's files must not be links (remove it)")
 
 
@@ -185,7 +181,6 @@ def read_jsonl(path: Path, repair: bool = True) -> list[dict[str, Any]]:
     if not repair:
         return rows
     if bad:
-
         corrupt = path.with_name(path.name + ".corrupt")
         _refuse_link(corrupt)
         with open(corrupt, "a") as f:
@@ -205,14 +200,11 @@ def write_json(path: Path, obj: dict[str, Any]) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
-
-
 @contextmanager
 def run_lock(out: Path) -> Iterator[None]:
     """Hold `out` for this process: a second run on the same directory is refused in one
     line. The OS drops the lock when its holder dies, so a killed run's lock is taken over."""
     import fcntl
-
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -266,6 +258,4 @@ def file_lock(path: Path) -> Iterator[None]:
 def check_no_links(out: Path, names: list[str]) -> None:
     """A run directory's own files must not be symbolic links: a resume appends to them."""
     for name in names:
-        path = Path(out) / name
-        if path.is_symlink():
-            raise UserError(f"{path} is a symbolic link; a run directory's files must not be links (remove it)")
+        _refuse_link(Path(out) / name)

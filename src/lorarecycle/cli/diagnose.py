@@ -101,14 +101,13 @@ def _check_arguments(adapters: list[Path], density: float, json_out: Path | None
 def _load(adapters: list[Path]) -> tuple[list, list[str]]:
     """The adapters, checked to share a base and to stay within their dtype's range, and their labels."""
     from ..adapters.lora_io import read_adapter
-    from ..diagnostics.ops import check_magnitude
-    from ..recycle.merge.apply import check_compatible
+    from ..recycle.merge.apply import check_compatible, check_magnitude
 
     loaded = [read_adapter(p) for p in adapters]
     check_compatible(loaded)
     for path, adapter in zip(adapters, loaded):
         for name, module in adapter.modules.items():
-            check_magnitude(module, f"{path}: module {name}")
+            check_magnitude(module, 1.0, module.A.dtype, f"{path}: module {name}")
     labels = [p.name or str(p) for p in adapters]
     return loaded, [f"{lab}#{i}" if labels.count(lab) > 1 else lab for i, lab in enumerate(labels)]
 

@@ -58,7 +58,7 @@ def merge(
     import torch  # here, not at import: other commands stay fast to start
 
     from ..adapters.lora_io import read_adapter
-    from ..recycle.merge.apply import MergeOptions, check_compatible, write_merge
+    from ..recycle.merge.apply import MergeOptions, check_before_merge, check_compatible, write_merge
     from ..recycle.merge.registry import MERGE_METHODS
 
     cfg = _merge_config(inputs + ctx.args, method, weights, param, rank, tolerance, seed)
@@ -69,7 +69,7 @@ def merge(
     params = spec.check_params(cfg.parameters)
     adapters = [read_adapter(Path(a.path)) for a in cfg.adapters]
     check_compatible(adapters)
-    check_merge(adapters, spec, [a.weight for a in cfg.adapters], params, options)
+    check_before_merge(adapters, spec, [a.weight for a in cfg.adapters], params, options)
     with progress_bar(f"merging ({cfg.method})", None) as advance:
         summary = write_merge(adapters, cfg.method, out, [a.weight for a in cfg.adapters], cfg.parameters, options,
                               on_module=lambda name, total: advance(info=name, total=total))
@@ -127,40 +127,3 @@ def _check_inputs_and_out(cfg, out: Path) -> None:
     if out.exists() or out.is_symlink():
         raise UserError(f"{out} already exists; choose a new output directory")
     check_output_dir(out)
-
-
-def max_output_rank(adapters, spec) -> int:
-    """The largest rank any merged module can have: a dense method's result is a full
-    matrix; a low-rank one has at most the sum of the input ranks."""
-    best = 0
-    for name in {n for a in adapters for n in a.modules}:
-        present = [a.modules[name] for a in adapters if name in a.modules]
-        full = min(present[0].B.shape[0], present[0].A.shape[1])
-        best = max(best, full if spec.space == "dense" else min(full, sum(m.rank for m in present)))
-    return best
-
-
-def check_merge(adapters, spec, weights: list[float], params: dict, options) -> None:
-    """Every refusal a merge would make part-way, made before the progress line: the output
-    rank (refused, not clamped), then a dry run of each module on a one-entry slice of its
-    factors (weights summing to 0, unequal ranks, overflowing inputs). A slice can only
-    fail where the module would; its other errors are left to the real run."""
-    from ..adapters.lora_io import LoraModule
-    from ..recycle.merge.apply import check_magnitudes, merge_module
-
-    if not spec.takes_output_rank and (options.rank is not None or options.tolerance is not None):
-        raise UserError(f"merge method {spec.name!r} sets its own output rank: --rank/--tolerance do not apply")
-    if options.rank is not None and options.rank > (cap := max_output_rank(adapters, spec)):
-        raise UserError(f"--rank {options.rank}: this merge's output has rank at most {cap}; give at most {cap}")
-    for name in sorted({n for a in adapters for n in a.modules}):
-        like = next(a.modules[name] for a in adapters if name in a.modules)
-        zero = LoraModule(like.A.new_zeros(like.A.shape), like.B.new_zeros(like.B.shape), 1.0)
-        modules = [a.modules.get(name, zero) for a in adapters]
-        check_magnitudes(name, modules, weights, options.dtype)
-        tiny = [LoraModule(m.A[:, :1], m.B[:1, :], m.scale) for m in modules]
-        try:
-            merge_module(spec, name, tiny, weights, params, options)
-        except UserError:
-            raise
-        except Exception:  # noqa: BLE001, S110 - a slice is not the module: the real run decides
-            pass

@@ -8,20 +8,7 @@ import math
 import torch
 
 from ..adapters.lora_io import LoraModule
-from ..errors import UserError
-from ..recycle.merge.apply import magnitude_limit
 from ..recycle.merge.ops import LowRank, lowrank_svd, magnitude_trim
-
-
-def check_magnitude(m: LoraModule, where: str) -> None:
-    """Refuse a module whose scaled factors overflow its dtype's arithmetic (factors near
-    1e30, lora_alpha 1e308): the measurements square them, and the SVDs then fail on Inf
-    or NaN with a LinAlgError, or the tables show nan."""
-    limit = magnitude_limit(m.A.dtype)
-    a, b = float(m.A.double().norm()), abs(m.scale) * float(m.B.double().norm())
-    if not (math.isfinite(a * b) and a <= limit and b <= limit and a * b <= limit):
-        raise UserError(f"{where}: scaled update |s B| |A| = {a * b:.3g} overflows {str(m.A.dtype).removeprefix('torch.')} "
-                        f"arithmetic (limit {limit:.3g}); check its lora_alpha and weights")
 
 
 def orthonormal_basis(M: torch.Tensor, rel_tol: float = 1e-10) -> torch.Tensor:

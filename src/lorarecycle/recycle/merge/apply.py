@@ -80,19 +80,23 @@ def magnitude_limit(dtype: torch.dtype) -> float:
     return math.sqrt(torch.finfo(dtype).max) * 1e-3
 
 
-def check_magnitudes(name: str, modules: list[LoraModule], weights: list[float], dtype: torch.dtype) -> None:
-    """Refuse inputs whose scaled factors overflow `dtype`'s arithmetic (lora_alpha 1e308,
-    factors near 1e30): finite on disk, they become Inf or NaN in the merge. Norms are
-    taken in float64, where they are exact enough and cannot overflow."""
+def check_magnitude(m: LoraModule, weight: float, dtype: torch.dtype, where: str) -> None:
+    """Refuse a module whose scaled factors overflow `dtype`'s arithmetic (lora_alpha 1e308,
+    factors near 1e30): finite on disk, they become Inf or NaN once multiplied (a merge, an
+    SVD of a diagnostic). Norms are taken in float64, where they are exact enough and cannot
+    overflow."""
     limit = magnitude_limit(dtype)
+    a = float(m.A.double().norm())
+    b = abs(weight) * abs(m.scale) * float(m.B.double().norm())
+    bound = a * b  # >= |w s B A|_F
+    if not (math.isfinite(bound) and a <= limit and b <= limit and bound <= limit):
+        raise UserError(f"{where}: scaled update |w s B| |A| = {bound:.3g} overflows {str(dtype).removeprefix('torch.')} "
+                        f"arithmetic (limit {limit:.3g}); check its lora_alpha and weights")
+
+
+def check_magnitudes(name: str, modules: list[LoraModule], weights: list[float], dtype: torch.dtype) -> None:
     for i, (m, w) in enumerate(zip(modules, weights)):
-        a = float(m.A.double().norm())
-        b = abs(w) * abs(m.scale) * float(m.B.double().norm())
-        bound = a * b  # >= |w s B A|_F
-        if not (math.isfinite(bound) and a <= limit and b <= limit and bound <= limit):
-            raise UserError(f"module {name}: adapter {i + 1}'s scaled update (|w s B| |A| = {bound:.3g}) overflows "
-                            f"{str(dtype).removeprefix('torch.')} arithmetic (limit {limit:.3g}); check its "
-                            "lora_alpha and weights")
+        check_magnitude(m, w, dtype, f"module {name}, adapter {i + 1}")
 
 
 def check_finite_result(method: str, name: str, pair: LowRank, error: float, dtype: torch.dtype) -> None:
@@ -103,6 +107,41 @@ def check_finite_result(method: str, name: str, pair: LowRank, error: float, dty
     if not (finite and math.isfinite(error) and bound <= magnitude_limit(dtype)):
         raise UserError(f"{method}: module {name}: the merged update overflows {str(dtype).removeprefix('torch.')} "
                         "(Inf or NaN); the inputs, weights or parameters are too large")
+
+
+def max_output_rank(adapters: list[LoraAdapter], spec: MergeMethod) -> int:
+    """The largest rank any merged module can have: a dense method's result is a full
+    matrix; a low-rank one has at most the sum of the input ranks."""
+    best = 0
+    for name in {n for a in adapters for n in a.modules}:
+        present = [a.modules[name] for a in adapters if name in a.modules]
+        full = min(present[0].B.shape[0], present[0].A.shape[1])
+        best = max(best, full if spec.space == "dense" else min(full, sum(m.rank for m in present)))
+    return best
+
+
+def check_before_merge(adapters: list[LoraAdapter], spec: MergeMethod, weights: list[float], params: dict,
+                       options: MergeOptions) -> None:
+    """Every refusal a merge would make part-way, made before the progress line: the output
+    rank (refused, not clamped), then a dry run of each module on a one-entry slice of its
+    factors (weights summing to 0, unequal ranks, overflowing inputs). A slice can only
+    fail where the module would; its other errors are left to the real run."""
+    if not spec.takes_output_rank and (options.rank is not None or options.tolerance is not None):
+        raise UserError(f"merge method {spec.name!r} sets its own output rank: --rank/--tolerance do not apply")
+    if options.rank is not None and options.rank > (cap := max_output_rank(adapters, spec)):
+        raise UserError(f"--rank {options.rank}: this merge's output has rank at most {cap}; give at most {cap}")
+    for name in sorted({n for a in adapters for n in a.modules}):
+        like = next(a.modules[name] for a in adapters if name in a.modules)
+        zero = LoraModule(like.A.new_zeros(like.A.shape), like.B.new_zeros(like.B.shape), 1.0)
+        modules = [a.modules.get(name, zero) for a in adapters]
+        check_magnitudes(name, modules, weights, options.dtype)
+        tiny = [LoraModule(m.A[:, :1], m.B[:1, :], m.scale) for m in modules]
+        try:
+            merge_module(spec, name, tiny, weights, params, options)
+        except UserError:
+            raise
+        except Exception:  # noqa: BLE001, S110 - a slice is not the module: the real run decides
+            pass
 
 
 def truncation_error(kept: LowRank, full: LowRank) -> float:
@@ -173,8 +212,5 @@ def write_merge(adapters: list[LoraAdapter], method: str, out: Path, weights: li
         "output_ranks": ranks, "worst_error": max(errors.values()), "median_error": statistics.median(errors.values()),
         "modules": len(factors), "seconds": round(time.perf_counter() - start, 4), "module_errors": errors,
     }
-    for name, (A, B) in factors.items():  # the last guard: no Inf or NaN reaches a file
-        if not (torch.isfinite(A).all() and torch.isfinite(B).all()):
-            raise UserError(f"{method}: module {name}: the merged factors hold Inf or NaN; nothing written")
     write_adapter(factors, adapters[0].config, out, summary)
     return summary
