@@ -7,11 +7,12 @@ from pathlib import Path
 from ..config import (
     ExperimentConfig,
     preset_mapping,
+    read_mapping,
     set_base_model,
     validate_experiment,
 )
 from ..errors import UserError
-from ..inputs import check_config_seeds, check_seed, read_yaml_mapping
+from ..inputs import check_config_seeds, check_seed
 from ..sweep.grid import GridSpec, validate_grid
 
 
@@ -21,9 +22,7 @@ def resolve(config: Path | None, preset: str | None, base_model: Path | None,
     if config is not None and preset is not None:
         raise UserError("give either a CONFIG file or --preset (a config may name its preset with `preset:`)")
     if config is not None:
-        # not config.read_mapping: this reader refuses duplicate keys, non-UTF-8 text,
-        # special files and parser-breaking nesting in one line
-        mapping, source = read_yaml_mapping(config), str(config)
+        mapping, source = read_mapping(config), str(config)  # strict: UTF-8, unique keys, bounded nesting
     else:
         name = "default" if preset is None else preset  # --preset '' is a typo, not the default
         mapping, source = preset_mapping(name), f"preset {name}"

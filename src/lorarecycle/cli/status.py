@@ -7,11 +7,10 @@ from typing import Annotated
 
 import typer
 
-from ..artifacts import check_output_dir
+from ..artifacts import check_no_links, check_output_dir
 from ..config import validate_experiment
 from ..errors import UserError
 from ..layout import CONFIG_FILE, GRID_FILE, RESULTS_FILE
-from ..artifacts import check_no_links
 from ..inputs import read_yaml_mapping
 from ..rundir import read_result_rows
 from ..sweep.grid import Cell, expand
@@ -24,15 +23,6 @@ def _single(run_dir: Path) -> Cell:
     data = read_yaml_mapping(run_dir / CONFIG_FILE)  # one line for a damaged or foreign file
     data.pop("config_hash", None)
     return Cell("", {}, validate_experiment(data, str(run_dir / CONFIG_FILE)))
-
-
-def _grid(run_dir: Path):
-    """The grid of a grid run directory, its file read as strictly as a config."""
-    from ..sweep.grid import validate_grid
-
-    data = read_yaml_mapping(run_dir / GRID_FILE)
-    data.pop("grid_hash", None)
-    return validate_grid(data, str(run_dir / GRID_FILE))
 
 
 def _cell_rows(run_dir: Path, cell: Cell) -> list[dict]:
@@ -54,20 +44,16 @@ def status(run_dir: RunDirArg) -> None:
     kind = _kind(run_dir)
     cell = _single(run_dir) if kind == "single" else None
     rows = read_result_rows(run_dir / RESULTS_FILE) if kind == "single" else None
-    from ..sweep.store import expected_keys  # heavy: after the checks
-
-    def done_of(cell: Cell, rows: list[dict]) -> tuple[int, int]:
-        expected = expected_keys(cell)
-        return len({(r["model"], r["library"], r["split"]) for r in rows} & expected), len(expected)
+    from ..sweep.store import cell_status, load_grid_dir  # heavy: after the checks
 
     if kind == "single":
-        done, expected = done_of(cell, rows)
+        done, expected = cell_status(run_dir, cell, rows)
         say(f"{run_dir}: {done}/{expected} result rows")
         return
-    cells = expand(_grid(run_dir))
+    cells = expand(load_grid_dir(run_dir))
     finished = 0
     for cell in cells:
-        done, expected = done_of(cell, _cell_rows(run_dir, cell))
+        done, expected = cell_status(run_dir, cell, _cell_rows(run_dir, cell))
         state = "done" if done == expected else ("partial" if done else "pending")
         finished += done == expected
         say(f"{cell.id}  {state:8s} {done:4d}/{expected:<4d} {cell.label}")
@@ -81,7 +67,9 @@ def report(run_dir: RunDirArg) -> None:
         cells, grid = [_single(run_dir)], None
         rows = read_result_rows(run_dir / RESULTS_FILE)
     else:
-        grid = _grid(run_dir)
+        from ..sweep.store import load_grid_dir
+
+        grid = load_grid_dir(run_dir)
         cells = expand(grid)
         rows = [row for cell in cells for row in _cell_rows(run_dir, cell)]
     if not rows:  # a run interrupted before its first row: nothing to report (not a crash)

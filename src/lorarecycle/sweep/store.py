@@ -57,8 +57,8 @@ def cell_rows(run_dir: Path, cell: Cell) -> list[dict]:
     return read_jsonl(cell_dir(run_dir, cell) / RESULTS_FILE)
 
 
-def cell_status(run_dir: Path, cell: Cell) -> tuple[int, int]:
-    """(done, expected) result rows of one cell."""
+def cell_status(run_dir: Path, cell: Cell, rows: list[dict] | None = None) -> tuple[int, int]:
+    """(done, expected) result rows of one cell (`rows`: already read, e.g. without repair)."""
     expected = expected_keys(cell)
-    done = {(r["model"], r["library"], r["split"]) for r in cell_rows(run_dir, cell)} & expected
-    return len(done), len(expected)
+    rows = cell_rows(run_dir, cell) if rows is None else rows
+    return len({(r["model"], r["library"], r["split"]) for r in rows} & expected), len(expected)
