@@ -23,6 +23,7 @@ from ..artifacts import read_json, write_json
 from ..config import ExperimentConfig, stable_hash
 from ..runtime import cache_root
 from .precision import cpu_description, cpu_fingerprint
+from .targets import resolve_target_modules
 from .tiny import tiny_llama_config
 
 STEP_PROBE_VERSION = 1
@@ -52,7 +53,7 @@ def step_seconds(cfg: ExperimentConfig, shape: str, bf16: bool, reference: float
     batch = cfg.pretrain.batch_size
     if shape == "lora":
         lora = LoraConfig(r=cfg.lora.r, lora_alpha=cfg.lora.alpha,
-                          target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
+                          target_modules=resolve_target_modules(model, cfg.lora.target_modules))
         model, batch = get_peft_model(model, lora), cfg.experts.batch_size
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
     ids = torch.randint(0, PROBE_VOCAB, (batch, min(PROBE_TOKENS, cfg.model.max_positions)))
