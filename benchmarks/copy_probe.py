@@ -16,7 +16,7 @@ from lorarecycle.config import validate_experiment
 from lorarecycle.model.tiny import build_tiny_llama
 from lorarecycle.model.tokenizer import build_tokenizer
 from lorarecycle.tasks.names import SYLLABLES
-from lorarecycle.tasks.registry import task_of
+from lorarecycle.tasks import task_of
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--data", choices=["synthetic", "incontext"], default="synthetic")

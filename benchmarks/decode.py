@@ -30,8 +30,8 @@ from lorarecycle.model.tiny import build_tiny_llama
 from lorarecycle.model.tokenizer import build_tokenizer
 from lorarecycle.recycle.registry import LibraryInputs, build_recycled
 from lorarecycle.runtime import configure_runtime
-from lorarecycle.tasks.datasets import build_datasets
-from lorarecycle.tasks.world import build_world
+from lorarecycle.tasks.two_hop.datasets import build_datasets
+from lorarecycle.tasks.two_hop.world import build_world
 
 SHAPES = {
     "tiny": ModelSpec(),  # the default experiment's base model

@@ -30,9 +30,9 @@ from lorarecycle.model.tiny import build_tiny_llama
 from lorarecycle.model.tokenizer import build_tokenizer
 from lorarecycle.seeding import derive_seed
 from lorarecycle.tasks.names import SYLLABLES
-from lorarecycle.tasks.registry import task_of
-from lorarecycle.tasks.templates import extract_answer, normalize
-from lorarecycle.tasks.world import World
+from lorarecycle.tasks import task_of
+from lorarecycle.tasks.text import extract_answer, normalize
+from lorarecycle.tasks.two_hop.world import World
 from lorarecycle.train.pretrain import pretrain_model, pretraining_material
 
 

@@ -32,7 +32,7 @@ from lorarecycle.model.targets import resolve_target_modules
 from lorarecycle.model.tiny import build_tiny_llama
 from lorarecycle.model.tokenizer import build_tokenizer
 from lorarecycle.runtime import configure_runtime
-from lorarecycle.tasks.registry import task_of
+from lorarecycle.tasks import task_of
 from lorarecycle.model.batching import collate, encode_example
 from lorarecycle.train.trainer import length_bucketed_batches, train_causal_lm
 from lorarecycle.ui import console

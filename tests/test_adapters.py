@@ -11,7 +11,7 @@ from lorarecycle.adapters.experts import train_expert
 from lorarecycle.adapters.lora_io import read_adapter
 from lorarecycle.config import LoraSpec, TrainSpec
 from lorarecycle.model.load import load_tokenizer
-from lorarecycle.tasks.datasets import Example
+from lorarecycle.tasks.example import Example
 from lorarecycle.model.batching import IGNORE, collate, encode_example
 
 from .helpers import make_peft_adapter

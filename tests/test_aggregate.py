@@ -73,7 +73,7 @@ def test_trace_segments_split_a_cot_answer_at_its_sentences():
 def test_few_shot_material_is_refused_when_missing_too_small_or_from_test_chains(smoke_cfg):
     from lorarecycle.config import MethodSpec
     from lorarecycle.pipeline import check_fewshot
-    from lorarecycle.tasks.registry import task_of
+    from lorarecycle.tasks import task_of
 
     _, data = task_of(smoke_cfg).build(smoke_cfg)
     check_fewshot(smoke_cfg, data)  # the preset itself is fine
@@ -102,7 +102,8 @@ def test_the_figures_show_the_task_s_own_composed_splits(tmp_path):
     """A math grid's error figure has math panels (never empty two-hop ones), and no figure
     is drawn when no composed split carries an error taxonomy."""
     from lorarecycle.report.grid import make_figures
-    from lorarecycle.tasks.catalog import MATH, TWO_HOP
+    from lorarecycle.tasks.math import MATH
+    from lorarecycle.tasks.two_hop import TWO_HOP
 
     errors = {"bridge": 1, "other_entity": 2, "other": 1}
     rows = [{**row("base", split, 6), "errors": errors} for split in ("math_direct", "math_cot")]

@@ -6,8 +6,7 @@ import json
 
 import pytest
 
-from lorarecycle.tasks.catalog import TWO_HOP
-from lorarecycle.tasks.datasets import TEST_SPLITS
+from lorarecycle.tasks.two_hop import TWO_HOP
 
 from .helpers import acc_rows, accuracies, check_html_report, cli, cli_in_process
 
@@ -23,7 +22,7 @@ def test_smoke_experiment_end_to_end(smoke_run):
                "select_retriever", "lorahub", "ties", "knots")
     expected |= {(m, lib) for m in methods for lib in ("two", "three")}
     assert models == expected
-    assert len(acc) == len(expected) * len(TEST_SPLITS) + len(TWO_HOP.base_checks)  # no duplicate rows
+    assert len(acc) == len(expected) * len(TWO_HOP.test_splits) + len(TWO_HOP.base_checks)  # no duplicate rows
     from lorarecycle.results import SCHEMA_VERSION, ResultRow
 
     for line in (out / "results.jsonl").read_text().splitlines():  # every row is the documented schema

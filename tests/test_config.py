@@ -122,7 +122,7 @@ def test_stray_temporaries_of_a_killed_run_are_removed(tmp_path):
 def test_world_sizes_that_cannot_be_built_are_refused(smoke_cfg):
     from lorarecycle.config import WorldSpec
     from lorarecycle.errors import UserError
-    from lorarecycle.tasks.world import build_world
+    from lorarecycle.tasks.two_hop.world import build_world
 
     with pytest.raises(UserError, match="5078 distinct names of 1 word"):
         build_world(WorldSpec(name_words=1, n_familiar=5000, n_test_chains=12, n_skill_chains=6, n_fewshot_chains=4,
@@ -145,7 +145,7 @@ def test_nan_and_infinity_are_never_settings():
 
 def test_a_damaged_cached_base_model_is_rebuilt(smoke_cfg):
     from lorarecycle.train.pretrain import cached_base_ok, prepare_base
-    from lorarecycle.tasks.registry import task_of
+    from lorarecycle.tasks import task_of
 
     _, datasets = task_of(smoke_cfg).build(smoke_cfg)
     path = prepare_base(smoke_cfg, datasets["pretrain"])

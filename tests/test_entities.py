@@ -10,10 +10,10 @@ import pytest
 from lorarecycle.config import ExperimentConfig, WorldSpec, load_preset
 from lorarecycle.errors import UserError
 from lorarecycle.model.tokenizer import build_tokenizer
-from lorarecycle.tasks.entities import TYPES, object_type, real_entities
-from lorarecycle.tasks.registry import task_of
-from lorarecycle.tasks.templates import TEMPLATE_WORDS
-from lorarecycle.tasks.world import build_world
+from lorarecycle.tasks.two_hop.entities import TYPES, object_type, real_entities
+from lorarecycle.tasks import task_of
+from lorarecycle.tasks.text import TEMPLATE_WORDS
+from lorarecycle.tasks.two_hop.world import build_world
 
 SPEC = dict(names="real", n_test_chains=40, n_skill_chains=10, n_fewshot_chains=5, n_familiar=30,
             n_pretrain_paths=40, n_control_paths=10)

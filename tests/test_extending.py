@@ -55,3 +55,40 @@ def test_an_experiment_builds_the_new_merge_method_as_any_other(scaled_sum, expe
                                                                      + adapters[1].modules[name].delta()),
                                rtol=1e-5, atol=1e-6)
     assert sum(p.numel() for p in model.parameters()) > 0
+
+
+@pytest.fixture
+def pets_task(monkeypatch):
+    from lorarecycle.tasks import TASKS
+
+    from .toy_task import TASK
+
+    TASKS.register("pets")(TASK)  # the one registration line (tasks/__init__.py for a task in the tree)
+    monkeypatch.setenv("LORARECYCLE_WORKERS", "1")  # spawned workers import the package, not this test
+    yield TASK
+    TASKS._entries.pop("pets")
+
+
+def test_a_new_task_is_one_file_and_one_registration_line(pets_task, smoke_cfg, tmp_path):
+    from lorarecycle.config import ExperimentConfig
+    from lorarecycle.pipeline import run_experiment
+    from lorarecycle.report.gates import REFERENCE
+
+    data = smoke_cfg.model_dump(mode="json") | {
+        "name": "pets", "task": "pets", "libraries": {}, "references": [REFERENCE],
+        "methods": [{"name": "uniform_factors"}, {"name": "arrow", "params": {"top_k": 1}},
+                    {"name": "select_retriever", "params": {"shots": 2}}]}
+    data["world"] = {**data["world"], "n_incontext": 0}
+    cfg = ExperimentConfig.model_validate(data)
+    assert cfg.libraries == {"two": ["pet", "food"]}  # the task's built-in library
+    rows = run_experiment(cfg, tmp_path / "run")
+    models = {(r["model"], r["library"]) for r in rows}
+    assert {("base", None), ("expert:pet", None), ("expert:food", None), (REFERENCE, None), ("uniform_factors", "two"),
+            ("arrow", "two"), ("select_retriever", "two")} <= models
+    splits = {r["split"] for r in rows}
+    assert splits == set(pets_task.catalog.test_splits)
+    owner_cot = next(r for r in rows if r["model"] == "base" and r["split"] == "owner_cot")
+    assert "first_hop_accuracy" in owner_cot  # the task's step parser scored the CoT
+    report = (tmp_path / "run" / "report.md").read_text()
+    assert "owner_cot" in report and "twohop" not in report
+    assert "base None" not in report  # a task without in-context checks has none in Gate 0

@@ -2,10 +2,10 @@
 
 from lorarecycle.evaluate.evaluator import score_steps, summarize_steps
 from lorarecycle.report.gates import attributable, differences_to_reference, evaluate_gates, verdict
-from lorarecycle.tasks import math_templates as M
-from lorarecycle.tasks.catalog import TWO_HOP
-from lorarecycle.tasks.datasets import Example
-from lorarecycle.tasks.templates import cot_steps
+from lorarecycle.tasks.math import templates as M
+from lorarecycle.tasks.two_hop import TWO_HOP
+from lorarecycle.tasks.example import Example
+from lorarecycle.tasks.two_hop.templates import cot_steps
 
 EX = Example("cot:test-0", "cot", "Question: Who is the employer of the mentor of Vize Zoli? Reasoning:",
              " The mentor of Vize Zoli is Bove Saru. The employer of Bove Saru is Kato Rimu. So the answer is Kato Rimu.",
@@ -108,7 +108,7 @@ def test_over_a_given_base_model_the_checks_on_our_pretraining_facts_do_not_appl
 
 def test_the_split_legend_is_the_task_s_own_and_names_only_the_splits_a_run_has():
     from lorarecycle.report.markdown import split_legend
-    from lorarecycle.tasks.catalog import MATH
+    from lorarecycle.tasks.math import MATH
 
     def legend(splits, catalog=TWO_HOP):
         return split_legend([{"split": s} for s in splits], catalog)

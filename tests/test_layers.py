@@ -18,8 +18,9 @@ RANKS = {
     "__init__": 0, "errors": 0, "layout": 0, "seeding": 0, "results": 0,
     "registry": 1, "runtime": 1, "ui": 1, "inputs": 1,
     "artifacts": 2, "parallel": 2,
-    "config": 3,
-    "tasks": 4,
+    "schema": 2,
+    "tasks": 3,
+    "config": 4,
     "cache": 5, "model": 5,
     "train": 6,
     "adapters": 7,
@@ -34,11 +35,7 @@ RANKS = {
     "cli": 16,
 }
 # Known arrows against the ranking, each with its reason; the list only shrinks.
-KNOWN_UPWARD = {
-    # the config validates library names against the tasks' catalogs (plain data, no imports
-    # of their own): goes when each task owns its config section
-    ("config", "tasks"),
-}
+KNOWN_UPWARD: set[tuple[str, str]] = set()
 # The CLI defers its heavy imports (torch, transformers, the pipeline) until the arguments
 # are checked, so `--help` and argument errors answer at once: it may import inside functions.
 LAZY_ALLOWED = {"cli"}
@@ -98,3 +95,45 @@ def test_package_parts_are_imported_at_module_level():
     inner = [f"{path.relative_to(ROOT)}:{node.lineno}" for path in modules() if unit_of(path) not in LAZY_ALLOWED
              for node, top in internal_imports(path) if not top]
     assert not inner, inner
+
+
+def _task_packages() -> list[str]:
+    return sorted(p.name for p in (ROOT / "tasks").iterdir() if (p / "__init__.py").is_file())
+
+
+# the math task reads the two-hop task's `world` section (familiarity, exposure, name length)
+SHARED_SECTIONS = {("math", "two_hop.spec")}
+
+
+def test_task_packages_do_not_reach_into_each_other():
+    crossing = []
+    for package in _task_packages():
+        for path in (ROOT / "tasks" / package).rglob("*.py"):
+            for node, _ in internal_imports(path):
+                module = node.module or ""
+                other = next((p for p in _task_packages() if p != package and
+                              (module == p or module.startswith(f"{p}.") or f".{p}" in f".{module}")), None)
+                if other and (package, module) not in SHARED_SECTIONS:
+                    crossing.append(f"{path.relative_to(ROOT)}:{node.lineno} imports {module}")
+    assert not crossing, crossing
+
+
+# modules whose own names coincide with split names: the held-out monitor's check kinds
+# (recall, retention, control) and a chain of thought's segments (hop1, hop2)
+OWN_NAMES = {"evaluate/monitor.py", "evaluate/trace.py"}
+
+
+def test_split_names_live_only_in_their_task_package():
+    """Code outside a task package reads splits by role (the catalog), never by name."""
+    from lorarecycle.tasks import TASKS
+
+    splits = {s for name in TASKS for c in [TASKS.get(name).catalog] for s in (*c.test_splits, *c.base_checks)}
+    found = []
+    for path in modules():
+        in_package = path.is_relative_to(ROOT / "tasks") and path.parent != ROOT / "tasks"
+        if in_package or str(path.relative_to(ROOT)) in OWN_NAMES:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and node.value in splits:
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.value!r}")
+    assert not found, found

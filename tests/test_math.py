@@ -7,10 +7,10 @@ import pytest
 from .helpers import plain_replay
 from lorarecycle.config import MathSpec, WorldSpec, load_preset
 from lorarecycle.model.tokenizer import build_tokenizer
-from lorarecycle.tasks import math_templates as M
-from lorarecycle.tasks.catalog import MATH
-from lorarecycle.tasks.math import build_math_datasets, build_math_world
-from lorarecycle.tasks.templates import extract_answer, normalize
+from lorarecycle.tasks.math import templates as M
+from lorarecycle.tasks.math import MATH
+from lorarecycle.tasks.math.world import build_math_datasets, build_math_world
+from lorarecycle.tasks.text import extract_answer, normalize
 
 SPEC = MathSpec(n_test_items=30, n_fewshot_items=5, n_procedure_items=20, n_familiar_items=24, n_buyers=6)
 
@@ -147,7 +147,7 @@ def test_smoke_math_runs_end_to_end(tmp_path):
 def test_replay_from_facts_is_refused_where_every_old_fact_is_the_retention_split():
     from lorarecycle.adapters.recipe import recipe_examples
     from lorarecycle.errors import UserError
-    from lorarecycle.tasks.registry import TASKS
+    from lorarecycle.tasks import TASKS
 
     task = TASKS.get("math")
     _, data = task.build(load_preset("smoke-math"))
@@ -159,7 +159,7 @@ def test_replay_from_facts_is_refused_where_every_old_fact_is_the_retention_spli
 
 
 def test_no_replayable_text_states_a_retention_price():
-    from lorarecycle.tasks.registry import TASKS
+    from lorarecycle.tasks import TASKS
 
     _, data = TASKS.get("math").build(load_preset("smoke-math"))
     statements = [ex.prompt + ex.completion.rstrip(".") for ex in data["retention"]]

@@ -3,7 +3,8 @@
 import pytest
 
 from lorarecycle.evaluate.metrics import classify_error, wilson_interval
-from lorarecycle.tasks.templates import extract_answer, extract_first_hop, normalize
+from lorarecycle.tasks.text import extract_answer, normalize
+from lorarecycle.tasks.two_hop.templates import extract_first_hop
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,7 @@
 from lorarecycle.config import EvalSpec, TrainSpec
 from lorarecycle.evaluate.monitor import HeldOutMonitor, exact_match
 from lorarecycle.model.load import load_base, load_tokenizer
-from lorarecycle.tasks.datasets import Example
+from lorarecycle.tasks.example import Example
 from lorarecycle.train.trainer import train_causal_lm
 
 FACTS = [Example(f"fact:mentor:{n}", "fact", f"The mentor of {n} is", f" {m}.", m)

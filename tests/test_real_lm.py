@@ -23,10 +23,9 @@ from lorarecycle.recycle.lorahub import set_updated_weights
 from lorarecycle.recycle.merge.apply import MergeOptions, merge_adapters
 from lorarecycle.recycle.routing.layer import Router
 from lorarecycle.recycle.routing.model import build_routed_model
-from lorarecycle.tasks.catalog import TWO_HOP
-from lorarecycle.tasks.datasets import TEST_SPLITS
-from lorarecycle.tasks.registry import task_of
-from lorarecycle.tasks.templates import extract_answer
+from lorarecycle.tasks.two_hop import TWO_HOP
+from lorarecycle.tasks import task_of
+from lorarecycle.tasks.text import extract_answer
 
 from .helpers import accuracies, cli
 
@@ -52,7 +51,7 @@ def test_smoke_runs_end_to_end_on_each_architecture(hf_bases, tmp_path, arch):
     assert not (tmp_path / "cache" / "base").exists()  # nothing pretrained: the given model is the base
     assert str(hf_bases[arch]) in (out / "config.yaml").read_text()
     # our pretraining facts (controls, retention) are not asked of a model that never saw them
-    assert len(accuracies(out)) == 29 * (len(TEST_SPLITS) - 3) + len(TWO_HOP.base_checks)
+    assert len(accuracies(out)) == 29 * (len(TWO_HOP.test_splits) - 3) + len(TWO_HOP.base_checks)
     assert not {split for _, _, split in accuracies(out)} & {"control_direct", "control_cot", "retention"}
     manifest = json.loads((out / "run.json").read_text())
     assert manifest["prompt_format"] == ("chat" if arch == "qwen2" else "plain")
@@ -115,7 +114,7 @@ def test_shots_put_fixed_demonstrations_of_the_same_kind_from_few_shot_chains_be
     _, datasets = task_of(cfg).build(cfg)
     pool = datasets["fewshot_twohop"] + datasets["fewshot_hop1"] + datasets["fewshot_hop2"]
     pool_chains = {ex.chain for ex in pool}
-    test_chains = {ex.chain for split in TEST_SPLITS for ex in datasets[split]}
+    test_chains = {ex.chain for split in TWO_HOP.test_splits for ex in datasets[split]}
     assert pool_chains and not pool_chains & test_chains
     sets = {"twohop_cot": datasets["twohop_cot"], "hop1": datasets["hop1"], "hop1_facts": datasets["hop1_facts"]}
     spec = PromptSpec(format="plain", shots=2)

@@ -17,7 +17,7 @@ from lorarecycle.evaluate.evaluator import token_budget
 from lorarecycle.evaluate.loglik import continuation_logprobs, rank_answers, substitute
 from lorarecycle.model.load import check_model_dir, load_base, load_tokenizer
 from lorarecycle.model.prompting import INSTRUCTIONS, encode, render_datasets
-from lorarecycle.tasks import templates as T
+from lorarecycle.tasks.two_hop import templates as T
 from lorarecycle.tasks.example import Example
 from lorarecycle.tasks.names import unique_names
 

@@ -7,9 +7,9 @@ from hypothesis import strategies as st
 from .helpers import plain_replay
 from lorarecycle.config import WorldSpec, load_preset
 from lorarecycle.model.tokenizer import build_tokenizer
-from lorarecycle.tasks.datasets import build_datasets
+from lorarecycle.tasks.two_hop.datasets import build_datasets
 from lorarecycle.tasks.names import SYLLABLES, name_capacity, usable_word
-from lorarecycle.tasks.world import build_world
+from lorarecycle.tasks.two_hop.world import build_world
 
 SPEC = WorldSpec(n_test_chains=40, n_skill_chains=20, n_familiar=50, n_pretrain_paths=80, n_control_paths=20)
 
@@ -82,7 +82,7 @@ def test_exposure_hop_puts_exactly_the_named_facts_into_pretraining(exposure_hop
 
 
 def test_incontext_sequences_use_one_off_names_fresh_each_epoch():
-    from lorarecycle.tasks.incontext import incontext_corpus
+    from lorarecycle.tasks.two_hop.incontext import incontext_corpus
 
     world = build_world(SPEC, 0)
     epochs = [incontext_corpus(world, 90, epoch) for epoch in range(3)]
@@ -103,9 +103,9 @@ def test_incontext_sequences_use_one_off_names_fresh_each_epoch():
 def test_fixed_layout_sequences_are_the_incontext_test_layout_with_one_off_names():
     from dataclasses import replace
 
-    from lorarecycle.tasks.datasets import chain_facts, cot_example, in_context
-    from lorarecycle.tasks.incontext import incontext_corpus
-    from lorarecycle.tasks.world import Chain
+    from lorarecycle.tasks.two_hop.datasets import chain_facts, cot_example, in_context
+    from lorarecycle.tasks.two_hop.incontext import incontext_corpus
+    from lorarecycle.tasks.two_hop.world import Chain
 
     world = build_world(SPEC, 0)
     corpus = incontext_corpus(world, 60, 0, fixed_layout=True)
@@ -124,7 +124,7 @@ def test_fixed_layout_sequences_are_the_incontext_test_layout_with_one_off_names
 
 def test_fixed_layout_math_problems_state_only_the_asked_price():
     from lorarecycle.config import MathSpec
-    from lorarecycle.tasks.math import build_math_world, incontext_math_corpus
+    from lorarecycle.tasks.math.world import build_math_world, incontext_math_corpus
 
     world = build_math_world(WorldSpec(), MathSpec(), 0)
     corpus = incontext_math_corpus(world, 40, 0, fixed_layout=True)
@@ -136,8 +136,8 @@ def test_fixed_layout_math_problems_state_only_the_asked_price():
 
 def test_retention_facts_are_pretraining_facts_held_out_of_replay():
     from lorarecycle.adapters.recipe import recipe_examples
-    from lorarecycle.tasks.catalog import TWO_HOP
-    from lorarecycle.tasks.datasets import cot_form, question_form
+    from lorarecycle.tasks.two_hop import TWO_HOP
+    from lorarecycle.tasks.two_hop.datasets import cot_form, question_form
     from lorarecycle.tasks.recipe_sets import REPLAY_POOL, recipe_sets
 
     data = build_datasets(build_world(SPEC, 0))
@@ -171,7 +171,7 @@ def test_replay_drawn_every_epoch_from_facts_only_stays_off_the_retention_split(
     from functools import partial
 
     from lorarecycle.adapters.recipe import recipe_examples
-    from lorarecycle.tasks.registry import TASKS
+    from lorarecycle.tasks import TASKS
     from lorarecycle.tasks.recipe_sets import REPLAY_POOL
 
     task = TASKS.get("two_hop")
@@ -203,7 +203,7 @@ def test_replay_drawn_every_epoch_from_facts_only_stays_off_the_retention_split(
 
 def test_replay_kl_marks_the_replayed_examples_only_and_enters_no_data_hash():
     from lorarecycle.adapters.recipe import recipe_examples
-    from lorarecycle.tasks.registry import TASKS
+    from lorarecycle.tasks import TASKS
 
     _, data = TASKS.get("two_hop").build(load_preset("smoke"))
     sets = ("hop1_facts", "hop2_facts")
@@ -230,7 +230,7 @@ def test_a_full_fine_tune_refuses_replay_kl():
 
 def test_cot_form_adds_each_own_fact_as_a_single_hop_chain_of_thought_and_nothing_else():
     from lorarecycle.adapters.recipe import recipe_examples
-    from lorarecycle.tasks.registry import TASKS
+    from lorarecycle.tasks import TASKS
 
     task = TASKS.get("two_hop")
     cfg = load_preset("smoke")
@@ -260,7 +260,7 @@ def test_chain_forms_set_each_fact_after_a_reasoning_step_about_a_one_off_name_n
     from functools import partial
 
     from lorarecycle.adapters.recipe import recipe_examples
-    from lorarecycle.tasks.registry import TASKS
+    from lorarecycle.tasks import TASKS
 
     task = TASKS.get("two_hop")
     cfg = load_preset("smoke")
@@ -298,7 +298,7 @@ def test_chain_loss_second_step_trains_the_second_step_only_the_invented_step_is
 
     from lorarecycle.adapters.recipe import recipe_examples
     from lorarecycle.model.batching import IGNORE, encode_example
-    from lorarecycle.tasks.registry import TASKS
+    from lorarecycle.tasks import TASKS
 
     task = TASKS.get("two_hop")
     cfg = load_preset("smoke")
@@ -326,9 +326,9 @@ def test_chain_loss_second_step_trains_the_second_step_only_the_invented_step_is
 
 
 def test_math_price_facts_have_a_chain_of_thought_form_that_states_the_price_as_a_math_cot_does():
-    from lorarecycle.tasks import math_templates as M
-    from lorarecycle.tasks.registry import TASKS
-    from lorarecycle.tasks.templates import extract_answer
+    from lorarecycle.tasks.math import templates as M
+    from lorarecycle.tasks import TASKS
+    from lorarecycle.tasks.text import extract_answer
 
     task = TASKS.get("math")
     _, data = task.build(load_preset("smoke-math"))
@@ -352,8 +352,8 @@ def test_pretraining_fact_forms_add_each_fact_as_a_cot_and_as_a_masked_second_st
     (fixed) and, every epoch, as the second step after an invented step about a new one-off
     name, that step masked; off, the material is the corpus and the in-context sequences."""
     from lorarecycle.model.batching import IGNORE, encode_example
-    from lorarecycle.tasks.incontext import incontext_corpus
-    from lorarecycle.tasks.registry import task_of
+    from lorarecycle.tasks.two_hop.incontext import incontext_corpus
+    from lorarecycle.tasks import task_of
     from lorarecycle.train.pretrain import pretraining_material
 
     world, data = task_of(smoke_cfg).build(smoke_cfg)
@@ -398,8 +398,8 @@ def test_incontext_loss_answer_trains_the_answers_of_the_incontext_sequences_onl
 
     from lorarecycle.model.batching import IGNORE, encode_example
     from lorarecycle.model.precision import set_precision
-    from lorarecycle.tasks.incontext import incontext_corpus
-    from lorarecycle.tasks.registry import task_of
+    from lorarecycle.tasks.two_hop.incontext import incontext_corpus
+    from lorarecycle.tasks import task_of
     from lorarecycle.train import pretrain
     from lorarecycle.train.pretrain import base_model_key, pretraining_material
 

@@ -20,8 +20,8 @@ from .evaluate.trace import trace_examples
 from .model.load import load_tokenizer, safetensors_problem
 from .recycle.registry import RECYCLERS
 from .recycle.routing.model import RoutedModel
-from .tasks.datasets import Example
-from .tasks.registry import task_of
+from .tasks.example import Example
+from .tasks import task_of
 from .train.full import full_ft_meta, train_full
 from .plan import Row
 from .ui import console

@@ -45,8 +45,8 @@ from .rundir import check_before_writing, check_stages, finished_rows, prepare_r
 from .runtime import crash_point
 from .seeding import derive_seed
 from .stages import ensure_adapters, library_diagnostics, measure_familiarity, model_builder
-from .tasks.registry import task_of
-from .tasks.templates import normalize
+from .tasks import task_of
+from .tasks.text import normalize
 from .train.full import full_ft_meta
 from .train.pretrain import prepare_base, pretraining_material
 from .ui import console, progress_bar

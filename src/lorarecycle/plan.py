@@ -8,8 +8,8 @@ from enum import Enum
 
 from .config import ExperimentConfig, MethodSpec
 from .recycle.registry import RECYCLERS
-from .tasks.catalog import REPLAY_REFERENCES
-from .tasks.registry import task_of
+from .tasks import REPLAY_REFERENCES
+from .tasks import task_of
 
 FULL_FINE_TUNES = ("full_ft", "full_ft_replay")
 

@@ -18,7 +18,7 @@ from .cache import base_identity
 from .config import ExperimentConfig, ExpertTrainSpec, TrainSpec, stable_hash
 from .diagnostics.report import pair_rows, summarize_pairs
 from .evaluate.familiarity import name_scores, summarize_familiarity
-from .evaluate.monitor import SAMPLE as MONITOR_SAMPLE, HeldOutMonitor
+from .evaluate.monitor import CONTROL, RECALL, RETENTION, SAMPLE as MONITOR_SAMPLE, HeldOutMonitor
 from .jobs import reusable, train_adapter_once, train_full_once
 from .layout import FAMILIARITY_FILE
 from .model.load import load_base
@@ -28,9 +28,9 @@ from .plan import FULL_FINE_TUNES, Row, Source, needed_experts
 from .recycle.adapted import load_adapted
 from .recycle.registry import LibraryInputs, build_recycled
 from .seeding import derive_seed, make_rng
-from .tasks.catalog import REPLAY_REFERENCES
+from .tasks import REPLAY_REFERENCES
 from .tasks.recipe_sets import REPLAY_POOL
-from .tasks.registry import task_of
+from .tasks import task_of
 from .train.full import full_ft_meta
 from .ui import progress_bar
 
@@ -66,12 +66,12 @@ def held_out_monitor(cfg: ExperimentConfig, datasets: dict, sets: tuple[str, ...
         return tuple(draw.sample(examples, min(len(examples), MONITOR_SAMPLE[kind])))
 
     # the pooled sample is drawn in either mode, so retention and control ask the same questions
-    checks = {"recall": sample("recall", [ex for name in sets for ex in datasets[name]])}
+    checks = {RECALL: sample(RECALL, [ex for name in sets for ex in datasets[name]])}
     if spec.recall_check == "per_set" and len(sets) > 1:
-        checks = {f"recall:{name}": sample("recall", datasets[name], make_rng(seed, "monitor", name)) for name in sets}
+        checks = {f"{RECALL}:{name}": sample(RECALL, datasets[name], make_rng(seed, "monitor", name)) for name in sets}
     if cfg.model.base_model is None:  # a --base-model never saw our pretraining facts: nothing to retain
-        checks |= {"retention": sample("retention", datasets[catalog.retention]),
-                   "control": sample("control", datasets[catalog.controls[1]])}
+        checks |= {RETENTION: sample(RETENTION, datasets[catalog.retention]),
+                   CONTROL: sample(CONTROL, datasets[catalog.controls[1]])}
     return HeldOutMonitor(checks, spec.stop_recall, spec.check_every, cfg.eval)
 
 

@@ -12,7 +12,7 @@ from ..artifacts import atomic_dir, read_json, write_json
 from ..config import LoraSpec, TrainSpec
 from ..model.load import load_base, load_tokenizer
 from ..model.targets import resolve_target_modules
-from ..tasks.datasets import Example
+from ..tasks.example import Example
 from ..train.trainer import train_causal_lm
 
 EXPERT_META = "lorarecycle_expert.json"

@@ -28,7 +28,7 @@ def data(out: Annotated[Path, typer.Option("--out", "-o", help="directory for th
     from ..rundir import (
         write_data,  # heavy (torch, transformers): after the arguments are checked
     )
-    from ..tasks.registry import task_of
+    from ..tasks import task_of
 
     world, datasets = task_of(cfg).build(cfg)
     write_data(out, datasets)

@@ -55,7 +55,7 @@ def run(config: ConfigArg = None, preset: PresetOpt = None, out: OutOpt = None, 
     from ..report.grid import write_grid_report
     from ..runtime import configure_runtime
     from ..sweep.run import run_grid
-    from ..tasks.registry import task_of
+    from ..tasks import task_of
 
     # On Ray the GPUs live on the workers: the driver checks only the device's form.
     on_ray = isinstance(resolved, GridSpec) and (executor or resolved.executor.name) == "ray"

@@ -19,7 +19,7 @@ def validate(config: ConfigArg = None, preset: PresetOpt = None, base_model: Bas
         row_keys,
     )
     from ..sweep.run import check_cells
-    from ..tasks.registry import task_of
+    from ..tasks import task_of
 
     cells = expand(resolved) if isinstance(resolved, GridSpec) else [Cell("", {}, resolved)]
     check_cells(cells)
@@ -28,6 +28,6 @@ def validate(config: ConfigArg = None, preset: PresetOpt = None, base_model: Bas
         catalog = task_of(cfg).catalog
         models = row_keys(cfg)
         say(f"ok: {cfg.name}{f' [{cell.label}]' if cell.label else ''} (config {cfg.config_hash()}, seed "
-                   f"{cfg.seed}): {len(models)} models x {len(catalog.splits_for('hop1', cfg.model.base_model is None))} test splits; trains "
+                   f"{cfg.seed}): {len(models)} models x {len(catalog.splits_for('adapter', cfg.model.base_model is None))} test splits; trains "
                    f"{', '.join(needed_experts(cfg)) or 'no adapters'}; base "
                    f"{cfg.model.base_model or 'built-in (pretrained once, cached)'}")

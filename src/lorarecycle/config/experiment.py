@@ -6,12 +6,14 @@ import hashlib
 import json
 from typing import Any, Literal
 
-from pydantic import Field, StrictInt, model_validator
+from pydantic import Field, StrictInt, field_validator, model_validator
 
 from ..inputs import SEED_LIMIT
-from ..tasks.catalog import CATALOGS, REFERENCES
-from .sections import (EvalSpec, LoraSpec, MathSpec, MethodSpec, ModelSpec, PromptSpec, SafeName, StrictModel,
-                       WorldSpec)
+from ..schema import SafeName, StrictModel
+from ..tasks import REFERENCES, TASKS
+from ..tasks.math import MathSpec
+from ..tasks.two_hop import WorldSpec
+from .sections import EvalSpec, LoraSpec, MethodSpec, ModelSpec, PromptSpec
 from .training import ExpertTrainSpec, FullFineTuneSpec, PretrainSpec
 
 
@@ -33,7 +35,7 @@ class ExperimentConfig(StrictModel):
 
     name: SafeName = "default"
     seed: StrictInt = Field(0, ge=0, lt=SEED_LIMIT, description="every stage's seed derives from it")
-    task: Literal["two_hop", "math"] = "two_hop"
+    task: str = Field("two_hop", description="a registered task: two_hop, math (tasks/<name>/)")
     precision: Literal["auto", "fp32", "bf16"] = Field(
         "auto", description="compute precision of training, decoding and LoraHub; auto = fp32 on every CPU (the "
         "same numbers everywhere; run.json says when bf16 would train faster), bf16 on CUDA with bf16")
@@ -58,13 +60,21 @@ class ExperimentConfig(StrictModel):
     eval: EvalSpec = EvalSpec()
     prompt: PromptSpec = PromptSpec()
 
+    @field_validator("task")
+    @classmethod
+    def _task_registered(cls, value: str) -> str:
+        if value not in TASKS:
+            raise ValueError(TASKS.unknown_message(value))
+        return value
+
     @model_validator(mode="before")
     @classmethod
     def _builtin_libraries(cls, data: Any) -> Any:
         """Libraries given by built-in name (or not at all) become the task's mappings."""
         if not isinstance(data, dict):
             return data
-        catalog = CATALOGS.get(data.get("task", "two_hop"))
+        task = data.get("task", "two_hop")
+        catalog = TASKS.get(task).catalog if isinstance(task, str) and task in TASKS else None
         value = data.get("libraries")
         if catalog is None or not (value is None or isinstance(value, list) or value == {}):
             return data
@@ -77,7 +87,7 @@ class ExperimentConfig(StrictModel):
 
     @model_validator(mode="after")
     def _libraries_valid(self) -> "ExperimentConfig":
-        experts_known = CATALOGS[self.task].library_experts
+        experts_known = TASKS.get(self.task).catalog.library_experts
         for name, experts in self.libraries.items():
             if not experts:
                 raise ValueError(f"libraries: library {name!r} is empty")
@@ -90,9 +100,8 @@ class ExperimentConfig(StrictModel):
         return self
 
     @model_validator(mode="after")
-    def _real_names_two_hop_only(self) -> "ExperimentConfig":
-        if self.world.names == "real" and self.task != "two_hop":
-            raise ValueError("world.names real applies to task two_hop only")
+    def _task_can_run_it(self) -> "ExperimentConfig":
+        TASKS.get(self.task).check_config(self)
         return self
 
     @model_validator(mode="after")
@@ -117,9 +126,12 @@ class ExperimentConfig(StrictModel):
         return self
 
     def config_hash(self) -> str:
-        """Hash of the sections the run uses: a two-hop run does not read `math`, so a change
-        of the math defaults must not break its resume."""
-        return stable_hash(self.model_dump(mode="json", exclude={"math"} if self.task != "math" else None))
+        """Hash of the sections the run uses: the sections only other tasks read are left out
+        (a two-hop run does not read `math`, so a change of the math defaults must not break
+        its resume)."""
+        own = set(TASKS.get(self.task).sections)
+        others = {s for name in TASKS for s in TASKS.get(name).sections} - own
+        return stable_hash(self.model_dump(mode="json", exclude=others or None))
 
 
 def stable_hash(obj: Any, length: int = 12) -> str:

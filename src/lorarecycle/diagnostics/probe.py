@@ -15,7 +15,7 @@ from ..evaluate.decode import greedy_decode
 from ..model.load import load_base, load_tokenizer
 from ..recycle.adapted import load_adapted
 from ..recycle.registry import RECYCLERS, LibraryInputs, build_recycled
-from ..tasks.templates import extract_answer, normalize
+from ..tasks.text import extract_answer, normalize
 from ..ui import progress_bar
 
 KINDS = ("fact", "cot")

@@ -9,8 +9,8 @@ import torch
 from transformers import PreTrainedTokenizerBase
 
 from ..config import EvalSpec
-from ..tasks.datasets import Example
-from ..tasks.templates import extract_answer, normalize
+from ..tasks.example import Example
+from ..tasks.text import extract_answer, normalize
 from ..model.prompting import encode
 from .decode import auto_batch_size, greedy_decode
 from .loglik import rank_answers

@@ -16,8 +16,8 @@ from ..model.precision import autocast
 from ..model.prompting import encode
 from ..recycle.routing.model import RoutedModel
 from ..seeding import make_rng
-from ..tasks.datasets import Example
-from ..tasks.templates import normalize
+from ..tasks.example import Example
+from ..tasks.text import normalize
 
 
 def answer_pool(examples: Sequence[Example]) -> list[str]:

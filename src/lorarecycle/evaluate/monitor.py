@@ -15,11 +15,13 @@ from dataclasses import dataclass
 
 from ..config import EvalSpec
 from ..tasks.example import Example
-from ..tasks.templates import extract_answer, normalize
+from ..tasks.text import extract_answer, normalize
 from .decode import greedy_decode
 from .evaluator import token_budget
 
-SAMPLE = {"recall": 64, "retention": 48, "control": 32}
+# the checks by kind (named like the splits they sample) and their sample sizes
+RECALL, RETENTION, CONTROL = "recall", "retention", "control"
+SAMPLE = {RECALL: 64, RETENTION: 48, CONTROL: 32}
 
 
 def exact_match(model, tokenizer, examples: Sequence[Example], spec: EvalSpec) -> float:
@@ -45,5 +47,5 @@ class HeldOutMonitor:
     def __call__(self, model, tokenizer) -> tuple[bool, dict]:
         metrics = {name: round(exact_match(model, tokenizer, exs, self.eval_spec), 4)
                    for name, exs in self.checks.items() if exs}
-        recall = [v for k, v in metrics.items() if k == "recall" or k.startswith("recall:")]
+        recall = [v for k, v in metrics.items() if k == RECALL or k.startswith(f"{RECALL}:")]
         return self.target is not None and bool(recall) and min(recall) >= self.target, metrics

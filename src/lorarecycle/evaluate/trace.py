@@ -17,7 +17,7 @@ from transformers import PreTrainedTokenizerBase
 
 from ..model.precision import autocast
 from ..model.prompting import encode
-from ..tasks.datasets import Example
+from ..tasks.example import Example
 
 _LAYER = re.compile(r"\.(?:layers?|h|blocks?)\.(\d+)\.")  # Llama-style, GPT-2 (h.N)
 

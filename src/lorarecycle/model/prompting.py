@@ -16,7 +16,7 @@ from transformers import BatchEncoding, PreTrainedTokenizerBase
 from ..config import PromptSpec
 from ..errors import UserError
 from ..seeding import make_rng
-from ..tasks.datasets import Example
+from ..tasks.example import Example
 
 # The user turn states the expected answer form; the raw prompt's own cue ("Answer:",
 # "Reasoning:") stays, so plain and chat runs ask the same question.

@@ -13,7 +13,7 @@ from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers,
 from transformers import PreTrainedTokenizerFast
 
 from ..tasks.names import SYLLABLES
-from ..tasks.templates import PUNCTUATION, TEMPLATE_WORDS
+from ..tasks.text import PUNCTUATION, TEMPLATE_WORDS
 
 SPECIAL = {"pad": "[PAD]", "unk": "[UNK]", "bos": "[BOS]", "eos": "[EOS]"}
 

@@ -23,7 +23,7 @@ from ..adapters.lora_io import LoraAdapter, read_adapter
 from ..artifacts import write_json
 from ..model.load import load_base, load_tokenizer
 from ..model.precision import autocast
-from ..tasks.datasets import Example
+from ..tasks.example import Example
 from ..model.batching import collate, encode_example
 from ..ui import progress_bar
 from .adapted import load_adapted

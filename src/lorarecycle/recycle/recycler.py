@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from ..errors import UserError
 from ..registry import Registry
-from ..tasks.datasets import Example
+from ..tasks.example import Example
 from .contract import describe, signature_model, validate_params
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..tasks.catalog import Catalog
+from ..tasks import Catalog
 from .tables import fmt_optional
 
 REFERENCE = "union_replay"
@@ -57,7 +57,7 @@ def evaluate_gates(rows: Sequence[dict], catalog: Catalog, exposure: float, expo
     incontext_cot = next((s for s in catalog.base_checks if s.endswith("_cot")), None)
     gate0 = _gate("gate0", "base model has the procedure for new names", [
         _check(f"base {cot}: subject restated", get("base", cot, "subject_accuracy"), ">=", 0.95),
-        _check(f"base {incontext_cot}", get("base", incontext_cot), ">=", 0.8),
+        *([_check(f"base {incontext_cot}", get("base", incontext_cot), ">=", 0.8)] if incontext_cot else []),
         _check(f"base {control_cot} (matched control)", get("base", control_cot), ">=", 0.7, own_pretraining),
     ])
     if exposure == 1.0 and exposure_hop == "both":
@@ -72,7 +72,7 @@ def evaluate_gates(rows: Sequence[dict], catalog: Catalog, exposure: float, expo
     gate2 = _gate("gate2", f"{REFERENCE} knows both facts, keeps old ones and composes by CoT", [
         _check(f"{REFERENCE} {hop_a}", get(REFERENCE, hop_a), ">=", 0.95),
         _check(f"{REFERENCE} {hop_b}", get(REFERENCE, hop_b), ">=", 0.95),
-        _check(f"{REFERENCE} retention", get(REFERENCE, "retention"), ">=", 0.9, own_pretraining),
+        _check(f"{REFERENCE} {catalog.retention}", get(REFERENCE, catalog.retention), ">=", 0.9, own_pretraining),
         _check(f"{REFERENCE} {cot}: first hop", get(REFERENCE, cot, "first_hop_accuracy"), ">=", 0.8),
         _check(f"{REFERENCE} {cot}", get(REFERENCE, cot), ">=", 0.5),
         _check(f"{REFERENCE} {cot}: Wilson lower bound", get(REFERENCE, cot, "ci_low"), ">=", 0.3),

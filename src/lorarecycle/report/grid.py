@@ -11,8 +11,7 @@ from pathlib import Path
 from ..artifacts import atomic_write_text
 from ..evaluate.oracle import oracle_rows
 from .aggregate import Aggregate, aggregate
-from ..tasks.catalog import TWO_HOP, Catalog
-from ..tasks.registry import task_of
+from ..tasks import Catalog, task_of
 from .gates import attributable, evaluate_gates
 from .figures import plot_axis_curves, plot_error_bars, plot_accuracy_heatmap
 from .tables import requirement_rank
@@ -147,7 +146,7 @@ def write_grid_report(run_dir: Path, name: str, axes: Sequence[str], cells, rows
         extra = {"cell": cell.id, "axes": cell_rows[0].get("axes", {})} if cell_rows else {}
         derived += [{**o, **extra} for o in oracle_rows(cell_rows, cell.config.libraries)]
     aggs = aggregate(list(rows) + derived)
-    figures = make_figures(run_dir, aggs, list(axes), task_of(cells[0].config).catalog if cells else TWO_HOP)
+    figures = make_figures(run_dir, aggs, list(axes), task_of(cells[0].config).catalog) if cells else {}
     title = f"lorarecycle {'grid' if axes else 'experiment'} {name}"
     gates = gate_rows(cells, by_cell)
     if markdown:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..tasks.catalog import Catalog
+from ..tasks import Catalog
 from .gates import REFERENCE, differences_to_reference, markdown_gates, verdict
 from .tables import fmt_optional, markdown_accuracy, markdown_errors, markdown_loglik, markdown_selection, markdown_steps
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..artifacts import write_jsonl
+from ..config import stable_hash
 from ..layout import RESULTS_FILE
 from ..pipeline import check_fewshot, run_experiment, validate
-from ..tasks.registry import task_of
+from ..tasks import task_of
 from ..report.grid import write_grid_report
 from ..ui import console
 from .executors import EXECUTORS
@@ -23,7 +24,7 @@ def check_cells(cells: list[Cell]) -> None:
     for cell in cells:
         validate(cell.config)
         cfg = cell.config
-        key = cfg.task + cfg.world.model_dump_json() + cfg.math.model_dump_json() + str(cfg.seed)
+        key = stable_hash({"task": cfg.task, **task_of(cfg).pretraining_sections(cfg), "seed": cfg.seed})
         if key not in worlds:
             worlds[key] = task_of(cfg).build(cfg)[1]
         check_fewshot(cell.config, worlds[key])

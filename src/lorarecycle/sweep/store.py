@@ -13,7 +13,7 @@ from ..errors import UserError
 from ..inputs import read_yaml_mapping
 from ..layout import GRID_FILE, RESULTS_FILE
 from ..plan import row_keys
-from ..tasks.catalog import CATALOGS
+from ..tasks import task_of
 from .grid import Cell, GridSpec, validate_grid
 
 
@@ -48,7 +48,7 @@ def load_grid_dir(run_dir: Path) -> GridSpec:
 
 
 def expected_keys(cell: Cell) -> set[tuple]:
-    catalog = CATALOGS[cell.config.task]
+    catalog = task_of(cell.config).catalog
     own = cell.config.model.base_model is None
     return {(model, library, split) for model, library in row_keys(cell.config) for split in catalog.splits_for(model, own)}
 

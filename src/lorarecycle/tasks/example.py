@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -30,3 +30,8 @@ class Example:
     @property
     def text(self) -> str:
         return self.prompt + self.completion
+
+
+def in_context(ex: Example, facts: str) -> Example:
+    """The same question with the facts it needs stated before it."""
+    return replace(ex, id=f"incontext:{ex.id}", prompt=f"{facts} {ex.prompt}")

@@ -30,7 +30,7 @@ def recipe_sets(datasets: dict[str, list[Example]], catalog: Catalog,
                 cot_form: Callable[[Example], Example | None]) -> dict[str, list[Example]]:
     # a retention fact is held out in every form: also where a pretraining CoT states it as a
     # reasoning step (measured: 91 of the default's 100 did, in 172 of the pool's CoT texts)
-    retained = [ex.prompt + ex.completion.rstrip(".") for ex in datasets["retention"]]
+    retained = [ex.prompt + ex.completion.rstrip(".") for ex in datasets[catalog.retention]]
     pretraining = datasets["pretrain"] + datasets["pretrain_incontext"]
     out = {REPLAY_POOL: [ex for ex in pretraining if states_none_of(retained, ex)]}
     for name in dict.fromkeys(s for sets in catalog.expert_data.values() for s in sets):

@@ -10,7 +10,7 @@ import torch
 from ..artifacts import atomic_dir, read_json, write_json
 from ..config import TrainSpec
 from ..model.load import load_base, load_tokenizer
-from ..tasks.datasets import Example
+from ..tasks.example import Example
 from .trainer import train_causal_lm
 
 FULL_META = "lorarecycle_full_ft.json"

@@ -19,7 +19,7 @@ from ..model.tokenizer import build_tokenizer
 from ..runtime import cache_root
 from ..seeding import derive_seed
 from ..tasks.example import Example
-from ..tasks.registry import task_of
+from ..tasks import task_of
 from ..ui import console
 from .trainer import train_causal_lm
 
@@ -34,8 +34,7 @@ def base_model_key(cfg: ExperimentConfig) -> str:
     spec = cfg.model.model_dump(mode="json", exclude={"base_model"})
     device = current_device().type
     return stable_hash(
-        {"v": CACHE_VERSION, "task": cfg.task, "world": cfg.world.model_dump(mode="json"),
-         **({"math": cfg.math.model_dump(mode="json", exclude=cfg.math.NOT_PRETRAINED)} if cfg.task == "math" else {}),
+        {"v": CACHE_VERSION, "task": cfg.task, **task_of(cfg).pretraining_sections(cfg),
          "model": spec,
          "pretrain": cfg.pretrain.model_dump(mode="json"), "seed": cfg.seed, "precision": current_precision(),
          # a GPU pretrains other weights than a CPU from the same config (measured: Gate 0's

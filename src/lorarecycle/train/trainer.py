@@ -17,7 +17,7 @@ from ..config import TrainSpec
 from ..errors import UserError
 from ..model.batching import IGNORE, collate, encode_example
 from ..model.precision import autocast
-from ..tasks.datasets import Example
+from ..tasks.example import Example
 from ..ui import progress_bar
 
 

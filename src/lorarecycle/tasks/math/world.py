@@ -19,11 +19,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..config import MathSpec, WorldSpec
-from ..seeding import make_rng
-from . import math_templates as M
-from .datasets import Example, in_context
-from .names import unique_names
+from ...seeding import make_rng
+from ..example import Example, in_context
+from ..names import unique_names
+from ..two_hop.spec import WorldSpec
+from . import templates as M
+from .spec import MathSpec
 
 
 @dataclass(frozen=True)

@@ -23,10 +23,11 @@ sequences taught no copying in 1800 steps; the fixed layout teaches a copy by po
 
 from __future__ import annotations
 
-from ..seeding import make_rng
+from ...seeding import make_rng
+from ..example import Example
+from ..names import unique_names
+from ..text import TEMPLATE_WORDS
 from . import templates as T
-from .example import Example
-from .names import unique_names
 from .world import Fact, World
 
 FORMS = ("cot", "direct", "single")
@@ -39,7 +40,7 @@ def incontext_corpus(world: World, n: int, epoch: int = 0, fixed_layout: bool = 
     and restated no new subject)."""
     spec = world.spec
     rng = make_rng(world.seed, "incontext-fixed" if fixed_layout else "incontext", str(epoch))
-    reserved = {*T.TEMPLATE_WORDS, *spec.relations, *(e.lower() for e in world.entities)}
+    reserved = {*TEMPLATE_WORDS, *spec.relations, *(e.lower() for e in world.entities)}
     names = iter(unique_names(rng, 5 * n, reserved, spec.name_words))
     pairs = [(r1, r2) for r1 in spec.relations for r2 in spec.relations if r1 != r2]
     out = []

@@ -8,17 +8,14 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Literal
 
-from ..seeding import make_rng
+from ...seeding import make_rng
+from ..example import Example, in_context
+from ..names import unique_names
+from ..text import TEMPLATE_WORDS
 from . import templates as T
-from .catalog import TWO_HOP
-from .example import Example
 from .incontext import incontext_corpus
-from .names import unique_names
 from .world import Chain, Fact, World
 
-TRAIN_SETS = TWO_HOP.train_sets
-TEST_SPLITS = TWO_HOP.test_splits
-TWO_HOP_SPLITS = TWO_HOP.scored_with_bridge
 
 GENERAL_SAMPLE = 300
 
@@ -80,7 +77,7 @@ def chain_forms(world: World, facts: list[Example], seed: int, epoch: int,
     spec = world.spec
     own = [(ex, parts) for ex in facts if (parts := fact_parts(ex)) is not None]
     rng = make_rng(seed, "chain-forms", str(epoch))
-    reserved = {*T.TEMPLATE_WORDS, *spec.relations, *(e.lower() for e in world.entities)}
+    reserved = {*TEMPLATE_WORDS, *spec.relations, *(e.lower() for e in world.entities)}
     out = []
     for (ex, (relation, subject)), x in zip(own, unique_names(rng, len(own), reserved, spec.name_words)):
         step = rng.choice([r for r in spec.relations if r != relation])
@@ -103,17 +100,12 @@ def cot_example(c: Chain) -> Example:
     return Example(f"cot:{c.id}", "cot", T.cot_prompt(c.r1, c.r2, c.a), completion, c.c, c.id, c.b, c.a, c.exposed)
 
 
-def in_context(ex: Example, facts: str) -> Example:
-    """The same question with the facts it needs stated before it."""
-    return replace(ex, id=f"incontext:{ex.id}", prompt=f"{facts} {ex.prompt}")
-
-
 def chain_facts(c: Chain) -> str:
     return f"{T.fact_prompt(c.r1, c.a)} {c.b}. {T.fact_prompt(c.r2, c.b)} {c.c}."
 
 
 def build_datasets(world: World) -> dict[str, list[Example]]:
-    """All training sets and test splits, keyed by name (see TRAIN_SETS, TEST_SPLITS)."""
+    """All training sets and test splits, keyed by name (the catalog's train_sets and test_splits)."""
     test, skill, pre, control, fewshot = (world.group(g) for g in ("test", "skill", "pretrain", "control", "fewshot"))
     hop1 = [replace(fact_example(c.facts()[0], c.id), exposed=c.exposed) for c in test]
     hop2 = [replace(fact_example(c.facts()[1], c.id), exposed=c.exposed) for c in test]

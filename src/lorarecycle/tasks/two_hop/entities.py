@@ -16,7 +16,7 @@ import csv
 from functools import lru_cache
 from importlib import resources
 
-from ..errors import UserError
+from ...errors import UserError
 
 TYPES = ("person", "city", "organisation")
 # What a relation's object is; its subject is a person. Relations not listed relate people.
@@ -30,7 +30,7 @@ def object_type(relation: str) -> str:
 @lru_cache(maxsize=1)
 def real_entities() -> dict[str, tuple[str, ...]]:
     """type -> names, in file order."""
-    text = resources.files("lorarecycle.tasks").joinpath("data/real_entities.tsv").read_text(encoding="utf-8")
+    text = resources.files("lorarecycle.tasks.two_hop").joinpath("data/real_entities.tsv").read_text(encoding="utf-8")
     rows = list(csv.DictReader(text.splitlines(), delimiter="\t"))
     return {t: tuple(r["name"] for r in rows if r["type"] == t) for t in TYPES}
 

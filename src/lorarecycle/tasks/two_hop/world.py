@@ -26,12 +26,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from ..config import WorldSpec
-from ..errors import UserError
-from ..seeding import make_rng
+from ...errors import UserError
+from ...seeding import make_rng
+from ..names import unique_names
+from ..text import TEMPLATE_WORDS
 from .entities import draw_real, object_type
-from .names import unique_names
-from .templates import TEMPLATE_WORDS
+from .spec import WorldSpec
 
 FAMILIAR_ROLES = {"F": (), "H": ("a",), "R": ("a", "b", "c")}
 

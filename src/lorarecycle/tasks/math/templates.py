@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from .templates import reasoning_sentences
+from ..text import reasoning_sentences
 
 MATH_WORDS = ("a", "bag", "bags", "of", "costs", "coins", "buys", "at", "each", "how", "many", "question",
               "answer", "reasoning", "so", "the", "is", "times", "sold", "market", "in", "does", "cost")

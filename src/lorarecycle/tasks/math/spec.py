@@ -1,0 +1,35 @@
+"""The math task's config section, `math` (familiarity and exposure come from `world`)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import Field, model_validator
+
+from ...schema import StrictModel
+
+
+class MathSpec(StrictModel):
+    """Sizes of the math word-problem task (familiarity and exposure come from `world`)."""
+
+    n_test_items: int = Field(100, ge=1, description="items whose price only the knowledge expert learns")
+    n_fewshot_items: int = Field(10, ge=1, description="items the knowledge expert learns, never tested")
+    n_procedure_items: int = Field(60, ge=1, description="items of the procedure expert's problems")
+    n_familiar_items: int = Field(80, ge=2, description="items whose prices pretraining teaches")
+    problems_per_item: int = Field(3, ge=1, description="problems per procedure / pretraining item")
+    control_frac: float = Field(0.25, gt=0, lt=1, description="familiar items held out for the control split")
+    control_problems_per_item: int = Field(
+        8, ge=1, description="control problems per held-out familiar item, each a different (buyer, count): 8 x 20 "
+        "items = 160 at the default sizes, a matched control of >= 150 problems")
+    n_buyers: int = Field(20, ge=1, description="buyer names (familiar and test each)")
+    max_count: int = Field(9, ge=2, le=9)
+    max_price: int = Field(9, ge=2, le=9)
+
+    NOT_PRETRAINED: ClassVar[set[str]] = {"control_problems_per_item"}  # held-out evaluation only
+
+    @model_validator(mode="after")
+    def _control_problems_are_distinct(self) -> "MathSpec":
+        if self.control_problems_per_item > self.n_buyers * (self.max_count - 1):
+            raise ValueError(f"control_problems_per_item {self.control_problems_per_item} exceeds the "
+                             f"{self.n_buyers * (self.max_count - 1)} distinct (buyer, count) pairs of an item")
+        return self
