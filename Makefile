@@ -9,7 +9,7 @@ LORARECYCLE_TORCH ?= torch==2.13.0
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.lorarecycle-installed
 
-.PHONY: setup run smoke test test-slow bench clean-runs lock smollm2
+.PHONY: setup run smoke test test-slow bench clean-runs lock smollm2 screenshot
 
 $(STAMP): pyproject.toml Makefile requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,13 @@ smollm2: $(STAMP)
 	$(BIN)/python -c "import gguf" 2>/dev/null || \
 	  $(BIN)/python -m pip install --quiet -c $(VENV)/torch-constraint.txt -c requirements.lock -e ".[real]"
 	$(BIN)/python scripts/build_smollm2.py $(ARGS)
+
+# The first screen of a report as a person sees it: RUN/report.png (needs the Debian package
+# chromium-headless-shell): make screenshot [RUN=runs/default-<hash>]
+RUN ?= $(firstword $(wildcard runs/default-*))
+screenshot:
+	chromium-headless-shell --no-sandbox --disable-gpu --hide-scrollbars --window-size=1280,900 \
+	  --screenshot=$(abspath $(RUN))/report.png file://$(abspath $(RUN))/report.html
 
 clean-runs:
 	rm -rf runs

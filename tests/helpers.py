@@ -103,6 +103,30 @@ def check_html_report(path: Path) -> None:
         assert 300 <= width <= 4000 and 200 <= height <= 8000, (width, height)
 
 
+def first_heading_block(path: Path) -> list[str]:
+    """The texts of report.html's <header>: what a person reads first."""
+    from html.parser import HTMLParser
+
+    class Header(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.depth, self.texts = 0, []
+
+        def handle_starttag(self, tag, attrs):
+            self.depth += tag == "header"
+
+        def handle_endtag(self, tag):
+            self.depth -= tag == "header"
+
+        def handle_data(self, data):
+            if self.depth and data.strip():
+                self.texts.append(data.strip())
+
+    parser = Header()
+    parser.feed(path.read_text())
+    return parser.texts
+
+
 def make_peft_adapter(base_path, out, seed, r=4):
     from peft import LoraConfig, get_peft_model
 

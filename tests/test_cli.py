@@ -8,7 +8,7 @@ import pytest
 
 from lorarecycle.tasks.two_hop import TWO_HOP
 
-from .helpers import acc_rows, accuracies, check_html_report, cli, cli_in_process
+from .helpers import first_heading_block, acc_rows, accuracies, check_html_report, cli, cli_in_process
 
 
 def test_smoke_experiment_end_to_end(smoke_run):
@@ -52,8 +52,19 @@ def test_smoke_experiment_end_to_end(smoke_run):
     assert gates["gate0"]["checks"][0]["value"] == subject
     assert manifest["attributable"] == (gates["gate0"]["passed"] and gates["gate2"]["passed"])
     assert "## Gates" in report and "## Chain-of-thought steps" in report and "against `union_replay`" in report
-    verdict = "Gates passed" if manifest["attributable"] else "GATES FAILED"
-    assert verdict in report and verdict in result.stdout.split("accuracy")[0]
+    # the verdict sentence opens report.md, the page's first heading block and the printed output
+    verdict = "Gates passed" if manifest["attributable"] else "This run cannot tell whether recycling composes"
+    assert manifest["headline"].startswith(verdict) and "two-hop questions by chain of thought" in manifest["headline"]
+    assert report.split("\n## ")[0].count(manifest["headline"]) == 1
+    assert first_heading_block(out / "report.html") == ["lorarecycle experiment smoke", manifest["headline"]]
+    assert verdict in " ".join(result.stdout.split()).split("accuracy")[0]
+    # composition given knowledge for every recycled row and union_replay, with n
+    composition = {(e["model"], e["library"]): e for e in manifest["composition"]}
+    recycled = {(r["model"], r["library"]) for r in rows if r["library"] is not None}
+    assert recycled | {("union_replay", None)} <= set(composition)
+    assert all(e["n"] == 12 for e in composition.values()) and "## Composition given knowledge" in report
+    assert [d["check"] for d in manifest["gate_diagnostics"]] == [
+        "base incontext_twohop_cot", "base incontext_distractor_cot", "union_replay retention"]
     # the replay recipe's experts stop on held-out checks, recorded in their metadata
     assert {"recall", "retention", "control"} <= set(manifest["experts"]["hop1"]["train"]["checks"][-1])
     rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
@@ -176,7 +187,7 @@ def test_resume_refuses_rows_of_other_trained_stages(smoke_run, tmp_path):
         (["run", "{traversal_label}"], "field methods.0.label: '../../victim' is not a safe name"),
         (["run", "{traversal_library}"], "'a/../../b' is not a safe name"),
         (["run", "{traversal_name}"], "field name: '../x' is not a safe name"),
-        (["run", "{too_many_names}"], "the world needs 5078 distinct names of 1 word(s), only"),
+        (["run", "{too_many_names}"], "the world needs 5084 distinct names of 1 word(s), only"),
         (["run", "{absurd_alpha}"], "field lora.alpha: Input should be less than or equal to 100000"),
         (["run", "{nan_lr}"], "field pretrain.lr: Input should be a finite number"),
         (["run", "--preset", "smoke", "--out", "{a_file}"], "exists and is not a directory"),

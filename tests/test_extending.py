@@ -58,13 +58,14 @@ def test_an_experiment_builds_the_new_merge_method_as_any_other(scaled_sum, expe
 
 
 @pytest.fixture
-def pets_task(monkeypatch):
+def pets_task(monkeypatch, tmp_path):
     from lorarecycle.tasks import TASKS
 
     from .toy_task import TASK
 
     TASKS.register("pets")(TASK)  # the one registration line (tasks/__init__.py for a task in the tree)
     monkeypatch.setenv("LORARECYCLE_WORKERS", "1")  # spawned workers import the package, not this test
+    monkeypatch.setenv("LORARECYCLE_CACHE", str(tmp_path / "cache"))
     yield TASK
     TASKS._entries.pop("pets")
 

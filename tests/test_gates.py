@@ -1,7 +1,9 @@
 """Gates and step-by-step scoring against hand-checked rows and samples."""
 
 from lorarecycle.evaluate.evaluator import score_steps, summarize_steps
-from lorarecycle.report.gates import attributable, differences_to_reference, evaluate_gates, verdict
+from lorarecycle.evaluate.composition import composition_given_knowledge, pool
+from lorarecycle.report.gates import attributable, diagnostics, differences_to_reference, evaluate_gates
+from lorarecycle.report.verdict import headline
 from lorarecycle.tasks.math import templates as M
 from lorarecycle.tasks.two_hop import TWO_HOP
 from lorarecycle.tasks.example import Example
@@ -44,41 +46,85 @@ def test_math_steps():
     assert M.cot_steps(" A bag of Rimu costs 3 coins. 4 times 3 is") == ("rimu", "3", "")
 
 
-def row(model, split, accuracy, library=None, **extra):
+def row(model, split, accuracy, library=None, n=150, **extra):
     return {"model": model, "library": library, "split": split, "accuracy": accuracy, "ci_low": accuracy - 0.08,
-            **extra}
+            "n": n, "correct": round(accuracy * n), "data_access": "data-free" if library else "none", **extra}
 
 
-PASSING = [row("base", "twohop_cot", 0.0, subject_accuracy=0.97), row("base", "incontext_twohop_cot", 0.9),
-           row("base", "control_cot", 0.8), row("union_replay", "hop1", 1.0), row("union_replay", "hop2", 0.96),
-           row("union_replay", "retention", 0.95), row("union_replay", "twohop_cot", 0.6, first_hop_accuracy=0.9),
+PASSING = [row("base", "twohop_cot", 0.0, subject_accuracy=0.97), row("base", "incontext_twohop_cot", 0.3),
+           row("base", "control_matched_cot", 0.8), row("union_replay", "hop1", 1.0), row("union_replay", "hop2", 0.96),
+           row("union_replay", "retention", 0.6), row("union_replay", "twohop_cot", 0.6, first_hop_accuracy=0.9),
            row("uniform", "twohop_cot", 0.1, library="two")]
+# each gate check: (model, split, field, a failing value)
+CHECKS = [("base", "twohop_cot", "subject_accuracy", 0.94), ("base", "control_matched_cot", "accuracy", 0.69),
+          ("union_replay", "hop1", "accuracy", 0.94), ("union_replay", "hop2", "accuracy", 0.94),
+          ("union_replay", "twohop_cot", "first_hop_accuracy", 0.79), ("union_replay", "twohop_cot", "accuracy", 0.49),
+          ("union_replay", "twohop_cot", "ci_low", 0.29)]
 
 
-def test_gates_pass_on_working_controls():
+def with_value(rows, model, split, field, value):
+    return [{**r, field: value} if (r["model"], r["split"]) == (model, split) else r for r in rows]
+
+
+def test_gates_pass_on_working_controls_whatever_the_diagnostics_say():
     gates = evaluate_gates(PASSING, TWO_HOP, exposure=0.0, exposure_hop="both")
     assert [g["passed"] for g in gates] == [True, None, True]  # gate 1 needs exposure 1.0
-    assert attributable(gates) and verdict(gates).startswith("Gates passed")
+    assert attributable(gates)
+    # composition in context and retention are diagnostics: at 0 they fail no gate
+    low = with_value(with_value(PASSING, "base", "incontext_twohop_cot", "accuracy", 0.0),
+                     "union_replay", "retention", "accuracy", 0.0)
+    assert attributable(evaluate_gates(low, TWO_HOP, 0.0, "both"))
+    assert [c["check"] for c in diagnostics(low, TWO_HOP)] == ["base incontext_twohop_cot", "union_replay retention"]
 
 
-def test_a_failed_or_missing_control_makes_recycled_rows_unattributable():
-    no_copy = [r if r["split"] != "twohop_cot" or r["model"] != "base" else {**r, "subject_accuracy": 0.0}
-               for r in PASSING]
-    gates = evaluate_gates(no_copy, TWO_HOP, 0.0, "both")
-    assert gates[0]["passed"] is False and gates[0]["checks"][0]["value"] == 0.0
-    assert not attributable(gates) and "GATES FAILED (gate0)" in verdict(gates)
-    without_reference = [r for r in PASSING if r["model"] != "union_replay"]
-    gates = evaluate_gates(without_reference, TWO_HOP, 0.0, "both")
+def test_each_gate_check_fails_its_gate_below_its_threshold():
+    for model, split, field, value in CHECKS:
+        gates = evaluate_gates(with_value(PASSING, model, split, field, value), TWO_HOP, 0.0, "both")
+        failed = [c["check"] for g in gates for c in g["checks"] if c["passed"] is False]
+        assert len(failed) == 1 and split in failed[0], (model, split, field, failed)
+        assert not attributable(gates)
+
+
+def test_the_matched_control_is_the_matched_chains_only():
+    graph_paths_low = PASSING + [row("base", "control_cot", 0.1)]
+    assert attributable(evaluate_gates(graph_paths_low, TWO_HOP, 0.0, "both"))
+    assert TWO_HOP.matched_control == "control_matched_cot" and TWO_HOP.matched_control in TWO_HOP.base_checks
+
+
+def test_a_missing_reference_leaves_gate2_unmeasured():
+    gates = evaluate_gates([r for r in PASSING if r["model"] != "union_replay"], TWO_HOP, 0.0, "both")
     assert gates[2]["passed"] is None and not attributable(gates)
-    assert "gate2 (not measured)" in verdict(gates)
+    assert "cannot tell" in headline([([r for r in PASSING if r["model"] != "union_replay"], gates)], TWO_HOP)
 
 
 def test_gate1_compares_exposed_facts_with_the_matched_control():
-    rows = [*PASSING[:2], row("base", "control_cot", 0.8), *PASSING[3:]]
-    exposed = [{**r, "accuracy": 0.75} if (r["model"], r["split"]) == ("base", "twohop_cot") else r for r in rows]
+    exposed = with_value(PASSING, "base", "twohop_cot", "accuracy", 0.75)
     assert evaluate_gates(exposed, TWO_HOP, 1.0, "both")[1]["passed"] is True
-    assert evaluate_gates(rows, TWO_HOP, 1.0, "both")[1]["passed"] is False  # 0.0 vs 0.8
-    assert evaluate_gates(rows, TWO_HOP, 1.0, "hop1")[1]["passed"] is None
+    assert evaluate_gates(PASSING, TWO_HOP, 1.0, "both")[1]["passed"] is False  # 0.0 vs 0.8
+    assert evaluate_gates(PASSING, TWO_HOP, 1.0, "hop1")[1]["passed"] is None
+
+
+def test_the_headline_says_what_recycling_did_and_whether_the_gates_let_it_say_so():
+    gates = evaluate_gates(PASSING, TWO_HOP, 0.0, "both")
+    text = headline([(PASSING, gates)], TWO_HOP)
+    assert text.startswith("Gates passed") and "at most 15 of 150 two-hop questions" in text
+    assert "(best: uniform [two])" in text and "0 of 1 answered none" in text and "answered 90 of 150" in text
+    failing = with_value(PASSING, "base", "twohop_cot", "subject_accuracy", 0.5)
+    text = headline([(failing, evaluate_gates(failing, TWO_HOP, 0.0, "both"))], TWO_HOP)
+    assert text.startswith("This run cannot tell") and "gate0" in text
+
+
+def test_attribution_is_per_run_and_pooling_counts_only_attributable_runs():
+    zero = with_value(PASSING, "uniform", "twohop_cot", "correct", 0)
+    failing = with_value(with_value(PASSING, "base", "twohop_cot", "subject_accuracy", 0.5),
+                         "uniform", "twohop_cot", "correct", 150)
+    runs = [(rows, evaluate_gates(rows, TWO_HOP, 0.0, "both")) for rows in (PASSING, zero, failing)]
+    assert [attributable(g) for _, g in runs] == [True, True, False]
+    text = headline(runs, TWO_HOP)
+    assert text.startswith("Gates passed in 2 of 3 runs")
+    over_passed, over_all = text.split("Over all 3 runs:")
+    assert "at most 15 of 300" in over_passed and "answered 180 of 300" in over_passed
+    assert "at most 165 of 450" in over_all  # the failing run's 150 counts only here
 
 
 def test_differences_to_the_reference_are_per_split():
@@ -87,23 +133,41 @@ def test_differences_to_the_reference_are_per_split():
 
 
 def test_over_a_given_base_model_the_checks_on_our_pretraining_facts_do_not_apply():
-    """A --base-model never saw our pretraining: its matched control and retention are not
-    failures of the setup, and the gates are decided by the remaining checks."""
+    """A --base-model never saw our pretraining: its matched control is not a failure of the
+    setup, and the gates are decided by the remaining checks."""
     from lorarecycle.report.gates import markdown_gates
 
-    unknown = [{**r, "accuracy": 0.0} if r["split"] in ("control_cot", "retention") else r for r in PASSING]
-    assert [g["passed"] for g in evaluate_gates(unknown, TWO_HOP, 0.0, "both")] == [False, None, False]
+    unknown = with_value(PASSING, "base", "control_matched_cot", "accuracy", 0.0)
+    assert [g["passed"] for g in evaluate_gates(unknown, TWO_HOP, 0.0, "both")] == [False, None, True]
     gates = evaluate_gates(unknown, TWO_HOP, 0.0, "both", own_pretraining=False)
     assert [g["passed"] for g in gates] == [True, None, True] and attributable(gates)
     skipped = [c for g in gates for c in g["checks"] if c["passed"] == "n/a"]
-    assert [c["check"] for c in skipped] == ["base control_cot (matched control)", "union_replay retention"]
-    assert markdown_gates(gates).count("not applicable (a --base-model)") == 2
-    # the checks that do apply still fail the gate
+    assert [c["check"] for c in skipped] == ["base control_matched_cot (matched control)"]
+    assert markdown_gates(gates).count("not applicable (a --base-model)") == 1
     only_na = evaluate_gates(unknown, TWO_HOP, 1.0, "both", own_pretraining=False)[1]
     assert only_na["passed"] is None  # a gate whose every check is not applicable is not passed
-    no_compose = [{**r, "accuracy": 0.1} if (r["model"], r["split"]) == ("base", "incontext_twohop_cot") else r
-                  for r in unknown]
-    assert evaluate_gates(no_compose, TWO_HOP, 0.0, "both", own_pretraining=False)[0]["passed"] is False
+    no_restating = with_value(unknown, "base", "twohop_cot", "subject_accuracy", 0.1)
+    assert evaluate_gates(no_restating, TWO_HOP, 0.0, "both", own_pretraining=False)[0]["passed"] is False
+
+
+def test_composition_given_knowledge_on_hand_made_samples():
+    def sample(model, split, chain, correct, library=None):
+        return {"model": model, "library": library, "split": split, "chain": chain, "correct": correct}
+
+    # chain c0: both facts known, composed; c1: both known, not composed; c2: hop2 lost, not composed;
+    # c3: hop1 lost but composed (a lucky answer: counted right, not given both)
+    known = {"c0": (1, 1, 1), "c1": (1, 1, 0), "c2": (1, 0, 0), "c3": (0, 1, 1)}
+    samples = [sample("arrow", split, c, bool(v[i]), "two") for c, v in known.items()
+               for i, split in enumerate(("hop1", "hop2", "twohop_cot"))]
+    samples += [sample("arrow", "hop1", "c9", True, "three")]  # a library without the other splits: left out
+    (entry,) = composition_given_knowledge(samples, ("hop1", "hop2"), "twohop_cot")
+    assert (entry["model"], entry["library"], entry["n"], entry["both_recalled"]) == ("arrow", "two", 4, 2)
+    assert (entry["composed_right"], entry["right_given_both"], entry["given_both"]) == (2, 1, 0.5)
+    assert (entry["wrong"], entry["wrong_with_fact_missing"]) == (2, 1)
+    assert entry["ci_low"] < 0.5 < entry["ci_high"]
+    (pooled,) = pool([entry, entry])
+    assert (pooled["n"], pooled["right_given_both"], pooled["both_recalled"], pooled["runs"]) == (8, 2, 4, 2)
+    assert pooled["ci_high"] - pooled["ci_low"] < entry["ci_high"] - entry["ci_low"]
 
 
 def test_the_split_legend_is_the_task_s_own_and_names_only_the_splits_a_run_has():
@@ -115,7 +179,7 @@ def test_the_split_legend_is_the_task_s_own_and_names_only_the_splits_a_run_has(
 
     ours = legend(("hop1", "hop2", "twohop_cot", "control_cot", "retention"))
     assert "`hop1`/`hop2`" in ours and "`control_*`" in ours and "`retention`" in ours and "`math_*`" not in ours
-    assert "not pretrained by it" not in ours and "`control-m*`" in ours and "`incontext_twohop_*`" not in ours
+    assert "not pretrained by it" not in ours and "`incontext_twohop_*`" not in ours
     assert "`incontext_twohop_*`" in legend(("incontext_twohop_cot", "hop1"))
     theirs = legend(("hop1", "hop2", "twohop_direct", "twohop_cot"))
     assert "`control_*`" not in theirs and "`retention`" not in theirs and "not pretrained by it" in theirs

@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 
 from lorarecycle.errors import UserError
+from lorarecycle.tasks.two_hop import TWO_HOP
 from lorarecycle.sweep.grid import expand, validate_grid
 
-from .helpers import child_env, cli
+from .helpers import child_env, cli, first_heading_block
 
 TINY = """name: tiny-grid
 experiment:
@@ -87,10 +88,14 @@ def uninterrupted(tmp_path_factory):
 def test_grid_runs_every_cell_and_reports(uninterrupted):
     root, _ = uninterrupted
     acc = rows_by_key(root / "run")
-    assert len({k[0] for k in acc}) == 4 and len(acc) == 4 * (6 * 7 + 2)  # cells x (rows x splits + base checks)
+    per_cell = 6 * len(TWO_HOP.test_splits) + len(TWO_HOP.base_checks)  # rows x splits + the base's own checks
+    assert len({k[0] for k in acc}) == 4 and len(acc) == 4 * per_cell
     html = (root / "run" / "report.html").read_text()
-    assert html.count("data:image/png;base64,") == 3  # library vs expert, familiarity, errors: embedded
-    assert "Gates per cell" in html and html.count("<td>NO</td>") == 4  # smoke-sized cells fail the gates
+    composition = (root / "run" / "figures" / "composition.png").is_file()  # drawn where a model knows both facts
+    assert html.count("data:image/png;base64,") == 3 + composition  # library vs expert, familiarity, errors: embedded
+    assert "Gates per run" in html and html.count("<td>NO</td>") == 4  # smoke-sized cells fail the gates
+    heading = first_heading_block(root / "run" / "report.html")
+    assert heading[1].startswith("Gates passed in 0 of 4 runs (seeds or cells). No run can tell")
     report = (root / "run" / "report.md").read_text()
     assert "figures/familiarity.png" in report and "oracle_expert [two]" in report
     status = cli("status", str(root / "run"), cache=root / "cache")

@@ -139,7 +139,7 @@ def test_smoke_math_runs_end_to_end(tmp_path):
                                            "value": cot["subject_accuracy"], "threshold": ">= 0.95",
                                            "passed": cot["subject_accuracy"] >= 0.95}
     assert [c["check"] for c in gates["gate2"]["checks"][:3]] == [
-        "union_replay knowledge", "union_replay procedure", "union_replay retention"]
+        "union_replay knowledge", "union_replay procedure", "union_replay math_cot: first hop"]
     assert (tmp_path / "run" / "figures" / "routing-arrow-two.png").is_file()
     assert (tmp_path / "run" / "report.html").is_file()
 

@@ -51,7 +51,8 @@ def test_smoke_runs_end_to_end_on_each_architecture(hf_bases, tmp_path, arch):
     assert not (tmp_path / "cache" / "base").exists()  # nothing pretrained: the given model is the base
     assert str(hf_bases[arch]) in (out / "config.yaml").read_text()
     # our pretraining facts (controls, retention) are not asked of a model that never saw them
-    assert len(accuracies(out)) == 29 * (len(TWO_HOP.test_splits) - 3) + len(TWO_HOP.base_checks)
+    # no split that asks our pretraining facts (controls, matched control, retention) over a model we did not pretrain
+    assert len(accuracies(out)) == 28 * len(TWO_HOP.splits_for("adapter", False)) + len(TWO_HOP.splits_for("base", False))
     assert not {split for _, _, split in accuracies(out)} & {"control_direct", "control_cot", "retention"}
     manifest = json.loads((out / "run.json").read_text())
     assert manifest["prompt_format"] == ("chat" if arch == "qwen2" else "plain")

@@ -56,8 +56,11 @@ def test_control_paths_compose_pretraining_facts():
 def test_the_matched_control_has_the_test_relations_and_shape():
     world = build_world(SPEC, 0)
     matched = [c for c in world.group("control") if c.matched]
-    assert len(matched) == SPEC.n_control_matched == 50
+    assert len(matched) == SPEC.n_control_matched == 150  # Gate 0's matched control: Wilson half-width <= 0.08
     assert len(world.group("control")) == SPEC.n_control_paths + SPEC.n_control_matched
+    data = build_datasets(world)  # the matched chains are their own split, not part of control_*
+    assert {ex.chain for ex in data["control_matched_cot"]} == {c.id for c in matched}
+    assert not {ex.chain for ex in data["control_cot"]} & {c.id for c in matched}
     assert all((c.r1, c.r2) == (SPEC.hop1_relation, SPEC.hop2_relation) for c in matched)
     entities = [e for c in matched for e in (c.a, c.b, c.c)]
     test = {e for c in world.group("test") for e in (c.a, c.b, c.c)}
@@ -65,6 +68,46 @@ def test_the_matched_control_has_the_test_relations_and_shape():
     # each fact stated once in pretraining, like an exposed test chain
     facts = [f for f in world.pretraining_facts()]
     assert all(facts.count(f) == 1 for c in matched for f in c.facts())
+
+
+def _stated_facts(prompt: str) -> list[tuple[str, str, str]]:
+    import re
+
+    context = prompt.split(" Question:")[0]
+    return [m.groups() for m in re.finditer(r"The (\w+) of (.+?) is (.+?)\.", context)]
+
+
+def _lookup(prompt: str, relation: str, rng) -> str:
+    """The scripted relation lookup: the object of a random stated fact of the asked relation."""
+    return rng.choice([obj for rel, _, obj in _stated_facts(prompt) if rel == relation])
+
+
+def test_the_distractor_prompt_states_two_facts_per_relation_and_the_chain_s_two():
+    world = build_world(SPEC, 0)
+    data = build_datasets(world)
+    chains = {c.id: c for c in world.group("test")}
+    for ex in data["incontext_distractor_cot"]:
+        c, facts = chains[ex.chain], _stated_facts(ex.prompt)
+        assert sorted(rel for rel, _, _ in facts) == sorted([c.r1, c.r1, c.r2, c.r2])
+        assert (c.r1, c.a, c.b) in facts and (c.r2, c.b, c.c) in facts
+        assert len({subject for _, subject, _ in facts}) == 4  # only the chain composes from A
+    orders = {tuple(rel for rel, _, _ in _stated_facts(ex.prompt)) for ex in data["incontext_distractor_cot"]}
+    assert len(orders) > 2  # shuffled
+
+
+def test_a_relation_lookup_scores_half_on_the_distractor_split_and_all_on_the_plain_one():
+    import random
+
+    world = build_world(SPEC, 0)
+    data = build_datasets(world)
+    rng = random.Random(0)
+    relation = SPEC.hop2_relation
+
+    def lookup_accuracy(split):
+        return sum(_lookup(ex.prompt, relation, rng) == ex.answer for ex in data[split]) / len(data[split])
+
+    assert lookup_accuracy("incontext_twohop_cot") == 1.0  # one fact per relation: lookup passes
+    assert 0.35 <= lookup_accuracy("incontext_distractor_cot") <= 0.65  # n = 40: 0.5 +- 0.15
 
 
 @pytest.mark.parametrize(("exposure_hop", "exposed"), [("both", (0, 1)), ("hop1", (0,)), ("hop2", (1,))])

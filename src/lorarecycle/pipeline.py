@@ -40,6 +40,7 @@ from .recycle.registry import RECYCLERS
 from .report.figures import plot_routing_trace
 from .report.gates import attributable, evaluate_gates
 from .report.markdown import render_report
+from .report.verdict import run_verdict
 from .results import SCHEMA_VERSION, ResultRow
 from .rundir import check_before_writing, check_stages, finished_rows, prepare_run_dir, write_data
 from .runtime import crash_point
@@ -178,6 +179,7 @@ def _run_locked(cfg: ExperimentConfig, out: Path, world, datasets: dict, store: 
     gates = evaluate_gates(results, task.catalog, cfg.world.exposure, cfg.world.exposure_hop,
                            cfg.model.base_model is None)
     manifest = _manifest(cfg, out, base_path, experts, full, gates, familiarity, prompt_format, step_probe)
+    manifest |= run_verdict(results, gates, task.catalog, out / SAMPLES_FILE, out / "figures" / "composition.png")
     manifest["seconds_this_invocation"] = round(time.perf_counter() - started, 1)
     write_json(out / "run.json", manifest)
     order = {row.key: i for i, row in enumerate(rows)}

@@ -51,7 +51,8 @@ def run(config: ConfigArg = None, preset: PresetOpt = None, out: OutOpt = None, 
     # config error answers in a second, not after ~10 s of imports
     from ..model.device import DEVICE_ENV, resolve_device, set_device
     from ..pipeline import run_experiment
-    from ..report.gates import attributable, evaluate_gates, verdict
+    from ..report.gates import attributable, evaluate_gates
+    from ..report.verdict import headline
     from ..report.grid import write_grid_report
     from ..runtime import configure_runtime
     from ..sweep.run import run_grid
@@ -78,5 +79,6 @@ def run(config: ConfigArg = None, preset: PresetOpt = None, out: OutOpt = None, 
     console = report_console(TERMINAL_WIDTH)
     gates = evaluate_gates(rows, task_of(cfg).catalog, cfg.world.exposure, cfg.world.exposure_hop,
                            cfg.model.base_model is None)
-    console.print(verdict(gates), style=None if attributable(gates) else "bold red", markup=False)
+    console.print(headline([(rows, gates)], task_of(cfg).catalog), style="bold" if attributable(gates) else "bold red",
+                  markup=False)
     console.print(rich_table(rows, title))

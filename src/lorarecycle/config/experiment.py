@@ -42,7 +42,7 @@ class ExperimentConfig(StrictModel):
     world: WorldSpec = WorldSpec()
     math: MathSpec = MathSpec()
     model: ModelSpec = ModelSpec()
-    pretrain: PretrainSpec = PretrainSpec(epochs=20, lr=1e-3, batch_size=32)
+    pretrain: PretrainSpec = PretrainSpec(epochs=20, lr=1e-3, batch_size=32, incontext_loss="answer")
     experts: ExpertTrainSpec = ExpertTrainSpec(epochs=40, lr=1e-3, batch_size=16)
     lora: LoraSpec = LoraSpec()
     libraries: dict[SafeName, list[str]] = Field(

@@ -37,7 +37,8 @@ def composition_given_knowledge(samples: Iterable[dict], hops: Sequence[str], co
             "wrong": len(wrong),
             "wrong_with_fact_missing": sum(1 for c in wrong if c not in known),
         })
-    return out
+    # the base first, then single adapters and references, then recycled models (each in run order)
+    return sorted(out, key=lambda e: 0 if e["model"] == "base" else 1 if e["library"] is None else 2)
 
 
 def pool(entries: Iterable[dict]) -> list[dict]:

@@ -44,7 +44,8 @@ def evaluate_split(
         pred = extract_answer(gen, ex.kind)
         correct = pred == normalize(ex.answer)
         row = {"id": ex.id, "generation": gen, "prediction": pred, "answer": ex.answer, "correct": correct,
-               **({"exposed": ex.exposed} if ex.chain else {}), **({"loglik_rank": ranks[i]} if ranks else {})}
+               **({"chain": ex.chain, "exposed": ex.exposed} if ex.chain else {}),
+               **({"loglik_rank": ranks[i]} if ranks else {})}
         if ex.bridge:
             if not correct:
                 row["error"] = classify_error(pred, normalize(ex.bridge), entities)

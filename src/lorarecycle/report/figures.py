@@ -200,3 +200,30 @@ def plot_error_bars(aggs, path: Path, splits: Sequence[str]) -> bool:
     _save(fig, path)
     plt.close(fig)
     return True
+
+
+def plot_composition(entries: Sequence[dict], path: Path) -> bool:
+    """One point per model: how often it recalls both facts of a test chain (x) against how
+    often its chain of thought composes them when it does (y, with a Wilson interval).
+    False (nothing drawn) when no model recalls both facts of any chain."""
+    points = [e for e in entries if e["given_both"] is not None]
+    if not points:
+        return False
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    for e in points:
+        x = e["both_recalled"] / e["n"]
+        low, high = e["ci_low"], e["ci_high"]
+        color = "tab:green" if e["library"] is None else "tab:blue"
+        ax.errorbar(x, e["given_both"], yerr=[[e["given_both"] - low], [high - e["given_both"]]], fmt="o",
+                    color=color, markersize=4, capsize=2, linewidth=0.8)
+        label = e["model"] if e["library"] is None else f"{e['model']} [{e['library']}]"
+        ax.annotate(label, (x, e["given_both"]), fontsize=5, xytext=(3, 2), textcoords="offset points")
+    ax.set_xlim(-0.03, 1.03)
+    ax.set_ylim(-0.03, 1.03)
+    ax.set_xlabel("both facts recalled (share of test chains)")
+    ax.set_ylabel("CoT right given both facts recalled")
+    ax.set_title("Composition given knowledge (blue: recycled, green: single adapters and references)", fontsize=8)
+    _save(fig, path)
+    plt.close(fig)
+    return True

@@ -3,18 +3,23 @@
 A recycled model that fails to compose means something only if the setup could have
 composed. Each gate is a positive control with thresholds fixed in advance:
 
-  Gate 0  the base model has the procedure for new names: it restates a new subject in
-          its reasoning, composes facts stated in context, and composes familiar facts
+  Gate 0  the base model has the procedure: it restates a new subject in its reasoning,
+          and composes familiar facts by CoT on the matched control (chains of the test's
+          relations and shape whose facts it read once in pretraining)
   Gate 1  facts from pretraining compose as well as the matched control (exposure 1.0
           runs only: the test chains' facts are then in pretraining)
   Gate 2  a reference that holds both facts (`union_replay`: pooled data, replay recipe)
-          knows them, keeps old facts, and composes them by chain of thought
+          knows them and composes them by chain of thought
+
+Reported beside the gates, never deciding them (diagnostics): composition with the facts
+stated in context (a relation lookup can pass the one-fact-per-relation form; the
+distractor form states two facts per relation) and the reference's retention of old facts.
 
 When a gate fails (or was not measured), the recycled rows cannot be attributed to
-recycling, and every report says so first. Over a `--base-model` (a model this run did not
-pretrain) the checks that read our pretraining facts, the matched control and retention,
-do not apply: that model never saw those facts. They are listed as not applicable, and the
-gates are decided by the other checks.
+recycling, and every report says so first. Attribution is per run (one seed, one cell).
+Over a `--base-model` (a model this run did not pretrain) the checks that read our
+pretraining facts, the matched control and retention, do not apply: that model never saw
+those facts. They are listed as not applicable, and the gates are decided by the other checks.
 """
 
 from __future__ import annotations
@@ -53,26 +58,23 @@ def evaluate_gates(rows: Sequence[dict], catalog: Catalog, exposure: float, expo
         return cell.get((model, split), {}).get(key)
 
     cot = catalog.composed[1]  # the direct form may stay at 0 (the two-hop curse): not a gate
-    control_cot = catalog.controls[1]
-    incontext_cot = next((s for s in catalog.base_checks if s.endswith("_cot")), None)
-    gate0 = _gate("gate0", "base model has the procedure for new names", [
+    matched = catalog.matched_control or catalog.controls[1]
+    gate0 = _gate("gate0", "base model has the procedure", [
         _check(f"base {cot}: subject restated", get("base", cot, "subject_accuracy"), ">=", 0.95),
-        *([_check(f"base {incontext_cot}", get("base", incontext_cot), ">=", 0.8)] if incontext_cot else []),
-        _check(f"base {control_cot} (matched control)", get("base", control_cot), ">=", 0.7, own_pretraining),
+        _check(f"base {matched} (matched control)", get("base", matched), ">=", 0.7, own_pretraining),
     ])
     if exposure == 1.0 and exposure_hop == "both":
-        gap = None if get("base", cot) is None or get("base", control_cot) is None else \
-            get("base", control_cot) - get("base", cot)
+        gap = None if get("base", cot) is None or get("base", matched) is None else \
+            get("base", matched) - get("base", cot)
         gate1 = _gate("gate1", "pretrained facts compose like the matched control",
-                      [_check(f"base {control_cot} - base {cot}", gap, "<=", 0.1, own_pretraining)])
+                      [_check(f"base {matched} - base {cot}", gap, "<=", 0.1, own_pretraining)])
     else:
         gate1 = _gate("gate1", "pretrained facts compose like the matched control", [],
                       f"needs exposure 1.0 with both hops (this run: {exposure:g}, {exposure_hop})")
     hop_a, hop_b = catalog.hops
-    gate2 = _gate("gate2", f"{REFERENCE} knows both facts, keeps old ones and composes by CoT", [
+    gate2 = _gate("gate2", f"{REFERENCE} knows both facts and composes them by CoT", [
         _check(f"{REFERENCE} {hop_a}", get(REFERENCE, hop_a), ">=", 0.95),
         _check(f"{REFERENCE} {hop_b}", get(REFERENCE, hop_b), ">=", 0.95),
-        _check(f"{REFERENCE} {catalog.retention}", get(REFERENCE, catalog.retention), ">=", 0.9, own_pretraining),
         _check(f"{REFERENCE} {cot}: first hop", get(REFERENCE, cot, "first_hop_accuracy"), ">=", 0.8),
         _check(f"{REFERENCE} {cot}", get(REFERENCE, cot), ">=", 0.5),
         _check(f"{REFERENCE} {cot}: Wilson lower bound", get(REFERENCE, cot, "ci_low"), ">=", 0.3),
@@ -80,21 +82,37 @@ def evaluate_gates(rows: Sequence[dict], catalog: Catalog, exposure: float, expo
     return [gate0, gate1, gate2]
 
 
+def diagnostics(rows: Sequence[dict], catalog: Catalog) -> list[dict]:
+    """The checks reported beside the gates, not deciding them: the base's composition with
+    the facts in context (each in-context CoT split: bridge and answer) and the reference's
+    retention."""
+    cell = {(r["model"], r["split"]): r for r in rows if r.get("library") is None}
+    out = []
+    for split in catalog.base_checks:
+        if split.startswith("incontext") and split.endswith("_cot") and ("base", split) in cell:
+            r = cell["base", split]
+            out.append({"check": f"base {split}", "value": r["accuracy"], "bridge": r.get("first_hop_accuracy"),
+                        "n": r["n"]})
+    if (REFERENCE, catalog.retention) in cell:
+        r = cell[REFERENCE, catalog.retention]
+        out.append({"check": f"{REFERENCE} {catalog.retention}", "value": r["accuracy"], "bridge": None, "n": r["n"]})
+    return out
+
+
+def markdown_diagnostics(checks: Sequence[dict]) -> str:
+    if not checks:
+        return "(none in this run)"
+    lines = ["| check (diagnostic, not a gate) | right | bridge written right | n |", "|---|---:|---:|---:|"]
+    lines += [f"| {c['check']} | {fmt_optional(c['value'])} | {fmt_optional(c['bridge'])} | {c['n']} |"
+              for c in checks]
+    return "\n".join(lines)
+
+
 def attributable(gates: Sequence[dict]) -> bool:
     """Recycled rows can be read as evidence about recycling: Gates 0 and 2 passed, and
     Gate 1 did not fail (it is measured only in exposure runs)."""
     passed = {g["gate"]: g["passed"] for g in gates}
     return bool(passed.get("gate0")) and bool(passed.get("gate2")) and passed.get("gate1") is not False
-
-
-def verdict(gates: Sequence[dict]) -> str:
-    """One line for the top of every table."""
-    if attributable(gates):
-        return "Gates passed: the positive controls work, so recycled rows can be read as evidence about recycling."
-    failed = [g["gate"] + (" (not measured)" if g["passed"] is None else "")
-              for g in gates if g["passed"] is not True and not (g["gate"] == "gate1" and g["passed"] is None)]
-    return (f"GATES FAILED ({', '.join(failed)}): the positive controls do not work in this run, so its recycled "
-            "rows cannot be attributed to recycling.")
 
 
 def markdown_gates(gates: Sequence[dict]) -> str:

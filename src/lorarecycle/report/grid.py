@@ -6,15 +6,19 @@ from __future__ import annotations
 import base64
 import html
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-from ..artifacts import atomic_write_text
+from ..artifacts import atomic_write_text, read_jsonl
+from ..evaluate.composition import composition_given_knowledge, pool
 from ..evaluate.oracle import oracle_rows
-from .aggregate import Aggregate, aggregate
+from ..layout import SAMPLES_FILE
 from ..tasks import Catalog, task_of
+from .aggregate import Aggregate, aggregate
+from .figures import plot_accuracy_heatmap, plot_axis_curves, plot_composition, plot_error_bars
 from .gates import attributable, evaluate_gates
-from .figures import plot_axis_curves, plot_error_bars, plot_accuracy_heatmap
-from .tables import requirement_rank
+from .tables import markdown_composition, requirement_rank
+from .verdict import headline
 
 
 def _conditions(aggs: Sequence[Aggregate]) -> list[tuple]:
@@ -25,8 +29,8 @@ def _cell_text(a: Aggregate | None) -> str:
     if a is None:
         return ""
     low, high = a.interval
-    if len(a.accuracies) == 1:
-        return f"{a.mean:.2f} [{low:.2f}, {high:.2f}] (n=1)"
+    if len(a.accuracies) == 1:  # one run: its Wilson interval
+        return f"{a.mean:.2f} [{low:.2f}, {high:.2f}]"
     pooled_low, pooled_high = a.pooled_interval
     return (f"{a.mean:.2f} t[{low:.2f}, {high:.2f}] pooled Wilson[{pooled_low:.2f}, {pooled_high:.2f}] "
             f"(n={len(a.accuracies)})")
@@ -49,7 +53,14 @@ def _table(aggs: Sequence[Aggregate], condition: tuple) -> tuple[list[str], list
 
 
 def _title(condition: tuple) -> str:
-    return ", ".join(f"{k}={v}" for k, v in condition) or "all cells"
+    return ", ".join(f"{k}={v}" for k, v in condition) or "accuracy"
+
+
+def _intro(n_runs: int) -> str:
+    if n_runs == 1:
+        return "Accuracy: exact match with its 95% Wilson interval."
+    return (f"{n_runs} runs (seeds or cells). Each table cell: mean accuracy over runs, t interval over runs and "
+            "Wilson interval of the pooled questions (95%), and the number of runs.")
 
 
 def make_figures(run_dir: Path, aggs: Sequence[Aggregate], axes: Sequence[str], catalog: Catalog) -> dict[str, str]:
@@ -70,67 +81,99 @@ def make_figures(run_dir: Path, aggs: Sequence[Aggregate], axes: Sequence[str], 
     return figures
 
 
-GATE_HEADER = ["cell", "gate0 (base procedure)", "gate1 (exposed vs matched control)", "gate2 (union_replay)",
+GATE_HEADER = ["run", "gate0 (base procedure)", "gate1 (exposed vs matched control)", "gate2 (union_replay)",
                "recycled rows attributable"]
 
 
-def gate_rows(cells, by_cell: dict[str, list[dict]]) -> list[list[str]]:
-    """One line per cell: each gate's result (the checks are in the cell's report)."""
-    mark = {True: "pass", False: "FAIL", None: "not measured"}
+def run_gates(cells, by_cell: dict[str, list[dict]]) -> list[tuple[str, list[dict], list[dict]]]:
+    """(label, rows, gates) of every run (cell) with rows."""
     out = []
     for cell in cells:
         rows = by_cell.get(cell.id, [])
-        if not rows:
-            continue
-        world = cell.config.world
-        gates = evaluate_gates(rows, task_of(cell.config).catalog, world.exposure, world.exposure_hop,
-                               cell.config.model.base_model is None)
-        axes = ", ".join(f"{k}={v}" for k, v in rows[0].get("axes", {}).items()) or cell.config.name
-        out.append([axes, *(mark[g["passed"]] for g in gates), "yes" if attributable(gates) else "NO"])
+        if rows:
+            world = cell.config.world
+            gates = evaluate_gates(rows, task_of(cell.config).catalog, world.exposure, world.exposure_hop,
+                                   cell.config.model.base_model is None)
+            out.append((", ".join(f"{k}={v}" for k, v in rows[0].get("axes", {}).items()) or cell.config.name,
+                        rows, gates))
     return out
 
 
-def render_markdown(title: str, aggs: Sequence[Aggregate], figures: dict[str, str], n_cells: int,
-                    gates: Sequence[list[str]] = ()) -> str:
-    parts = [f"# {title}", "", f"{n_cells} cells. Cells: mean accuracy over seeds, t interval over seeds and "
-             "Wilson interval of the pooled questions (95%); with one seed, the Wilson interval of that run.", ""]
-    if gates:
-        parts += ["## Gates per cell", "", "| " + " | ".join(GATE_HEADER) + " |", "|---" * len(GATE_HEADER) + "|"]
-        parts += ["| " + " | ".join(row) + " |" for row in gates] + [""]
-    for name, caption in figures.items():
+def gate_rows(runs: Sequence[tuple[str, list[dict], list[dict]]]) -> list[list[str]]:
+    """One line per run: each gate's result (the checks are in the run's report.md)."""
+    mark = {True: "pass", False: "FAIL", None: "not measured"}
+    return [[label, *(mark[g["passed"]] for g in gates), "yes" if attributable(gates) else "NO"]
+            for label, _, gates in runs]
+
+
+@dataclass(frozen=True)
+class Page:
+    title: str
+    headline: str
+    intro: str
+    gates: list[list[str]]
+    composition: str  # a markdown table
+    figures: dict[str, str]
+
+
+def _markdown_table(header: Sequence[str], body: Sequence[Sequence[str]]) -> list[str]:
+    return ["| " + " | ".join(header) + " |", "|---" * len(header) + "|", *("| " + " | ".join(r) + " |" for r in body)]
+
+
+def render_markdown(page: Page, aggs: Sequence[Aggregate]) -> str:
+    parts = [f"# {page.title}", "", f"**{page.headline}**", "", page.intro, "", "## Gates per run", "",
+             *_markdown_table(GATE_HEADER, page.gates), "", "## Composition given knowledge", "", page.composition, ""]
+    for name, caption in page.figures.items():
         parts += [f"![{caption}](figures/{name})", "", f"*{caption}*", ""]
     for condition in _conditions(aggs):
         header, body = _table(aggs, condition)
-        parts += [f"## {_title(condition)}", "", "| " + " | ".join(header) + " |",
-                  "|---|---|" + "---:|" * (len(header) - 2)]
-        parts += ["| " + " | ".join(row) + " |" for row in body] + [""]
+        parts += [f"## {_title(condition)}", "", *_markdown_table(header, body), ""]
     return "\n".join(parts)
 
 
-def render_html(title: str, aggs: Sequence[Aggregate], figures: dict[str, str], figure_dir: Path, n_cells: int,
-                gates: Sequence[list[str]] = ()) -> str:
+def _html_table(header: Sequence[str], body: Sequence[Sequence[str]]) -> str:
     esc = html.escape
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{esc(title)}</title>",
+    return ("<table><tr>" + "".join(f"<th>{esc(h)}</th>" for h in header) + "</tr>"
+            + "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in body) + "</table>")
+
+
+def render_html(page: Page, aggs: Sequence[Aggregate], figure_dir: Path) -> str:
+    esc = html.escape
+    composition = [line for line in page.composition.splitlines() if line.startswith("|")]
+    split = [[c.strip() for c in line.strip("|").split("|")] for line in composition]
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{esc(page.title)}</title>",
              "<style>body{font-family:sans-serif;max-width:1200px;margin:auto}table{border-collapse:collapse;"
              "font-size:12px}td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}"
-             "td:first-child,th:first-child{text-align:left}img{max-width:100%}</style></head><body>",
-             f"<h1>{esc(title)}</h1><p>{n_cells} cells. Cells: mean accuracy over seeds, t interval over seeds and "
-             "Wilson interval of the pooled questions (95%).</p>"]
-    if gates:
-        parts.append("<h2>Gates per cell</h2><table><tr>" + "".join(f"<th>{esc(h)}</th>" for h in GATE_HEADER)
-                     + "</tr>" + "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in gates)
-                     + "</table>")
-    for name, caption in figures.items():
+             "td:first-child,th:first-child{text-align:left}img{max-width:100%}"
+             ".verdict{font-size:18px;line-height:1.4}</style></head><body>",
+             f"<header><h1>{esc(page.title)}</h1><p class='verdict'><strong>{esc(page.headline)}</strong></p></header>",
+             f"<p>{esc(page.intro)}</p><h2>Gates per run</h2>{_html_table(GATE_HEADER, page.gates)}",
+             "<h2>Composition given knowledge</h2>"
+             + (_html_table(split[0], split[2:]) if len(split) > 2 else f"<p>{esc(page.composition)}</p>")]
+    for name, caption in page.figures.items():
         data = base64.b64encode((figure_dir / name).read_bytes()).decode()
         parts.append(f"<figure><img alt='{esc(caption)}' src='data:image/png;base64,{data}'>"
                      f"<figcaption>{esc(caption)}</figcaption></figure>")
     for condition in _conditions(aggs):
         header, body = _table(aggs, condition)
-        parts.append(f"<h2>{esc(_title(condition))}</h2><table><tr>" + "".join(f"<th>{esc(h)}</th>" for h in header)
-                     + "</tr>" + "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in body)
-                     + "</table>")
+        parts.append(f"<h2>{esc(_title(condition))}</h2>{_html_table(header, body)}")
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def composition_section(runs: Sequence[tuple[str, list[dict], list[dict]]], samples: Sequence[Path],
+                        catalog: Catalog) -> tuple[str, list[dict]]:
+    """Composition given knowledge pooled over the runs whose gates passed (and over all, when
+    some did not), as a markdown table, and the pooled entries over all runs."""
+    per_run = [composition_given_knowledge(read_jsonl(p) if p.exists() else [], catalog.hops, catalog.composed[1])
+               for p in samples]
+    every = pool(e for entries in per_run for e in entries)
+    passed = [entries for (_, _, gates), entries in zip(runs, per_run) if attributable(gates)]
+    if len(runs) == 1 or len(passed) == len(runs):
+        return markdown_composition(every), every
+    return (f"Over the {len(passed)} runs whose gates passed:\n\n"
+            f"{markdown_composition(pool(e for entries in passed for e in entries))}\n\nOver all {len(runs)} runs:"
+            f"\n\n{markdown_composition(every)}"), every
 
 
 def write_grid_report(run_dir: Path, name: str, axes: Sequence[str], cells, rows: Sequence[dict],
@@ -146,10 +189,19 @@ def write_grid_report(run_dir: Path, name: str, axes: Sequence[str], cells, rows
         extra = {"cell": cell.id, "axes": cell_rows[0].get("axes", {})} if cell_rows else {}
         derived += [{**o, **extra} for o in oracle_rows(cell_rows, cell.config.libraries)]
     aggs = aggregate(list(rows) + derived)
-    figures = make_figures(run_dir, aggs, list(axes), task_of(cells[0].config).catalog) if cells else {}
-    title = f"lorarecycle {'grid' if axes else 'experiment'} {name}"
-    gates = gate_rows(cells, by_cell)
+    catalog = task_of(cells[0].config).catalog if cells else None
+    figures = make_figures(run_dir, aggs, list(axes), catalog) if catalog else {}
+    runs = run_gates(cells, by_cell)
+    samples = [run_dir / SAMPLES_FILE] if len(cells) == 1 and not cells[0].id else \
+        [run_dir / "cells" / cell.id / SAMPLES_FILE for cell in cells if by_cell.get(cell.id)]
+    composition, entries = composition_section(runs, samples, catalog) if catalog else ("", [])
+    if entries and plot_composition(entries, run_dir / "figures" / "composition.png"):
+        figures["composition.png"] = ("Composition given knowledge, pooled over runs: both facts recalled (x) against "
+                                      "CoT right given both (y, 95% Wilson interval), one point per model")
+    page = Page(f"lorarecycle {'grid' if axes else 'experiment'} {name}",
+                headline([(rows, gates) for _, rows, gates in runs], catalog) if catalog and runs else "No rows yet.",
+                _intro(len(runs)), gate_rows(runs), composition, figures)
     if markdown:
-        atomic_write_text(run_dir / "report.md", render_markdown(title, aggs, figures, len(cells), gates))
-    atomic_write_text(run_dir / "report.html", render_html(title, aggs, figures, run_dir / "figures", len(cells), gates))
+        atomic_write_text(run_dir / "report.md", render_markdown(page, aggs))
+    atomic_write_text(run_dir / "report.html", render_html(page, aggs, run_dir / "figures"))
     return run_dir / "report.html"

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..tasks import Catalog
-from .gates import REFERENCE, differences_to_reference, markdown_gates, verdict
-from .tables import fmt_optional, markdown_accuracy, markdown_errors, markdown_loglik, markdown_selection, markdown_steps
+from .gates import REFERENCE, differences_to_reference, markdown_diagnostics, markdown_gates
+from .tables import (fmt_optional, markdown_accuracy, markdown_composition, markdown_errors, markdown_loglik,
+                     markdown_selection, markdown_steps)
 
 
 def routing_section(routing: dict) -> str:
@@ -83,16 +84,30 @@ def _results(manifest: dict, rows: Sequence[dict], catalog: Catalog) -> str:
     base = manifest.get("base", {})
     return f"""# lorarecycle experiment `{manifest['name']}`
 
+**{manifest.get("headline", "")}**
+
 - config hash `{manifest['config_hash']}`, seed {manifest['seed']}, familiarity {manifest['familiarity']}, exposure {manifest['exposure']}
 - base model: `{base.get('path')}` (pretraining: {base.get('pretrain', 'not ours')})
 - versions: {manifest.get('versions')}
 - precision: {manifest.get('precision')}; machine: {machine_text(manifest.get('machine') or {})}
 
-**{verdict(manifest.get("gates", []))}**
-
 ## Gates (positive controls, thresholds fixed in advance)
 
 {markdown_gates(manifest.get("gates", []))}
+
+Diagnostics, not gates: composition with the facts stated in context (one fact per relation,
+which a relation lookup can pass; and with a second fact of each relation, where a lookup
+is right half the time), and the reference's retention of old facts.
+
+{markdown_diagnostics(manifest.get("gate_diagnostics", []))}
+
+## Composition given knowledge
+
+Of the test chains whose two facts a model recalls on their own (each asked directly), how
+many its chain of thought composes; and how many of its wrong composed answers fall on a
+chain with a fact missing (what lost knowledge explains).
+
+{_composition_figure(manifest)}{markdown_composition(manifest.get("composition", []))}
 
 ## Accuracy (exact match, 95% Wilson interval)
 
@@ -107,6 +122,13 @@ with the test labels: the ceiling of one-expert-per-split selection (per-query s
 can exceed it).
 
 """
+
+
+def _composition_figure(manifest: dict) -> str:
+    if not manifest.get("composition_figure"):
+        return ""
+    return ("![composition given knowledge](figures/composition.png)\n\n*One point per model: both facts "
+            "recalled (x) against CoT right given both (y, 95% Wilson interval).*\n\n")
 
 
 def _familiarity(manifest: dict) -> str:

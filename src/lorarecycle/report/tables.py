@@ -133,3 +133,19 @@ def markdown_selection(rows: Sequence[dict]) -> str:
             shares = ", ".join(f"{e} {v:.2f}" for e, v in r["selected"].items())
             lines.append(f"| {row_label(r)} | {r['split']} | {shares} |")
     return "\n".join(lines) if len(lines) > 2 else "No per-query selector in this run."
+
+
+def markdown_composition(entries: Sequence[dict]) -> str:
+    """Composition given knowledge per model: facts recalled, CoT right overall and given both
+    facts (Wilson interval), and the share of wrong answers on a chain with a fact missing."""
+    if not entries:
+        return "(no model was evaluated on both hop splits and the composed CoT split)"
+    lines = ["| model [library] | chains | both facts recalled | CoT right | CoT right given both [95%] | "
+             "wrong answers with a fact missing |", "|---|---:|---:|---:|---:|---:|"]
+    for e in entries:
+        label = e["model"] if e["library"] is None else f"{e['model']} [{e['library']}]"
+        given = "–" if e["given_both"] is None else \
+            f"{e['right_given_both']}/{e['both_recalled']} = {e['given_both']:.2f} [{e['ci_low']:.2f}, {e['ci_high']:.2f}]"
+        missing = "–" if not e["wrong"] else f"{e['wrong_with_fact_missing']}/{e['wrong']}"
+        lines.append(f"| {label} | {e['n']} | {e['both_recalled']} | {e['composed_right']} | {given} | {missing} |")
+    return "\n".join(lines)

@@ -32,6 +32,10 @@ class Catalog:
     # needed facts given in the prompt (does the model follow the templates and compose
     # in context?)
     base_checks: tuple[str, ...] = field(default=())
+    # the base-only split of Gate 0's matched control (chains like the test's over facts the
+    # base read); None: the control split itself is matched (math)
+    matched_control: str | None = None
+    question_noun: str = "composed questions"  # the composed split's questions in the verdict sentence
     # what each split asks, in table order, keyed by the split that opens the entry (a `_direct`
     # key also covers its `_cot` twin); a report names only the splits its run has
     legend: tuple[tuple[str, str], ...] = ()
@@ -45,7 +49,7 @@ class Catalog:
 
     @property
     def pretraining_splits(self) -> tuple[str, ...]:
-        return (*self.controls, self.retention)
+        return (*self.controls, *([self.matched_control] if self.matched_control else []), self.retention)
 
     @property
     def scored_with_bridge(self) -> tuple[str, ...]:

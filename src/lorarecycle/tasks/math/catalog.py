@@ -27,7 +27,8 @@ MATH = Catalog(
     fewshot_examples="fewshot_math",
     full_ft_data=("knowledge_facts", "procedure_set"),
     retention="retention",
-    base_checks=("incontext_math_direct", "incontext_math_cot"),
+    question_noun="word problems",
+    base_checks=("incontext_math_direct", "incontext_math_cot", "incontext_math_distractor_cot"),
     legend=(
         ("knowledge", "`knowledge`: the test items' prices (the knowledge expert's facts)"),
         ("procedure", "`procedure`: problems that state the price (the procedure expert's skill, on the test items)"),
@@ -35,6 +36,8 @@ MATH = Catalog(
         ("control_direct", "`control_*`: the same kind of problem over familiar items whose prices the base model "
                            "read in pretraining (can it compose at all?)"),
         ("incontext_math_direct", "`incontext_math_*` (base only): the problems with the price stated before them"),
+        ("incontext_math_distractor_cot", "`incontext_math_distractor_cot` (base only): the same with another item's "
+                                          "price stated too, shuffled (reading off a price is right half the time)"),
         ("arithmetic", "`arithmetic`: the multiplication table"),
         ("retention", "`retention`: familiar pretraining prices no adapter trains on (forgetting facts)"),
     ),

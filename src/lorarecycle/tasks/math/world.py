@@ -142,6 +142,16 @@ def _price_sentence(world: MathWorld, item: str) -> str:
     return (M.price_prompt(item) + M.price_completion(world.prices[item])).strip()
 
 
+def _distractor_prices(world: MathWorld, p: Problem, test: list[Problem]) -> str:
+    """The item's price and another test item's, shuffled: reading off a stated price without
+    finding the item's own is right half the time."""
+    rng = make_rng(world.seed, "distractor", p.id)
+    others = sorted({q.item for q in test} - {p.item})
+    sentences = [_price_sentence(world, p.item), *(_price_sentence(world, i) for i in rng.sample(others, min(1, len(others))))]
+    rng.shuffle(sentences)
+    return " ".join(sentences)
+
+
 def incontext_math_corpus(world: MathWorld, n: int, epoch: int = 0, fixed_layout: bool = False) -> list[Example]:
     """Pretraining problems over one-off items (each item in one sequence only) whose price
     is stated in context, with a distractor price: the procedure for an unseen item name
@@ -212,4 +222,5 @@ def build_math_datasets(world: MathWorld) -> dict[str, list[Example]]:
         "retention": [_fact(i, world.prices[i]) for i in familiar_items],
         "incontext_math_direct": [in_context(_direct(p, False), _price_sentence(world, p.item)) for p in test],
         "incontext_math_cot": [in_context(_cot(p, False), _price_sentence(world, p.item)) for p in test],
+        "incontext_math_distractor_cot": [in_context(_cot(p, False), _distractor_prices(world, p, test)) for p in test],
     }

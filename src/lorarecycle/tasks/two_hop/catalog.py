@@ -27,15 +27,20 @@ TWO_HOP = Catalog(
     fewshot_examples="fewshot_twohop",
     full_ft_data=("hop1_facts", "hop2_facts"),
     retention="retention",
-    base_checks=("incontext_twohop_direct", "incontext_twohop_cot"),
+    question_noun="two-hop questions",
+    matched_control="control_matched_cot",
+    base_checks=("control_matched_cot", "incontext_twohop_direct", "incontext_twohop_cot", "incontext_distractor_cot"),
     legend=(
         ("hop1", "`hop1`/`hop2`: the experts' own facts"),
         ("twohop_direct", "`twohop_*`: r2(r1(A)) on the experts' chains (no adapter was trained on these questions)"),
         ("control_direct", "`control_*`: the same kind of question over familiar entities whose facts the base model "
-                           "read in pretraining (can it compose at all?); its `control-m*` chains match the test "
-                           "chains' relations and shape (the matched control)"),
+                           "read in pretraining (can it compose at all?)"),
+        ("control_matched_cot", "`control_matched_cot` (base only): the matched control, chains of the test's "
+                                "relations and shape over new names whose two facts pretraining states once"),
         ("incontext_twohop_direct", "`incontext_twohop_*` (base only): the two-hop questions with both facts stated "
                                     "before them (does the model compose what it is told?)"),
+        ("incontext_distractor_cot", "`incontext_distractor_cot` (base only): the same with a second fact of each "
+                                     "relation stated, shuffled, so looking a relation up is right half the time"),
         ("retention", "`retention`: familiar pretraining facts no adapter trains on (forgetting facts)"),
     ),
 )

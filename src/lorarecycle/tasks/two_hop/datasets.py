@@ -104,9 +104,22 @@ def chain_facts(c: Chain) -> str:
     return f"{T.fact_prompt(c.r1, c.a)} {c.b}. {T.fact_prompt(c.r2, c.b)} {c.c}."
 
 
+def distractor_facts(c: Chain, chains: list[Chain], seed: int) -> str:
+    """The chain's two facts and one more of each relation, from two other chains, in a
+    shuffled order: two facts per relation, so a model that answers with the object of a
+    stated fact of the asked relation, without composing, is right half the time."""
+    rng = make_rng(seed, "distractor", c.id)
+    others = rng.sample([d for d in chains if d.id != c.id], min(2, len(chains) - 1))
+    facts = [*c.facts(), *(d.facts()[i] for i, d in enumerate(others))]
+    rng.shuffle(facts)
+    return " ".join(f"{T.fact_prompt(f.relation, f.subject)} {f.obj}." for f in facts)
+
+
 def build_datasets(world: World) -> dict[str, list[Example]]:
     """All training sets and test splits, keyed by name (the catalog's train_sets and test_splits)."""
-    test, skill, pre, control, fewshot = (world.group(g) for g in ("test", "skill", "pretrain", "control", "fewshot"))
+    test, skill, pre, fewshot = (world.group(g) for g in ("test", "skill", "pretrain", "fewshot"))
+    control = [c for c in world.group("control") if not c.matched]  # graph paths, any relations
+    matched = [c for c in world.group("control") if c.matched]
     hop1 = [replace(fact_example(c.facts()[0], c.id), exposed=c.exposed) for c in test]
     hop2 = [replace(fact_example(c.facts()[1], c.id), exposed=c.exposed) for c in test]
     fewshot_hop1 = [fact_example(c.facts()[0], c.id) for c in fewshot]
@@ -135,9 +148,12 @@ def build_datasets(world: World) -> dict[str, list[Example]]:
         "twohop_cot": [cot_example(c) for c in test],
         "control_direct": [direct_example(c) for c in control],
         "control_cot": [cot_example(c) for c in control],
+        # the test's relation pair and shape over new names whose facts pretraining states once
+        "control_matched_cot": [cot_example(c) for c in matched],
         # familiar facts asked again after training: forgetting facts vs forgetting the procedure
         "retention": [fact_example(f) for f in retention],
         "incontext_twohop_direct": [in_context(direct_example(c), chain_facts(c)) for c in test],
         "incontext_twohop_cot": [in_context(cot_example(c), chain_facts(c)) for c in test],
+        "incontext_distractor_cot": [in_context(cot_example(c), distractor_facts(c, test, world.seed)) for c in test],
     }
 

@@ -23,8 +23,8 @@ class WorldSpec(StrictModel):
     n_pretrain_paths: int = Field(400, ge=1, description="two-hop paths asked in pretraining (direct and CoT)")
     n_control_paths: int = Field(100, ge=1, description="held-out two-hop paths of the knowledge graph (any relations)")
     n_control_matched: int = Field(
-        50, ge=0, description="held-out control chains with the test's relation pair and shape (own entities, both "
-        "facts in pretraining once): the matched half of the control")
+        150, ge=1, description="control chains with the test's relation pair and shape (own entities, both facts in "
+        "pretraining once), asked of the base by CoT: Gate 0's matched control (150: Wilson half-width <= 0.08)")
     n_incontext: int = Field(
         1200, ge=0, description="pretraining sequences per epoch (fresh each epoch) over one-off names that state facts "
         "in context and ask single-hop and two-hop questions about them (direct and CoT): meant to teach the "
