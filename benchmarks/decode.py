@@ -28,7 +28,7 @@ from lorarecycle.model.load import load_base, load_tokenizer
 from lorarecycle.model.precision import autocast, cpu_description, current_precision, matmul_gflops, set_precision
 from lorarecycle.model.tiny import build_tiny_llama
 from lorarecycle.model.tokenizer import build_tokenizer
-from lorarecycle.recycle.registry import LibraryInputs, build_recycled
+from lorarecycle.recycle.build import LibraryInputs, build_recycled
 from lorarecycle.runtime import configure_runtime
 from lorarecycle.tasks.two_hop.datasets import build_datasets
 from lorarecycle.tasks.two_hop.world import build_world

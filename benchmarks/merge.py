@@ -26,7 +26,7 @@ from torch import nn
 from lorarecycle.adapters.lora_io import LoraAdapter, LoraModule
 from lorarecycle.recycle.merge.apply import MergeOptions, merge_adapters
 from lorarecycle.recycle.merge.ops import gram_svd, truncate
-from lorarecycle.recycle.merge.registry import MERGE_METHODS
+from lorarecycle.recycle.merge import MERGE_METHODS
 
 SHAPES = {  # hidden, intermediate, k/v width, layers
     "llama-1b": (2048, 8192, 512, 16),

@@ -15,7 +15,7 @@ from lorarecycle.errors import UserError
 from lorarecycle.recycle.merge.apply import merge_adapter_dirs
 from lorarecycle.recycle.merge.methods import MERGE_METHODS, merge_method
 from lorarecycle.recycle.merge.ops import LowRank, stack_factors
-from lorarecycle.recycle.registry import RECYCLERS, LibraryInputs, build_recycled
+from lorarecycle.recycle.build import RECYCLERS, LibraryInputs, build_recycled
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import torch
 from lorarecycle.adapters.lora_io import read_adapter
 from lorarecycle.recycle.lorahub import lorahub_search
 from lorarecycle.recycle.recycler import LibraryInputs
-from lorarecycle.recycle.registry import RECYCLERS
+from lorarecycle.recycle.build import RECYCLERS
 from lorarecycle.tasks.example import Example
 
 from .helpers import make_peft_adapter

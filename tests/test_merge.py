@@ -11,7 +11,7 @@ from transformers import AutoModelForCausalLM
 from lorarecycle.adapters.lora_io import read_adapter
 from lorarecycle.errors import UserError
 from lorarecycle.recycle.merge.apply import MergeOptions, merge_adapter_dirs, merge_adapters, write_merge
-from lorarecycle.recycle.merge.registry import MERGE_METHODS
+from lorarecycle.recycle.merge import MERGE_METHODS
 
 from .helpers import make_peft_adapter, random_lora_state
 

@@ -15,7 +15,7 @@ from lorarecycle.adapters.lora_io import LoraModule
 from lorarecycle.config import MethodSpec
 from lorarecycle.errors import UserError
 from lorarecycle.recycle.merge.ops import LowRank, gram_svd, rank_for_tolerance, truncate
-from lorarecycle.recycle.merge.registry import MERGE_METHODS
+from lorarecycle.recycle.merge import MERGE_METHODS
 
 D_OUT, D_IN = 9, 7
 
@@ -256,7 +256,7 @@ def test_a_run_refuses_bad_merge_parameters_before_any_work(smoke_cfg, method, m
 @pytest.mark.parametrize("method", ["cat", "uniform_factors", "factor_linear"])
 def test_methods_that_set_their_own_rank_refuse_output_rank_options(method):
     from lorarecycle.recycle.merge.apply import MergeOptions, merge_adapters
-    from lorarecycle.recycle.registry import RECYCLERS
+    from lorarecycle.recycle.build import RECYCLERS
 
     assert not MERGE_METHODS.get(method).takes_output_rank
     with pytest.raises(UserError, match="unknown parameter 'rank'"):

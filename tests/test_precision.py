@@ -165,7 +165,7 @@ def test_in_bf16_the_adapted_layer_adds_the_exact_delta(tiny_base, tmp_path, mon
     monkeypatch.setenv("LORARECYCLE_PRECISION", "bf16")
     model = load_adapted(tiny_base, tmp_path / "a")
     name = "model.layers.0.mlp.down_proj"
-    layer = model.model.get_submodule(name)
+    layer = model.get_submodule(name)
     assert layer.base.weight.dtype == torch.bfloat16
     x = torch.randn(2, 5, layer.base.in_features)
     with torch.no_grad(), autocast(CPU):

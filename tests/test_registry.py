@@ -1,8 +1,8 @@
 import pytest
 
 from lorarecycle.errors import UserError
-from lorarecycle.recycle.merge.registry import MERGE_METHODS
-from lorarecycle.recycle.registry import RECYCLERS
+from lorarecycle.recycle.merge import MERGE_METHODS
+from lorarecycle.recycle.build import RECYCLERS
 from lorarecycle.registry import Registry
 
 

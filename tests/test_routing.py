@@ -11,7 +11,7 @@ from transformers import AutoModelForCausalLM
 from lorarecycle.adapters.lora_io import LoraModule, read_adapter
 from lorarecycle.errors import UserError
 from lorarecycle.recycle.recycler import LibraryInputs
-from lorarecycle.recycle.registry import RECYCLERS
+from lorarecycle.recycle.build import RECYCLERS
 from lorarecycle.recycle.routing.bank import build_bank, expert_update, top_k_softmax
 from lorarecycle.recycle.routing.layer import Router
 from lorarecycle.recycle.routing.model import build_routed_model, embed, retriever_selector

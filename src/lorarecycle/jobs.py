@@ -18,7 +18,7 @@ from .evaluate.evaluator import evaluate_split
 from .evaluate.monitor import HeldOutMonitor
 from .evaluate.trace import trace_examples
 from .model.load import load_tokenizer, safetensors_problem
-from .recycle.registry import RECYCLERS
+from .recycle.build import RECYCLERS
 from .recycle.routing.model import RoutedModel
 from .tasks.example import Example
 from .tasks import task_of
@@ -91,7 +91,7 @@ def evaluate_row(row: Row, build: Callable[[], torch.nn.Module], splits: tuple[s
     task = task_of(ctx.cfg)
     tokenizer = load_tokenizer(ctx.base_path)
     model = build()
-    # a single adapter kept unmerged (bf16 evaluation) is a one-expert RoutedModel: nothing to trace
+    # a routing method built through PEFT (arrow_peft) has no gates of ours to trace
     routes = row.library is not None and RECYCLERS.get(row.method).routes
     if routes and isinstance(model, RoutedModel) and not trace_path(ctx.out, row).is_file():
         trace_routing(model, tokenizer, ctx, row)

@@ -36,7 +36,7 @@ from .model.targets import resolve_target_modules, skeleton
 from .model.tiny import tiny_llama_config
 from .parallel import JobRunner
 from .plan import Row, plan
-from .recycle.registry import RECYCLERS
+from .recycle.build import RECYCLERS
 from .report.figures import plot_routing_trace
 from .report.gates import attributable, evaluate_gates
 from .report.markdown import render_report

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from .config import ExperimentConfig, MethodSpec
-from .recycle.registry import RECYCLERS
+from .recycle.build import RECYCLERS
 from .tasks import REPLAY_REFERENCES
 from .tasks import task_of
 

@@ -26,7 +26,7 @@ from .model.precision import current_precision
 from .parallel import JobRunner
 from .plan import FULL_FINE_TUNES, Row, Source, needed_experts
 from .recycle.adapted import load_adapted
-from .recycle.registry import LibraryInputs, build_recycled
+from .recycle.build import LibraryInputs, build_recycled
 from .seeding import derive_seed, make_rng
 from .tasks import REPLAY_REFERENCES
 from .tasks.recipe_sets import REPLAY_POOL

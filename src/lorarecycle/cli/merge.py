@@ -59,7 +59,7 @@ def merge(
 
     from ..adapters.lora_io import read_adapter
     from ..recycle.merge.apply import MergeOptions, check_before_merge, check_compatible, write_merge
-    from ..recycle.merge.registry import MERGE_METHODS
+    from ..recycle.merge import MERGE_METHODS
 
     cfg = _merge_config(inputs + ctx.args, method, weights, param, rank, tolerance, seed)
     _check_inputs_and_out(cfg, out)
@@ -83,7 +83,7 @@ def merge(
 def _merge_config(tokens: list[str], method, weights, param, rank, tolerance, seed):
     """The merge, from a CONFIG.yaml (no other flag allowed) or from the one-line form's flags."""
     from ..recycle.merge.config import load_merge_config, validate_merge_config
-    from ..recycle.merge.registry import MERGE_METHODS
+    from ..recycle.merge import MERGE_METHODS
 
     own, inputs = method_flags(tokens)
     flags = {"--method": method, "--weights": weights, "--param": param, "--rank": rank, "--tolerance": tolerance,

@@ -13,7 +13,7 @@ def methods(as_json: bool = typer.Option(False, "--json", help="machine-readable
             ) -> None:
     """List recycling methods, their data requirement and parameters (default and rule)."""
     from ..recycle.contract import schema
-    from ..recycle.registry import RECYCLERS  # heavy: only this command needs them
+    from ..recycle.build import RECYCLERS  # heavy: only this command needs them
 
     table = {}
     for name in RECYCLERS:

@@ -14,7 +14,7 @@ from ..errors import UserError, invalid
 from ..evaluate.decode import greedy_decode
 from ..model.load import load_base, load_tokenizer
 from ..recycle.adapted import load_adapted
-from ..recycle.registry import RECYCLERS, LibraryInputs, build_recycled
+from ..recycle.build import RECYCLERS, LibraryInputs, build_recycled
 from ..tasks.text import extract_answer, normalize
 from ..ui import progress_bar
 

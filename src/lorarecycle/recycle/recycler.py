@@ -1,7 +1,7 @@
 """The recycling-method contract: how to build a model from a library of experts.
 
 Register methods on RECYCLERS (merge methods through `merge.methods.merge_method`); import it
-from `.registry`, which imports every method file."""
+from `.build`, which imports every method file."""
 
 from __future__ import annotations
 

@@ -17,9 +17,8 @@ import torch
 from ...adapters.lora_io import LoraAdapter, LoraModule, read_adapter, write_adapter
 from ...errors import UserError
 from ...seeding import derive_seed
-from .methods import MergeMethod
+from .methods import MERGE_METHODS, MergeMethod
 from .ops import LowRank, gram_svd, lowrank_svd, rank_for_tolerance, stack_factors, truncate
-from .registry import MERGE_METHODS
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,13 @@ from .ops import LowRank, lowrank_svd, stack_factors, truncate
 from .params import OwnRank, Scale
 
 
+PAPER = "https://arxiv.org/abs/2506.13479"
+
+
+# "Uniform", the position paper's parameter averaging, as users meet it: in delta-W space
+# (uniform_delta) and in factor space (uniform_factors, below)
+@merge_method("uniform_delta", space="delta", summary="exact mean of delta W (linear)", averages=True,
+              reference_url=PAPER)
 @merge_method("linear", space="delta", summary="weighted average of delta W (exact; rank sum r_i)", averages=True,
               reference_url="https://huggingface.co/docs/peft/developer_guides/model_merging")
 def linear(modules, weights, *, generator, normalize: bool = True) -> LowRank:
@@ -42,6 +49,8 @@ def svd(modules, weights, *, generator, rank: OwnRank = 0) -> LowRank:
     return truncate(*lowrank_svd(stack_factors(modules, weights)), k)[0]
 
 
+@merge_method("uniform_factors", space="factors", summary="mean of A and of B separately (factor_linear)",
+              averages=True, reference_url=PAPER)
 @merge_method("factor_linear", space="factors", summary="average A and B separately (PEFT linear / mttl uniform)",
               averages=True,
               reference_url="https://huggingface.co/docs/peft/developer_guides/model_merging")

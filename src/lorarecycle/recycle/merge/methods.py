@@ -4,8 +4,8 @@ A method is a pure function `fn(modules, weights, *, generator, **params)` retur
 `LowRank` pair or a dense delta W; its keyword parameters, their annotated types and
 defaults (read from the signature) are the parameters users may set and their contract.
 `merge_method` registers it in the one registry of recycling methods (kind merge);
-MERGE_METHODS is that registry's view of them. Import it from `.registry`, which imports
-every method file."""
+MERGE_METHODS is that registry's view of them; `merge/__init__.py` imports every method
+file, so importing the package registers them all."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from ..contract import describe, signature_model, validate_params
 from ..recycler import MERGE_METHODS, RECYCLERS, Recycler
 from .params import OutputOptions
 
-__all__ = ["MERGE_METHODS", "MergeMethod", "merge_method", "register_merge"]
+__all__ = ["MERGE_METHODS", "MergeMethod", "merge_method"]
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ def recycling_contract(spec: MergeMethod) -> type[BaseModel]:
     return create_model(f"{spec.name}_recycler_params", __base__=OutputOptions, **own)
 
 
-def register_merge(spec: MergeMethod, reference_url: str = "") -> MergeMethod:
+def _register(spec: MergeMethod, reference_url: str = "") -> MergeMethod:
     """One entry in the one registry of recycling methods, of kind merge."""
     RECYCLERS.register(spec.name)(Recycler(spec.name, None, spec.summary, kind="merge", reference_url=reference_url,
                                            contract=recycling_contract(spec), merge=spec))
@@ -83,7 +83,7 @@ def merge_method(name: str, space: str, summary: str, *, averages: bool = False,
                  sets_rank: bool = False, reference_url: str = "") -> Callable[[Callable], Callable]:
     """Register `fn(modules, weights, *, generator, **params)` as the merge method `name`."""
     def decorator(fn: Callable) -> Callable:
-        register_merge(MergeMethod(name, fn, space, summary, averages, truncates, sets_rank), reference_url)
+        _register(MergeMethod(name, fn, space, summary, averages, truncates, sets_rank), reference_url)
         return fn
 
     return decorator

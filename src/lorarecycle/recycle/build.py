@@ -4,7 +4,7 @@ experiment builds any of them."""
 import torch
 
 from . import lorahub  # noqa: F401  (registers its method)
-from .merge import registry as merge_registry  # noqa: F401  (registers every merge method)
+from . import merge  # noqa: F401  (registers every merge method)
 from .merged import build_merged
 from .recycler import KINDS, MERGE_METHODS, RECYCLERS, LibraryInputs, Recycler
 from .routing import recyclers  # noqa: F401  (registers the routing and selection methods)
