@@ -42,8 +42,11 @@ def test_second_hop_is_scored_given_a_right_first_hop():
 
 
 def test_math_steps():
-    assert M.cot_steps(" A bag of Kato costs 3 coins. 4 times 3 is 12. So the answer is 12.") == ("kato", "3", "12")
-    assert M.cot_steps(" A bag of Rimu costs 3 coins. 4 times 3 is") == ("rimu", "3", "")
+    solved = " A bag of Kato costs 3 coins. At Zuri a bag costs 2 coins more. 3 plus 2 is 5. 4 times 5 is 20. So the answer is 20."
+    assert M.cot_steps(solved) == ("kato", "3", "20") and M.stated_rule(solved) == ("zuri", "2")
+    # the rule skipped: the product sits where the rule should be, so no total is read
+    assert M.cot_steps(" A bag of Kato costs 3 coins. 4 times 3 is 12. So the answer is 12.") == ("kato", "3", "")
+    assert M.cot_steps(" A bag of Rimu costs 3 coins. At Zuri a bag costs") == ("rimu", "3", "")
 
 
 def row(model, split, accuracy, library=None, n=150, **extra):

@@ -9,7 +9,8 @@ from lorarecycle.config import MathSpec, WorldSpec, load_preset
 from lorarecycle.model.tokenizer import build_tokenizer
 from lorarecycle.tasks.math import templates as M
 from lorarecycle.tasks.math import MATH
-from lorarecycle.tasks.math.world import build_math_datasets, build_math_world
+from lorarecycle.tasks.math.datasets import build_math_datasets
+from lorarecycle.tasks.math.world import build_math_world
 from lorarecycle.tasks.text import extract_answer, normalize
 
 SPEC = MathSpec(n_test_items=30, n_fewshot_items=5, n_procedure_items=20, n_familiar_items=24, n_buyers=6)
@@ -47,6 +48,19 @@ def test_item_groups_are_disjoint_and_test_items_only_in_the_knowledge_expert():
     assert {ex.chain for ex in data["fewshot_math"]} == groups["fewshot"]
 
 
+def test_the_rule_is_new_to_the_base_and_only_the_procedure_expert_learns_it():
+    world, data = build(familiarity="R", exposure=1.0)
+    shop, fee = world.test_shop, world.shops[world.test_shop]
+    rule = M.rule_sentence(shop, fee)
+    assert any(rule in ex.text for ex in data["procedure_set"])  # the procedure expert states it
+    for name in ("pretrain", "pretrain_incontext", "knowledge_facts", "general"):  # the replay pool: their subset
+        assert not any(shop in ex.text for ex in data[name]), name  # nor the shop's name, in any form
+    assert fee != world.shops[world.familiar_shop]  # the pretrained rule is another fee
+    familiar_rule = M.rule_sentence(world.familiar_shop, world.shops[world.familiar_shop])
+    assert any(familiar_rule in ex.text for ex in data["pretrain"])  # the habit of applying a stated rule
+    assert not any(familiar_rule in ex.text for ex in data["procedure_set"] + data["knowledge_facts"])
+
+
 def test_no_test_question_is_trained_on_and_answers_are_right():
     world, data = build(familiarity="R", exposure=1.0)
     trained = {ex.prompt for name in MATH.train_sets for ex in data[name]}
@@ -55,10 +69,11 @@ def test_no_test_question_is_trained_on_and_answers_are_right():
             assert ex.prompt not in trained
             p = next(q for q in world.problems if q.item == ex.chain and q.buyer in ex.prompt
                      and f" {q.count} " in ex.prompt)
-            assert ex.answer == str(p.count * p.price) and ex.bridge == str(p.price)
-    for ex in data["math_cot"]:  # the gold CoT states the price, then the product, then the answer
+            assert ex.answer == str(p.count * (p.price + p.fee)) and ex.bridge == str(p.price)
+    for ex in data["math_cot"]:  # the gold CoT states the price, the rule, the sum, the product, the answer
         assert extract_answer(ex.completion, "cot") == normalize(ex.answer)
-        assert M.extract_price(ex.completion) == ex.bridge
+        assert M.cot_steps(ex.completion) == (normalize(ex.chain), ex.bridge, ex.answer)
+        assert M.stated_rule(ex.completion) == (normalize(world.test_shop), str(world.shops[world.test_shop]))
 
 
 def test_the_control_is_distinct_problems_over_familiar_items_and_its_size_leaves_everything_else_alone():
@@ -90,6 +105,7 @@ def test_pretraining_has_the_arithmetic_and_familiar_prices_only():
     corpus = texts(data["pretrain"])
     assert texts(data["arithmetic"]) <= corpus  # the control split: the base model can multiply
     assert not any(item in t for t in corpus for item in world.items("test"))  # F: test items unseen
+    assert {ex.answer for ex in data["math_cot"] + data["control_cot"]} <= set(M.NUMBERS)  # one token each
 
 
 @pytest.mark.parametrize(("familiarity", "items_seen", "buyers_seen"), [("F", False, False), ("H", True, False),
@@ -109,6 +125,22 @@ def test_exposure_puts_that_fraction_of_test_prices_in_pretraining(exposure):
     _, data = build(exposure=exposure)
     seen = sum(ex.text in texts(data["pretrain"]) for ex in data["knowledge"])
     assert seen == round(exposure * SPEC.n_test_items)
+
+
+def test_the_distractor_prompt_states_one_true_price_and_rule_and_one_distractor_of_each():
+    import re
+
+    world, data = build()
+    for plain, distracted in zip(data["incontext_math_cot"], data["incontext_math_distractor_cot"]):
+        problem = next(p for p in world.group("test") if p.item == plain.chain)
+        prices = re.findall(r"A bag of (\w+) costs (\d+) coins\.", distracted.prompt.split(" Question:")[0])
+        rules = re.findall(r"At (\w+) a bag costs (\d+) coins more\.", distracted.prompt.split(" Question:")[0])
+        assert len(prices) == 2 and (problem.item, str(problem.price)) in prices
+        assert len(rules) == 2 and (world.test_shop, str(problem.fee)) in rules
+        assert (world.familiar_shop, str(world.shops[world.familiar_shop])) in rules
+        assert plain.prompt.count("A bag of") == 1 and plain.prompt.count(" coins more.") == 1
+    orders = {d.prompt.split(" Question:")[0].startswith(f"A bag of {d.chain}") for d in data["incontext_math_distractor_cot"]}
+    assert orders == {True, False}  # shuffled
 
 
 def test_tokenizer_covers_the_math_task():

@@ -165,16 +165,17 @@ def test_fixed_layout_sequences_are_the_incontext_test_layout_with_one_off_names
     assert replace(varied[0], id="") != replace(corpus[0], id="")
 
 
-def test_fixed_layout_math_problems_state_only_the_asked_price():
+def test_fixed_layout_math_problems_state_only_the_asked_price_and_rule():
     from lorarecycle.config import MathSpec
-    from lorarecycle.tasks.math.world import build_math_world, incontext_math_corpus
+    from lorarecycle.tasks.math.datasets import incontext_math_corpus
+    from lorarecycle.tasks.math.world import build_math_world
 
     world = build_math_world(WorldSpec(), MathSpec(), 0)
     corpus = incontext_math_corpus(world, 40, 0, fixed_layout=True)
     for ex in corpus:
-        assert ex.kind == "cot" and ex.prompt.count(" costs ") == 1
-        assert ex.prompt.startswith(f"A bag of {ex.subject} costs") and f"bags of {ex.subject}." in ex.prompt
-        assert ex.subject not in world.entities
+        assert ex.kind == "cot" and ex.prompt.count(" costs ") == 2 and ex.prompt.count(" coins more.") == 1
+        assert ex.prompt.startswith(f"A bag of {ex.subject} costs") and f"bags of {ex.subject} at " in ex.prompt
+        assert ex.subject not in world.entities and not set(world.shops) & set(ex.prompt.split())
 
 
 def test_retention_facts_are_pretraining_facts_held_out_of_replay():

@@ -1,7 +1,7 @@
-"""Math word problems: the knowledge expert learns prices, the procedure expert solves
-problems with the price given; the test needs both. World, sets and splits: `world.py`;
-wording: `templates.py`; the config section `math`: `spec.py` (familiarity and exposure come
-from `world`)."""
+"""Math word problems: the knowledge expert learns prices, the procedure expert a shop's rule
+(a fee per bag) the base never saw; the test needs both. World: `world.py`; sets and splits:
+`datasets.py`; wording: `templates.py`; the config section `math`: `spec.py` (familiarity
+and exposure come from `world`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from ..base import REFERENCE_ROLE, ProbeEntity, Task
 from . import templates as M
 from .catalog import MATH
 from .spec import MathSpec
-from .world import MathWorld, build_math_datasets, build_math_world, cot_form, incontext_math_corpus, question_form
+from .datasets import build_math_datasets, cot_form, incontext_math_corpus, question_form
+from .world import MathWorld, build_math_world
 
 
 def _world(cfg) -> MathWorld:
@@ -23,6 +24,7 @@ def _vocabulary(cfg) -> list[str]:
 def _probe_entities(world: MathWorld) -> list[ProbeEntity]:
     """Test items and buyers, and familiar items, each where the text expects one."""
     return ([(i, "item", world.spec.familiarity in ("H", "R"), "A bag of") for i in world.items("test")]
+            + [(world.test_shop, "shop", False, "At")]
             + [(b, "buyer", world.spec.familiarity == "R", "Question:") for b in world.test_buyers]
             + [(i, REFERENCE_ROLE, True, "A bag of") for i in world.items("pretrain")])
 

@@ -1,5 +1,5 @@
-"""The math task's catalog: the knowledge expert learns prices, the procedure expert solves
-problems with the price given; the test needs both."""
+"""The math task's catalog: the knowledge expert learns prices, the procedure expert a shop's
+rule; the test needs both."""
 
 from __future__ import annotations
 
@@ -31,14 +31,17 @@ MATH = Catalog(
     base_checks=("incontext_math_direct", "incontext_math_cot", "incontext_math_distractor_cot"),
     legend=(
         ("knowledge", "`knowledge`: the test items' prices (the knowledge expert's facts)"),
-        ("procedure", "`procedure`: problems that state the price (the procedure expert's skill, on the test items)"),
-        ("math_direct", "`math_*`: problems that need the price and the procedure (no adapter was trained on them)"),
-        ("control_direct", "`control_*`: the same kind of problem over familiar items whose prices the base model "
-                           "read in pretraining (can it compose at all?)"),
-        ("incontext_math_direct", "`incontext_math_*` (base only): the problems with the price stated before them"),
+        ("procedure", "`procedure`: the test problems with the price stated, so only the test shop's rule is "
+                      "missing (the procedure expert's skill)"),
+        ("math_direct", "`math_*`: the test problems, which need the price and the shop's rule (no adapter was "
+                        "trained on them)"),
+        ("control_direct", "`control_*`: the same kind of problem over familiar items at the shop whose rule the base "
+                           "model read in pretraining (the matched control: can it compose at all?)"),
+        ("incontext_math_direct", "`incontext_math_*` (base only): the problems with the price and the rule stated "
+                                  "before them"),
         ("incontext_math_distractor_cot", "`incontext_math_distractor_cot` (base only): the same with another item's "
-                                          "price stated too, shuffled (reading off a price is right half the time)"),
-        ("arithmetic", "`arithmetic`: the multiplication table"),
+                                          "price and the other shop's rule stated too, shuffled"),
+        ("arithmetic", "`arithmetic`: the sum and product tables"),
         ("retention", "`retention`: familiar pretraining prices no adapter trains on (forgetting facts)"),
     ),
 )
