@@ -137,3 +137,13 @@ def test_split_names_live_only_in_their_task_package():
             if isinstance(node, ast.Constant) and node.value in splits:
                 found.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.value!r}")
     assert not found, found
+
+
+def test_files_and_functions_stay_small():
+    """No module over 300 lines, no function over 60: one job each, readable top to bottom."""
+    long_files = [f"{p.relative_to(ROOT)}: {n}" for p in modules() if (n := len(p.read_text().splitlines())) > 300]
+    long_functions = [f"{p.relative_to(ROOT)}:{node.lineno} {node.name}: {node.end_lineno - node.lineno + 1}"
+                      for p in modules() for node in ast.walk(ast.parse(p.read_text()))
+                      if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+                      and node.end_lineno - node.lineno + 1 > 60]
+    assert not long_files and not long_functions, long_files + long_functions
