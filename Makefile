@@ -45,6 +45,7 @@ smollm2: $(STAMP)
 # chromium-headless-shell): make screenshot [RUN=runs/default-<hash>]
 RUN ?= $(firstword $(wildcard runs/default-*))
 screenshot:
+	@test -f "$(RUN)/report.html" || { echo "error: no report.html in RUN=$(RUN)" >&2; exit 2; }
 	chromium-headless-shell --no-sandbox --disable-gpu --hide-scrollbars --window-size=1280,900 \
 	  --screenshot=$(abspath $(RUN))/report.png file://$(abspath $(RUN))/report.html
 
