@@ -74,18 +74,23 @@ def with_prices_and_rules(world: MathWorld, p: Problem, items: list[str], shops:
 
 
 def incontext_math_corpus(world: MathWorld, n: int, epoch: int = 0, fixed_layout: bool = False) -> list[Example]:
-    """Pretraining problems over one-off items and one-off shops (each in one sequence only)
-    whose price and rule are stated in context, each with a distractor: the procedure for an
+    """Pretraining problems over one-off items (each in one sequence only) and shops of a
+    pool, each fee new in every sequence, whose price and rule are stated in context, each
+    with a distractor: the procedure for an
     unseen item and an unseen shop (restate the price, read the rule, add, multiply), fresh
     each pretraining epoch. `fixed_layout=True`: the curriculum's first stage, the price and
     the rule alone before the CoT problem (the `incontext_math_cot` layout)."""
     rng = make_rng(world.seed, "math-incontext-fixed" if fixed_layout else "math-incontext", str(epoch))
     m = world.math
     reserved = set(M.MATH_WORDS) | {e.lower() for e in world.entities}
-    names = iter(unique_names(rng, 4 * n, reserved, words=1))
+    # items new in every sequence; shops from a smaller pool (one-word names run out at ~4600),
+    # each with a new fee in every sequence, so no shop's fee can be learned
+    names = unique_names(rng, 2 * n + max(2, n // 4), reserved, words=1)
+    items, shops = iter(names[: 2 * n]), names[2 * n :]
     out = []
     for i in range(n):
-        item, other, shop, other_shop = (next(names) for _ in range(4))
+        item, other = next(items), next(items)
+        shop, other_shop = rng.sample(shops, 2)
         p = Problem(f"incontext-{epoch}-{i}", "incontext", rng.choice(world.familiar_buyers), item,
                     rng.randint(2, m.max_count), rng.randint(2, m.max_price), shop, rng.randint(1, m.max_fee))
         prices = [M.price_sentence(item, p.price), M.price_sentence(other, rng.randint(2, m.max_price))]
