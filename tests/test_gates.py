@@ -190,3 +190,12 @@ def test_the_split_legend_is_the_task_s_own_and_names_only_the_splits_a_run_has(
     assert "`math_*`" in math and "`arithmetic`" in math and "`hop1`" not in math and "`twohop_*`" not in math
     math_control = legend(("knowledge", "math_cot", "control_cot", "retention"), MATH)
     assert "`control_*`" in math_control and "control-m" not in math_control and "familiar items" in math_control
+
+
+def test_the_html_page_renders_each_composition_table_apart():
+    from lorarecycle.report.grid import _markdown_blocks_html
+
+    text = "Over the 1 runs whose gates passed:\n\n| a | b |\n|---|---|\n| x | 1 |\n\nOver all 2 runs:\n\n| a | b |\n|---|---|\n| y | 2 |"
+    out = _markdown_blocks_html(text)
+    assert out.count("<table>") == 2 and out.count("<th>a</th>") == 2 and "<td>---</td>" not in out
+    assert out.startswith("<p>Over the 1 runs") and "<p>Over all 2 runs:</p>" in out

@@ -137,10 +137,21 @@ def _html_table(header: Sequence[str], body: Sequence[Sequence[str]]) -> str:
             + "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in body) + "</table>")
 
 
+def _markdown_blocks_html(text: str) -> str:
+    """Paragraphs and pipe tables (what `composition_section` writes) as HTML."""
+    out = []
+    for block in text.split("\n\n"):
+        lines = block.strip().splitlines()
+        if lines and all(line.startswith("|") for line in lines):
+            cells = [[c.strip() for c in line.strip("|").split("|")] for line in lines]
+            out.append(_html_table(cells[0], cells[2:]))
+        elif block.strip():
+            out.append(f"<p>{html.escape(block.strip())}</p>")
+    return "".join(out)
+
+
 def render_html(page: Page, aggs: Sequence[Aggregate], figure_dir: Path) -> str:
     esc = html.escape
-    composition = [line for line in page.composition.splitlines() if line.startswith("|")]
-    split = [[c.strip() for c in line.strip("|").split("|")] for line in composition]
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{esc(page.title)}</title>",
              "<style>body{font-family:sans-serif;max-width:1200px;margin:auto}table{border-collapse:collapse;"
              "font-size:12px}td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}"
@@ -148,8 +159,7 @@ def render_html(page: Page, aggs: Sequence[Aggregate], figure_dir: Path) -> str:
              ".verdict{font-size:18px;line-height:1.4}</style></head><body>",
              f"<header><h1>{esc(page.title)}</h1><p class='verdict'><strong>{esc(page.headline)}</strong></p></header>",
              f"<p>{esc(page.intro)}</p><h2>Gates per run</h2>{_html_table(GATE_HEADER, page.gates)}",
-             "<h2>Composition given knowledge</h2>"
-             + (_html_table(split[0], split[2:]) if len(split) > 2 else f"<p>{esc(page.composition)}</p>")]
+             "<h2>Composition given knowledge</h2>" + _markdown_blocks_html(page.composition)]
     for name, caption in page.figures.items():
         data = base64.b64encode((figure_dir / name).read_bytes()).decode()
         parts.append(f"<figure><img alt='{esc(caption)}' src='data:image/png;base64,{data}'>"
