@@ -2,7 +2,9 @@
 checks and the diagnostics beside them; pooled over seeds, each model's two-hop CoT and its
 composition given knowledge.
 
-    python docs/results/default-seeds/seeds_table.py [GRID_DIR]
+    python docs/results/default-seeds/seeds_table.py [GRID_DIR [COMPOSED_COT_SPLIT]]
+
+(the math grid: `docs/results/math/ math_cot`)
 """
 
 from __future__ import annotations
@@ -12,8 +14,6 @@ import math
 import sys
 from pathlib import Path
 
-GATE0 = ("base twohop_cot: subject restated", "base control_matched_cot (matched control)")
-GATE2 = ("union_replay hop1", "union_replay hop2", "union_replay twohop_cot: first hop", "union_replay twohop_cot")
 
 
 def wilson(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
@@ -33,32 +33,26 @@ def value(checks: dict, name: str) -> str:
 
 
 def per_seed(cells: list[tuple[dict, Path]]) -> None:
-    print("| seed | Gate 0: subject restated / matched control | Gate 2 (`union_replay`): hop1 / hop2 / CoT first "
-          "hop / CoT (Wilson lower) | attributable | diagnostics: in context / with distractors (bridge) / "
-          "`union_replay` retention |")
+    print("| seed | Gate 0 checks | Gate 2 checks | attributable | diagnostics (value, bridge right) |")
     print("|---|---|---|---|---|")
     for manifest, _ in cells:
-        checks = {c["check"]: c for g in manifest["gates"] for c in g["checks"]}
-        diag = {d["check"]: d for d in manifest.get("gate_diagnostics", [])}
-        gate0 = " / ".join(value(checks, c) for c in GATE0)
-        gate2 = " / ".join(value(checks, c) for c in GATE2)
-        wilson_low = value(checks, "union_replay twohop_cot: Wilson lower bound")
-        incontext = diag.get("base incontext_twohop_cot", {}).get("value")
-        distractor = diag.get("base incontext_distractor_cot", {})
-        retention = diag.get("union_replay retention", {}).get("value")
-        print(f"| {manifest['seed']} | {gate0} | {gate2} ({wilson_low}) | {'yes' if manifest['attributable'] else 'no'}"
-              f" | {incontext:.2f} / {distractor.get('value', 0):.2f} ({distractor.get('bridge') or 0:.2f}) / "
-              f"{retention:.2f} |")
+        gates = {g["gate"]: g for g in manifest["gates"]}
+        text = {name: " / ".join(f"{c['check']} {value({c['check']: c}, c['check'])}" for c in gates[name]["checks"])
+                for name in ("gate0", "gate2")}
+        diag = " / ".join(f"{d['check']} {d['value']:.2f}" + (f" ({d['bridge']:.2f})" if d.get("bridge") is not None
+                                                              else "") for d in manifest.get("gate_diagnostics", []))
+        print(f"| {manifest['seed']} | {text['gate0']} | {text['gate2']} | "
+              f"{'yes' if manifest['attributable'] else 'no'} | {diag} |")
 
 
-def pooled(cells: list[tuple[dict, Path]], attributable_only: bool) -> None:
+def pooled(cells: list[tuple[dict, Path]], attributable_only: bool, split: str) -> None:
     chosen = [(m, c) for m, c in cells if m["attributable"] or not attributable_only]
     cot: dict[tuple, list[int]] = {}
     given: dict[tuple, list[int]] = {}
     for manifest, cell in chosen:
         rows = [json.loads(line) for line in (cell / "results.jsonl").read_text().splitlines() if line.strip()]
         for r in rows:
-            if r["split"] == "twohop_cot":
+            if r["split"] == split:
                 acc = cot.setdefault((r["model"], r["library"]), [0, 0])
                 acc[0] += r["correct"]
                 acc[1] += r["n"]
@@ -68,7 +62,7 @@ def pooled(cells: list[tuple[dict, Path]], attributable_only: bool) -> None:
                 acc[i] += e[k]
     seeds = ", ".join(str(m["seed"]) for m, _ in chosen)
     print(f"\npooled over seeds {seeds} ({'attributable seeds only' if attributable_only else 'all seeds'}):\n")
-    print("| model [library] | two-hop CoT [95% Wilson] | both facts recalled | CoT right given both [95%] | "
+    print(f"| model [library] | {split} [95% Wilson] | both facts recalled | CoT right given both [95%] | "
           "wrong with a fact missing |")
     print("|---|---|---|---|---|")
     for (model, library), (k, n) in cot.items():
@@ -87,12 +81,14 @@ def pooled(cells: list[tuple[dict, Path]], attributable_only: bool) -> None:
 
 def main() -> None:
     grid = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).parent
+    split = sys.argv[2] if len(sys.argv) > 2 else "twohop_cot"
     cells = sorted(((json.loads(p.read_text()), p.parent) for p in grid.glob("cells/*/run.json")),
                    key=lambda c: c[0]["seed"])
     per_seed(cells)
-    pooled(cells, attributable_only=True)
+    if any(m["attributable"] for m, _ in cells):
+        pooled(cells, attributable_only=True, split=split)
     if not all(m["attributable"] for m, _ in cells):
-        pooled(cells, attributable_only=False)
+        pooled(cells, attributable_only=False, split=split)
 
 
 if __name__ == "__main__":
