@@ -192,10 +192,18 @@ def test_the_split_legend_is_the_task_s_own_and_names_only_the_splits_a_run_has(
     assert "`control_*`" in math_control and "control-m" not in math_control and "familiar items" in math_control
 
 
-def test_the_html_page_renders_each_composition_table_apart():
-    from lorarecycle.report.grid import _markdown_blocks_html
+def test_the_report_pools_composition_over_the_attributable_runs_and_renders_each_table_apart():
+    from lorarecycle.report.grid import _composition_html, composition_section
 
-    text = "Over the 1 runs whose gates passed:\n\n| a | b |\n|---|---|\n| x | 1 |\n\nOver all 2 runs:\n\n| a | b |\n|---|---|\n| y | 2 |"
-    out = _markdown_blocks_html(text)
-    assert out.count("<table>") == 2 and out.count("<th>a</th>") == 2 and "<td>---</td>" not in out
-    assert out.startswith("<p>Over the 1 runs") and "<p>Over all 2 runs:</p>" in out
+    entry = {"model": "arrow", "library": "two", "n": 10, "both_recalled": 4, "composed_right": 1,
+             "right_given_both": 1, "wrong": 9, "wrong_with_fact_missing": 6}
+    passing = evaluate_gates(PASSING, TWO_HOP, 0.0, "both")
+    failing = evaluate_gates(with_value(PASSING, "base", "twohop_cot", "subject_accuracy", 0.5), TWO_HOP, 0.0, "both")
+    blocks = composition_section([("seed=0", PASSING, passing), ("seed=1", PASSING, failing)], [[entry], [entry]])
+    assert [caption for caption, _ in blocks] == ["Over the 1 runs whose gates passed:", "Over all 2 runs:"]
+    assert [e["both_recalled"] for _, (e,) in blocks] == [4, 8]
+    out = _composition_html(blocks)
+    assert out.count("<table>") == 2 and out.count("<th>model [library]</th>") == 2
+    assert "<td>arrow [two]</td>" in out and "<td>1/4 = 0.25" in out
+    (only,) = composition_section([("seed=0", PASSING, passing)], [[entry]])
+    assert only[0] == "" and only[1][0]["n"] == 10

@@ -27,34 +27,34 @@ def composition_given_knowledge(samples: Iterable[dict], hops: Sequence[str], co
             continue
         chains = [c for c in by_split[composed] if all(c in by_split[h] for h in hops)]
         known = [c for c in chains if all(by_split[h][c] for h in hops)]
-        right_given = sum(by_split[composed][c] for c in known)
         wrong = [c for c in chains if not by_split[composed][c]]
-        low, high = wilson_interval(right_given, len(known)) if known else (None, None)
-        out.append({
+        out.append(_with_rate({
             "model": model, "library": library, "n": len(chains), "both_recalled": len(known),
-            "composed_right": sum(by_split[composed][c] for c in chains), "right_given_both": right_given,
-            "given_both": right_given / len(known) if known else None, "ci_low": low, "ci_high": high,
-            "wrong": len(wrong),
-            "wrong_with_fact_missing": sum(1 for c in wrong if c not in known),
-        })
+            "composed_right": sum(by_split[composed][c] for c in chains),
+            "right_given_both": sum(by_split[composed][c] for c in known),
+            "wrong": len(wrong), "wrong_with_fact_missing": sum(1 for c in wrong if c not in known),
+        }))
     # the base first, then single adapters and references, then recycled models (each in run order)
     return sorted(out, key=lambda e: 0 if e["model"] == "base" else 1 if e["library"] is None else 2)
+
+
+COUNTS = ("n", "both_recalled", "composed_right", "right_given_both", "wrong", "wrong_with_fact_missing")
+
+
+def _with_rate(counts: dict) -> dict:
+    """The counts plus CoT right given both facts, with its Wilson interval (None without such a chain)."""
+    k, n = counts["right_given_both"], counts["both_recalled"]
+    low, high = wilson_interval(k, n) if n else (None, None)
+    return {**counts, "given_both": k / n if n else None, "ci_low": low, "ci_high": high}
 
 
 def pool(entries: Iterable[dict]) -> list[dict]:
     """The same counts summed over runs (seeds, cells) per (model, library)."""
     summed: dict[tuple, dict] = {}
     for e in entries:
-        key = (e["model"], e["library"])
-        acc = summed.setdefault(key, {"model": e["model"], "library": e["library"], "n": 0, "both_recalled": 0,
-                                      "composed_right": 0, "right_given_both": 0, "wrong": 0,
-                                      "wrong_with_fact_missing": 0, "runs": 0})
-        for k in ("n", "both_recalled", "composed_right", "right_given_both", "wrong", "wrong_with_fact_missing"):
+        acc = summed.setdefault((e["model"], e["library"]), {"model": e["model"], "library": e["library"], "runs": 0,
+                                                             **dict.fromkeys(COUNTS, 0)})
+        for k in COUNTS:
             acc[k] += e[k]
         acc["runs"] += 1
-    out = []
-    for acc in summed.values():
-        k, n = acc["right_given_both"], acc["both_recalled"]
-        low, high = wilson_interval(k, n) if n else (None, None)
-        out.append({**acc, "given_both": k / n if n else None, "ci_low": low, "ci_high": high})
-    return out
+    return [_with_rate(acc) for acc in summed.values()]

@@ -88,8 +88,8 @@ def diagnostics(rows: Sequence[dict], catalog: Catalog) -> list[dict]:
     retention."""
     cell = {(r["model"], r["split"]): r for r in rows if r.get("library") is None}
     out = []
-    for split in catalog.base_checks:
-        if split.startswith("incontext") and split.endswith("_cot") and ("base", split) in cell:
+    for split in catalog.in_context:
+        if ("base", split) in cell:
             r = cell["base", split]
             out.append({"check": f"base {split}", "value": r["accuracy"], "bridge": r.get("first_hop_accuracy"),
                         "n": r["n"]})

@@ -9,15 +9,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..artifacts import atomic_write_text, read_jsonl
-from ..evaluate.composition import composition_given_knowledge, pool
+from ..artifacts import atomic_write_text, read_json
+from ..evaluate.composition import pool
 from ..evaluate.oracle import oracle_rows
-from ..layout import SAMPLES_FILE
 from ..tasks import Catalog, task_of
 from .aggregate import Aggregate, aggregate
 from .figures import plot_accuracy_heatmap, plot_axis_curves, plot_composition, plot_error_bars
 from .gates import attributable, evaluate_gates
-from .tables import markdown_composition, requirement_rank
+from .tables import (COMPOSITION_HEADER, NO_COMPOSITION, composition_rows, markdown_composition,
+                     requirement_rank)
 from .verdict import headline
 
 
@@ -112,7 +112,7 @@ class Page:
     headline: str
     intro: str
     gates: list[list[str]]
-    composition: str  # a markdown table
+    composition: list[tuple[str, list[dict]]]  # (caption, pooled entries) per block
     figures: dict[str, str]
 
 
@@ -122,7 +122,10 @@ def _markdown_table(header: Sequence[str], body: Sequence[Sequence[str]]) -> lis
 
 def render_markdown(page: Page, aggs: Sequence[Aggregate]) -> str:
     parts = [f"# {page.title}", "", f"**{page.headline}**", "", page.intro, "", "## Gates per run", "",
-             *_markdown_table(GATE_HEADER, page.gates), "", "## Composition given knowledge", "", page.composition, ""]
+             *_markdown_table(GATE_HEADER, page.gates), "", "## Composition given knowledge", ""]
+    for caption, entries in page.composition:
+        parts += [caption, ""] if caption else []
+        parts += [markdown_composition(entries), ""]
     for name, caption in page.figures.items():
         parts += [f"![{caption}](figures/{name})", "", f"*{caption}*", ""]
     for condition in _conditions(aggs):
@@ -137,16 +140,12 @@ def _html_table(header: Sequence[str], body: Sequence[Sequence[str]]) -> str:
             + "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in body) + "</table>")
 
 
-def _markdown_blocks_html(text: str) -> str:
-    """Paragraphs and pipe tables (what `composition_section` writes) as HTML."""
+def _composition_html(blocks: list[tuple[str, list[dict]]]) -> str:
     out = []
-    for block in text.split("\n\n"):
-        lines = block.strip().splitlines()
-        if lines and all(line.startswith("|") for line in lines):
-            cells = [[c.strip() for c in line.strip("|").split("|")] for line in lines]
-            out.append(_html_table(cells[0], cells[2:]))
-        elif block.strip():
-            out.append(f"<p>{html.escape(block.strip())}</p>")
+    for caption, entries in blocks:
+        out.append(f"<p>{html.escape(caption)}</p>" if caption else "")
+        out.append(_html_table(COMPOSITION_HEADER, composition_rows(entries)) if entries
+                   else f"<p>{html.escape(NO_COMPOSITION)}</p>")
     return "".join(out)
 
 
@@ -159,7 +158,7 @@ def render_html(page: Page, aggs: Sequence[Aggregate], figure_dir: Path) -> str:
              ".verdict{font-size:18px;line-height:1.4}</style></head><body>",
              f"<header><h1>{esc(page.title)}</h1><p class='verdict'><strong>{esc(page.headline)}</strong></p></header>",
              f"<p>{esc(page.intro)}</p><h2>Gates per run</h2>{_html_table(GATE_HEADER, page.gates)}",
-             "<h2>Composition given knowledge</h2>" + _markdown_blocks_html(page.composition)]
+             "<h2>Composition given knowledge</h2>" + _composition_html(page.composition)]
     for name, caption in page.figures.items():
         data = base64.b64encode((figure_dir / name).read_bytes()).decode()
         parts.append(f"<figure><img alt='{esc(caption)}' src='data:image/png;base64,{data}'>"
@@ -171,19 +170,21 @@ def render_html(page: Page, aggs: Sequence[Aggregate], figure_dir: Path) -> str:
     return "\n".join(parts)
 
 
-def composition_section(runs: Sequence[tuple[str, list[dict], list[dict]]], samples: Sequence[Path],
-                        catalog: Catalog) -> tuple[str, list[dict]]:
-    """Composition given knowledge pooled over the runs whose gates passed (and over all, when
-    some did not), as a markdown table, and the pooled entries over all runs."""
-    per_run = [composition_given_knowledge(read_jsonl(p) if p.exists() else [], catalog.hops, catalog.composed[1])
-               for p in samples]
+def composition_section(runs: Sequence[tuple[str, list[dict], list[dict]]],
+                        per_run: Sequence[list[dict]]) -> list[tuple[str, list[dict]]]:
+    """Composition given knowledge (each run's entries, as its run.json holds them) pooled over
+    the runs whose gates passed, and over all runs when some did not: (caption, entries)."""
     every = pool(e for entries in per_run for e in entries)
     passed = [entries for (_, _, gates), entries in zip(runs, per_run) if attributable(gates)]
     if len(runs) == 1 or len(passed) == len(runs):
-        return markdown_composition(every), every
-    return (f"Over the {len(passed)} runs whose gates passed:\n\n"
-            f"{markdown_composition(pool(e for entries in passed for e in entries))}\n\nOver all {len(runs)} runs:"
-            f"\n\n{markdown_composition(every)}"), every
+        return [("", every)]
+    return [(f"Over the {len(passed)} runs whose gates passed:", pool(e for entries in passed for e in entries)),
+            (f"Over all {len(runs)} runs:", every)]
+
+
+def _manifest_of(run_dir: Path) -> dict:
+    path = run_dir / "run.json"
+    return read_json(path) if path.is_file() else {}
 
 
 def write_grid_report(run_dir: Path, name: str, axes: Sequence[str], cells, rows: Sequence[dict],
@@ -202,9 +203,10 @@ def write_grid_report(run_dir: Path, name: str, axes: Sequence[str], cells, rows
     catalog = task_of(cells[0].config).catalog if cells else None
     figures = make_figures(run_dir, aggs, list(axes), catalog) if catalog else {}
     runs = run_gates(cells, by_cell)
-    samples = [run_dir / SAMPLES_FILE] if len(cells) == 1 and not cells[0].id else \
-        [run_dir / "cells" / cell.id / SAMPLES_FILE for cell in cells if by_cell.get(cell.id)]
-    composition, entries = composition_section(runs, samples, catalog) if catalog else ("", [])
+    run_dirs = [run_dir] if len(cells) == 1 and not cells[0].id else \
+        [run_dir / "cells" / cell.id for cell in cells if by_cell.get(cell.id)]
+    composition = composition_section(runs, [_manifest_of(d).get("composition", []) for d in run_dirs])
+    entries = composition[-1][1]
     if entries and plot_composition(entries, run_dir / "figures" / "composition.png"):
         figures["composition.png"] = ("Composition given knowledge, pooled over runs: both facts recalled (x) against "
                                       "CoT right given both (y, 95% Wilson interval), one point per model")

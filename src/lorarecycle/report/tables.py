@@ -135,17 +135,26 @@ def markdown_selection(rows: Sequence[dict]) -> str:
     return "\n".join(lines) if len(lines) > 2 else "No per-query selector in this run."
 
 
-def markdown_composition(entries: Sequence[dict]) -> str:
-    """Composition given knowledge per model: facts recalled, CoT right overall and given both
-    facts (Wilson interval), and the share of wrong answers on a chain with a fact missing."""
-    if not entries:
-        return "(no model was evaluated on both hop splits and the composed CoT split)"
-    lines = ["| model [library] | chains | both facts recalled | CoT right | CoT right given both [95%] | "
-             "wrong answers with a fact missing |", "|---|---:|---:|---:|---:|---:|"]
+NO_COMPOSITION = "(no model was evaluated on both hop splits and the composed CoT split)"
+COMPOSITION_HEADER = ["model [library]", "chains", "both facts recalled", "CoT right", "CoT right given both [95%]",
+                      "wrong answers with a fact missing"]
+
+
+def composition_rows(entries: Sequence[dict]) -> list[list[str]]:
+    """Composition given knowledge per model, as table cells: facts recalled, CoT right overall
+    and given both facts (Wilson interval), wrong answers on a chain with a fact missing."""
+    rows = []
     for e in entries:
         label = e["model"] if e["library"] is None else f"{e['model']} [{e['library']}]"
         given = "–" if e["given_both"] is None else \
             f"{e['right_given_both']}/{e['both_recalled']} = {e['given_both']:.2f} [{e['ci_low']:.2f}, {e['ci_high']:.2f}]"
         missing = "–" if not e["wrong"] else f"{e['wrong_with_fact_missing']}/{e['wrong']}"
-        lines.append(f"| {label} | {e['n']} | {e['both_recalled']} | {e['composed_right']} | {given} | {missing} |")
-    return "\n".join(lines)
+        rows.append([label, str(e["n"]), str(e["both_recalled"]), str(e["composed_right"]), given, missing])
+    return rows
+
+
+def markdown_composition(entries: Sequence[dict]) -> str:
+    if not entries:
+        return NO_COMPOSITION
+    lines = ["| " + " | ".join(COMPOSITION_HEADER) + " |", "|---|---:|---:|---:|---:|---:|"]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in composition_rows(entries)])
