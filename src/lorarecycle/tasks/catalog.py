@@ -35,6 +35,8 @@ class Catalog:
     # the base-only split of Gate 0's matched control (chains like the test's over facts the
     # base read); None: the control split itself is matched (math)
     matched_control: str | None = None
+    # the base checks that state the needed facts in context, CoT form (diagnostics beside the gates)
+    in_context: tuple[str, ...] = ()
     question_noun: str = "composed questions"  # the composed split's questions in the verdict sentence
     # what each split asks, in table order, keyed by the split that opens the entry (a `_direct`
     # key also covers its `_cot` twin); a report names only the splits its run has

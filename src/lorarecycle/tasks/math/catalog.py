@@ -29,6 +29,7 @@ MATH = Catalog(
     retention="retention",
     question_noun="word problems",
     base_checks=("incontext_math_direct", "incontext_math_cot", "incontext_math_distractor_cot"),
+    in_context=("incontext_math_cot", "incontext_math_distractor_cot"),
     legend=(
         ("knowledge", "`knowledge`: the test items' prices (the knowledge expert's facts)"),
         ("procedure", "`procedure`: the test problems with the price stated, so only the test shop's rule is "

@@ -29,6 +29,7 @@ TWO_HOP = Catalog(
     retention="retention",
     question_noun="two-hop questions",
     matched_control="control_matched_cot",
+    in_context=("incontext_twohop_cot", "incontext_distractor_cot"),
     base_checks=("control_matched_cot", "incontext_twohop_direct", "incontext_twohop_cot", "incontext_distractor_cot"),
     legend=(
         ("hop1", "`hop1`/`hop2`: the experts' own facts"),
