@@ -1,6 +1,6 @@
 """The README's tables of this grid, from the committed files alone: per seed, the gates'
 checks and the diagnostics beside them; pooled over seeds, each model's two-hop CoT and its
-composition given knowledge.
+composition given knowledge (needs the package installed: `make setup`).
 
     python docs/results/default-seeds/seeds_table.py [GRID_DIR [COMPOSED_COT_SPLIT]]
 
@@ -10,19 +10,12 @@ composition given knowledge.
 from __future__ import annotations
 
 import json
-import math
 import sys
 from pathlib import Path
 
+from lorarecycle.evaluate.composition import pool
+from lorarecycle.evaluate.metrics import wilson_interval
 
-
-def wilson(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
-    if n == 0:
-        return 0.0, 1.0
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def value(checks: dict, name: str) -> str:
@@ -48,7 +41,6 @@ def per_seed(cells: list[tuple[dict, Path]]) -> None:
 def pooled(cells: list[tuple[dict, Path]], attributable_only: bool, split: str) -> None:
     chosen = [(m, c) for m, c in cells if m["attributable"] or not attributable_only]
     cot: dict[tuple, list[int]] = {}
-    given: dict[tuple, list[int]] = {}
     for manifest, cell in chosen:
         rows = [json.loads(line) for line in (cell / "results.jsonl").read_text().splitlines() if line.strip()]
         for r in rows:
@@ -56,26 +48,20 @@ def pooled(cells: list[tuple[dict, Path]], attributable_only: bool, split: str) 
                 acc = cot.setdefault((r["model"], r["library"]), [0, 0])
                 acc[0] += r["correct"]
                 acc[1] += r["n"]
-        for e in manifest.get("composition", []):
-            acc = given.setdefault((e["model"], e["library"]), [0, 0, 0, 0])
-            for i, k in enumerate(("right_given_both", "both_recalled", "wrong_with_fact_missing", "wrong")):
-                acc[i] += e[k]
+    given = {(e["model"], e["library"]): e for e in pool(e for m, _ in chosen for e in m.get("composition", []))}
     seeds = ", ".join(str(m["seed"]) for m, _ in chosen)
     print(f"\npooled over seeds {seeds} ({'attributable seeds only' if attributable_only else 'all seeds'}):\n")
     print(f"| model [library] | {split} [95% Wilson] | both facts recalled | CoT right given both [95%] | "
           "wrong with a fact missing |")
     print("|---|---|---|---|---|")
     for (model, library), (k, n) in cot.items():
-        low, high = wilson(k, n)
+        low, high = wilson_interval(k, n)
         label = model if library is None else f"{model} [{library}]"
         g = given.get((model, library))
-        if g and g[1]:
-            glow, ghigh = wilson(g[0], g[1])
-            given_text = f"{g[0]} / {g[1]} = {g[0] / g[1]:.2f} [{glow:.2f}, {ghigh:.2f}]"
-        else:
-            given_text = "-"
-        missing = f"{g[2]} / {g[3]}" if g and g[3] else "-"
-        print(f"| {label} | {k} / {n} = {k / n:.2f} [{low:.2f}, {high:.2f}] | {g[1] if g else '-'} / {n} | "
+        given_text = "-" if not g or g["given_both"] is None else \
+            f"{g['right_given_both']} / {g['both_recalled']} = {g['given_both']:.2f} [{g['ci_low']:.2f}, {g['ci_high']:.2f}]"
+        missing = f"{g['wrong_with_fact_missing']} / {g['wrong']}" if g and g["wrong"] else "-"
+        print(f"| {label} | {k} / {n} = {k / n:.2f} [{low:.2f}, {high:.2f}] | {g['both_recalled'] if g else '-'} / {n} | "
               f"{given_text} | {missing} |")
 
 
