@@ -240,8 +240,9 @@ def _rendered(cfg: ExperimentConfig, datasets: dict, tokenizer) -> tuple[str, di
     catalog = task_of(cfg).catalog
     demo_pool = [ex for name in dict.fromkeys([catalog.fewshot_examples, *catalog.fewshot_sources.values()])
                  if name.startswith("fewshot") for ex in datasets[name]]
+    split_pools = {split: datasets[demos] for split, demos in catalog.demo_sets.items()}
     return render_datasets(datasets, tokenizer, cfg.prompt, catalog.splits_for("base"), demo_pool,
-                           derive_seed(cfg.seed, "shots"))
+                           derive_seed(cfg.seed, "shots"), split_pools)
 
 
 def _evaluate(rows: list[Row], build, ctx: EvalContext, results: list[dict], common: dict,

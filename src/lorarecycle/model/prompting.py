@@ -8,7 +8,7 @@ search, decoding, traces), so all of them see the same text; the raw examples st
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
 from transformers import BatchEncoding, PreTrainedTokenizerBase
@@ -71,16 +71,26 @@ def demonstrations(pool: Sequence[Example], shots: int, seed: int) -> Callable[[
 
 def render_datasets(datasets: dict[str, list[Example]], tokenizer: PreTrainedTokenizerBase,
                     spec: PromptSpec, evaluated: Sequence[str] = (), pool: Sequence[Example] = (),
-                    seed: int = 0) -> tuple[str, dict[str, list[Example]]]:
+                    seed: int = 0, split_pools: Mapping[str, Sequence[Example]] | None = None,
+                    ) -> tuple[str, dict[str, list[Example]]]:
     """(format used, every dataset rendered for the model); the `evaluated` splits get
-    `spec.shots` demonstrations from `pool` before each question."""
+    `spec.shots` demonstrations before each question: from `split_pools[split]` where given
+    (demonstrations in the split's own form, e.g. with facts stated in context), else from `pool`."""
     fmt = resolve_format(spec, tokenizer)
     if fmt == "chat" and not getattr(tokenizer, "chat_template", None):
         raise UserError("prompt.format chat: the base model's tokenizer has no chat template")
-    pick = demonstrations(pool, spec.shots, seed) if spec.shots else (lambda ex: [])
-    return fmt, {name: [render_example(ex, tokenizer, spec, fmt, pick(ex) if name in evaluated else ())
-                        for ex in examples]
-                 for name, examples in datasets.items()}
+    split_pools = split_pools or {}
+
+    def picker(name: str) -> Callable[[Example], list[Example]]:
+        if not spec.shots or name not in evaluated:
+            return lambda ex: []
+        return demonstrations(split_pools.get(name, pool), spec.shots, seed)
+
+    rendered = {}
+    for name, examples in datasets.items():
+        pick = picker(name)
+        rendered[name] = [render_example(ex, tokenizer, spec, fmt, pick(ex)) for ex in examples]
+    return fmt, rendered
 
 
 def encode(tokenizer: PreTrainedTokenizerBase, texts: str | Sequence[str], **kwargs) -> BatchEncoding:

@@ -19,7 +19,8 @@ When a gate fails (or was not measured), the recycled rows cannot be attributed 
 recycling, and every report says so first. Attribution is per run (one seed, one cell).
 Over a `--base-model` (a model this run did not pretrain) the checks that read our
 pretraining facts, the matched control and retention, do not apply: that model never saw
-those facts. They are listed as not applicable, and the gates are decided by the other checks.
+those facts. They are listed as not applicable; Gate 0 asks instead that the base compose
+the facts stated in context, in the distractor form (two facts per relation), by CoT.
 """
 
 from __future__ import annotations
@@ -59,10 +60,16 @@ def evaluate_gates(rows: Sequence[dict], catalog: Catalog, exposure: float, expo
 
     cot = catalog.composed[1]  # the direct form may stay at 0 (the two-hop curse): not a gate
     matched = catalog.matched_control or catalog.controls[1]
-    gate0 = _gate("gate0", "base model has the procedure", [
+    checks0 = [
         _check(f"base {cot}: subject restated", get("base", cot, "subject_accuracy"), ">=", 0.95),
         _check(f"base {matched} (matched control)", get("base", matched), ">=", 0.7, own_pretraining),
-    ])
+    ]
+    if not own_pretraining and catalog.in_context_gate:
+        # no matched control over a model we did not pretrain: it must compose the facts stated
+        # in context instead, in the form that a relation lookup cannot pass
+        checks0.append(_check(f"base {catalog.in_context_gate} (in context)", get("base", catalog.in_context_gate),
+                              ">=", 0.8))
+    gate0 = _gate("gate0", "base model has the procedure", checks0)
     if exposure == 1.0 and exposure_hop == "both":
         gap = None if get("base", cot) is None or get("base", matched) is None else \
             get("base", matched) - get("base", cot)
@@ -82,14 +89,15 @@ def evaluate_gates(rows: Sequence[dict], catalog: Catalog, exposure: float, expo
     return [gate0, gate1, gate2]
 
 
-def diagnostics(rows: Sequence[dict], catalog: Catalog) -> list[dict]:
+def diagnostics(rows: Sequence[dict], catalog: Catalog, gates: Sequence[dict] = ()) -> list[dict]:
     """The checks reported beside the gates, not deciding them: the base's composition with
-    the facts in context (each in-context CoT split: bridge and answer) and the reference's
-    retention."""
+    the facts in context (each in-context CoT split: bridge and answer; not one a gate reads)
+    and the reference's retention."""
     cell = {(r["model"], r["split"]): r for r in rows if r.get("library") is None}
+    gated = " ".join(c["check"] for g in gates for c in g["checks"]).split()
     out = []
     for split in catalog.in_context:
-        if ("base", split) in cell:
+        if ("base", split) in cell and split not in gated:
             r = cell["base", split]
             out.append({"check": f"base {split}", "value": r["accuracy"], "bridge": r.get("first_hop_accuracy"),
                         "n": r["n"]})

@@ -74,5 +74,5 @@ def run_verdict(rows: list[dict], gates: list[dict], catalog: Catalog, samples: 
     of), with its figure."""
     entries = composition_given_knowledge(read_jsonl(samples) if samples.exists() else [], catalog.hops,
                                           catalog.composed[1])
-    return {"headline": headline([(rows, gates)], catalog), "gate_diagnostics": diagnostics(rows, catalog),
+    return {"headline": headline([(rows, gates)], catalog), "gate_diagnostics": diagnostics(rows, catalog, gates),
             "composition": entries, "composition_figure": plot_composition(entries, figure)}

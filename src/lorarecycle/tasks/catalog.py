@@ -37,6 +37,12 @@ class Catalog:
     matched_control: str | None = None
     # the base checks that state the needed facts in context, CoT form (diagnostics beside the gates)
     in_context: tuple[str, ...] = ()
+    # the in-context split Gate 0 reads over a --base-model (no matched control applies there):
+    # the distractor form, which a relation lookup cannot pass
+    in_context_gate: str | None = None
+    # evaluated split -> the few-shot set holding its format demonstrations in the same form
+    # (`prompt.shots`); splits not named draw demonstrations of their kind from the few-shot pool
+    demo_sets: dict[str, str] = field(default_factory=dict)
     question_noun: str = "composed questions"  # the composed split's questions in the verdict sentence
     # what each split asks, in table order, keyed by the split that opens the entry (a `_direct`
     # key also covers its `_cot` twin); a report names only the splits its run has

@@ -30,6 +30,9 @@ TWO_HOP = Catalog(
     question_noun="two-hop questions",
     matched_control="control_matched_cot",
     in_context=("incontext_twohop_cot", "incontext_distractor_cot"),
+    in_context_gate="incontext_distractor_cot",
+    demo_sets={"incontext_twohop_direct": "fewshot_incontext_direct", "incontext_twohop_cot": "fewshot_incontext_cot",
+               "incontext_distractor_cot": "fewshot_distractor_cot"},
     base_checks=("control_matched_cot", "incontext_twohop_direct", "incontext_twohop_cot", "incontext_distractor_cot"),
     legend=(
         ("hop1", "`hop1`/`hop2`: the experts' own facts"),

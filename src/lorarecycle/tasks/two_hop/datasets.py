@@ -142,6 +142,10 @@ def build_datasets(world: World) -> dict[str, list[Example]]:
         "fewshot_hop2": fewshot_hop2,
         # interleaved, so the first n shots hold both question forms
         "fewshot_twohop": [ex for c in fewshot for ex in (direct_example(c), cot_example(c))],
+        # format demonstrations of the in-context checks, in their form, over few-shot chains only
+        "fewshot_incontext_direct": [in_context(direct_example(c), chain_facts(c)) for c in fewshot],
+        "fewshot_incontext_cot": [in_context(cot_example(c), chain_facts(c)) for c in fewshot],
+        "fewshot_distractor_cot": [in_context(cot_example(c), distractor_facts(c, fewshot, world.seed)) for c in fewshot],
         "hop1": hop1,
         "hop2": hop2,
         "twohop_direct": [direct_example(c) for c in test],
