@@ -21,9 +21,11 @@ from pathlib import Path
 import torch
 
 from lorarecycle.cli.resolve import resolve
+from lorarecycle.config.loading import validate_experiment
 from lorarecycle.evaluate.evaluator import evaluate_split
 from lorarecycle.model.load import load_base, load_tokenizer
 from lorarecycle.model.precision import cpu_description
+from lorarecycle.model.prompting import DEMO_SEPARATOR
 from lorarecycle.pipeline import _rendered
 from lorarecycle.tasks import task_of
 from lorarecycle.tasks.text import normalize
@@ -45,8 +47,11 @@ def main() -> None:
     tokenizer = load_tokenizer(args.base_model)
     rows = []
     for familiarity in args.familiarity:
-        cfg = grid.experiment.model_copy(update={
-            "seed": args.seed, "world": grid.experiment.world.model_copy(update={"familiarity": familiarity})})
+        template = grid.experiment
+        # exact match and step scores only: the rule reads no log-likelihood rank (and ranking
+        # five continuations after a three-shot prompt costs more than decoding it)
+        cfg = validate_experiment({**template, "seed": args.seed, "eval": {**template.get("eval", {}), "loglik_choices": 0},
+                                   "world": {**template.get("world", {}), "familiarity": familiarity}}, args.preset)
         task = task_of(cfg)
         world, datasets = task.build(cfg)
         entities = frozenset(normalize(e) for e in world.entities)
@@ -55,7 +60,9 @@ def main() -> None:
             fmt, rendered = _rendered(rendered_cfg, datasets, tokenizer)
             for split in SPLITS:
                 started = time.perf_counter()
-                summary, samples = evaluate_split(model, tokenizer, rendered[split], cfg.eval, entities, task.cot_steps)
+                stop = (DEMO_SEPARATOR,) if fmt == "plain" else ()  # as the grid decodes
+                summary, samples = evaluate_split(model, tokenizer, rendered[split], cfg.eval, entities, task.cot_steps,
+                                                  stop)
                 row = {"candidate": name, "format": fmt, "shots": prompt["shots"], "familiarity": familiarity,
                        "seed": args.seed, "split": split, "seconds": round(time.perf_counter() - started, 1),
                        **{k: v for k, v in summary.items() if not isinstance(v, dict)}}

@@ -142,7 +142,18 @@ def test_over_a_given_base_model_the_checks_on_our_pretraining_facts_do_not_appl
 
     unknown = with_value(PASSING, "base", "control_matched_cot", "accuracy", 0.0)
     assert [g["passed"] for g in evaluate_gates(unknown, TWO_HOP, 0.0, "both")] == [False, None, True]
+    # in its place the base must compose the facts stated in context, distractor form (>= 0.8)
+    assert evaluate_gates(unknown, TWO_HOP, 0.0, "both", own_pretraining=False)[0]["passed"] is None  # not measured
+    lookup = [*unknown, row("base", "incontext_distractor_cot", 0.5)]
+    assert evaluate_gates(lookup, TWO_HOP, 0.0, "both", own_pretraining=False)[0]["passed"] is False
+    unknown = [*unknown, row("base", "incontext_distractor_cot", 0.85)]
+    assert evaluate_gates(unknown, TWO_HOP, 0.0, "both")[0]["passed"] is False  # on our base, still a diagnostic
     gates = evaluate_gates(unknown, TWO_HOP, 0.0, "both", own_pretraining=False)
+    assert "base incontext_distractor_cot (in context)" in [c["check"] for c in gates[0]["checks"]]
+    # a check a gate reads is not listed again among the diagnostics
+    assert [d["check"] for d in diagnostics(unknown, TWO_HOP, gates)] == [
+        "base incontext_twohop_cot", "union_replay retention"]
+    assert "base incontext_distractor_cot" in [d["check"] for d in diagnostics(unknown, TWO_HOP)]
     assert [g["passed"] for g in gates] == [True, None, True] and attributable(gates)
     skipped = [c for g in gates for c in g["checks"] if c["passed"] == "n/a"]
     assert [c["check"] for c in skipped] == ["base control_matched_cot (matched control)"]

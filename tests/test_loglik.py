@@ -90,3 +90,20 @@ def test_auto_budget_follows_the_tokenizer(tiny_base):
     longest = max(len(tokenizer(e.completion, add_special_tokens=False)["input_ids"]) for e in examples)
     assert token_budget("auto", tokenizer, examples) == longest + longest // 4 + 8
     assert token_budget(12, tokenizer, examples) == 12
+
+
+def test_a_prompt_read_once_scores_its_continuations_as_one_sequence_each(tiny_base):
+    """The shared-prompt path (the prompt's KV cache repeated per continuation) gives the
+    one-sequence-at-a-time reference's scores, whatever the batching and padding."""
+    from lorarecycle.evaluate.loglik import shared_prompt_logprobs
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_base).eval()
+    tokenizer = load_tokenizer(tiny_base)
+    prompts = ["The mentor of Zo Vi is", "The employer of Zorara Vivi Ka is", "Who"]
+    continuations = [[" Ra Ka.", " Mo."], [" Zora Vi Kaka Momo.", " Ki."], [" is the mentor of Ra?", " Vi."]]
+    with torch.no_grad():
+        expected = [[reference_logprob(model, tokenizer, p, c) for c in cs] for p, cs in zip(prompts, continuations)]
+        for batch_size in (1, 2, 4, 6):
+            got = shared_prompt_logprobs(model, tokenizer, prompts, continuations, batch_size)
+            assert torch.allclose(torch.tensor(got, dtype=torch.float64), torch.tensor(expected, dtype=torch.float64),
+                                  atol=1e-4), (batch_size, got, expected)

@@ -135,6 +135,26 @@ def test_shots_put_fixed_demonstrations_of_the_same_kind_from_few_shot_chains_be
     assert ex.prompt.endswith(f"{sets['twohop_cot'][0].prompt}<|im_end|>\n<|im_start|>assistant\n")
 
 
+def test_in_context_checks_get_demonstrations_in_their_own_form_from_few_shot_chains(hf_bases):
+    """A distractor question is shown solved distractor questions (facts stated, two per
+    relation) over few-shot chains, never a test chain; other splits draw from the pool."""
+    cfg = load_preset("smoke")
+    _, datasets = task_of(cfg).build(cfg)
+    fewshot_chains = {ex.chain for ex in datasets["fewshot_twohop"]}
+    pools = {split: datasets[demos] for split, demos in TWO_HOP.demo_sets.items()}
+    assert {ex.chain for p in pools.values() for ex in p} == fewshot_chains
+    sets = {split: datasets[split] for split in ("incontext_distractor_cot", "incontext_twohop_cot", "twohop_cot")}
+    _, plain = render_datasets(sets, load_tokenizer(hf_bases["llama"]), PromptSpec(format="plain", shots=2),
+                               tuple(sets), datasets["fewshot_twohop"], 1, pools)
+    for split, examples in plain.items():
+        own = pools.get(split, datasets["fewshot_twohop"])
+        for raw, shown in zip(sets[split], examples):
+            demos = shown.prompt[: -len(raw.prompt)].split("\n\n")[:-1]
+            assert len(demos) == 2 and all(any(d == ex.prompt + ex.completion for ex in own) for d in demos)
+            if split == "incontext_distractor_cot":  # four stated facts before each demonstration's question
+                assert all(d.split("Question:")[0].count(".") == 4 for d in demos), demos
+
+
 def test_shots_need_a_real_base_model():
     from lorarecycle.pipeline import validate
 
@@ -357,3 +377,23 @@ def test_scored_loss_equals_the_models_own_loss_and_gradient(hf_bases, arch):
             torch.testing.assert_close(ours[name], theirs[name], atol=1e-6, rtol=1e-5)
     nothing = collate([([5, 6, 7], [IGNORE, IGNORE, IGNORE])], pad_id=0)
     assert float(scored_loss(peft_model, nothing)) == 0.0
+
+
+def test_decoding_ends_at_a_stop_string_and_the_text_is_cut_before_it(hf_bases):
+    """A plain few-shot prompt's separator ends a generation (as lm-evaluation-harness's
+    `until`): the stopped text is the free run's text up to the stop string's first occurrence."""
+    from lorarecycle.evaluate.decode import greedy_decode
+
+    # random weights repeat a token; GPT-2's after this prompt ("itit...") has windows that
+    # first occur inside the generated text (test_smollm2 checks the real separator)
+    model = AutoModelForCausalLM.from_pretrained(hf_bases["gpt2"]).eval()
+    tokenizer = load_tokenizer(hf_bases["gpt2"])
+    prompt = "The employer of"
+    (free,) = greedy_decode(model, tokenizer, [prompt], 24, 1)  # never EOS: 24 tokens of text
+    # a stop string whose first occurrence lies inside the generated text (HF also matches one
+    # that begins in the prompt; our prompts end in "Answer:" / "Reasoning:", never a separator)
+    whole = prompt + free
+    stop = next(w for i in range(1, len(free) - 2) if (w := free[i : i + 3]).strip()
+                and whole.find(w) == len(prompt) + i)
+    (stopped,) = greedy_decode(model, tokenizer, [prompt], 24, 1, (stop,))
+    assert stopped == free[: free.find(stop)] and stop not in stopped

@@ -16,7 +16,7 @@ from lorarecycle.evaluate.decode import greedy_decode
 from lorarecycle.evaluate.evaluator import token_budget
 from lorarecycle.evaluate.loglik import continuation_logprobs, rank_answers, substitute
 from lorarecycle.model.load import check_model_dir, load_base, load_tokenizer
-from lorarecycle.model.prompting import INSTRUCTIONS, encode, render_datasets
+from lorarecycle.model.prompting import DEMO_SEPARATOR, INSTRUCTIONS, encode, render_datasets
 from lorarecycle.tasks.two_hop import templates as T
 from lorarecycle.tasks.example import Example
 from lorarecycle.tasks.names import unique_names
@@ -142,6 +142,51 @@ def test_greedy_answer_to_a_simple_question_stops_at_the_end_of_turn(model, toke
     (ex,) = chat(tokenizer, [Example("q", "direct", "Question: What is the capital of France? Answer:", " Paris.", "Paris")])
     (generation,) = greedy_decode(model, tokenizer, [ex.prompt], max_new_tokens=24, batch_size=1)
     assert generation == "The capital of France is Paris."  # then <|im_end|>: stopped, special tokens dropped
+
+
+def real_lm_world():
+    """The real-LM grid's world (`real-lm-cpu`, F, seed 0), its splits rendered in plain text
+    with three demonstrations as the grid renders them."""
+    from lorarecycle.config.loading import validate_experiment
+    from lorarecycle.pipeline import _rendered
+    from lorarecycle.tasks import task_of
+
+    cfg = validate_experiment({"preset": "default", "world": {"names": "real", "n_test_chains": 10,
+                                                                "n_fewshot_chains": 5, "familiarity": "F"},
+                               "prompt": {"format": "plain", "shots": 3}}, "test")
+    return _rendered(cfg, task_of(cfg).build(cfg)[1], load_tokenizer(SMOLLM2))[1]
+
+
+def test_the_base_follows_the_demonstrated_chain_of_thought_in_context(model, tokenizer):
+    """Three solved in-context questions before each of ten: the base writes two "The r of
+    X is Y." steps and "So the answer is Z." (the format; right or wrong) on at least 8."""
+    from lorarecycle.tasks.text import extract_answer
+    from lorarecycle.tasks.two_hop.templates import cot_steps
+
+    examples = real_lm_world()["incontext_twohop_cot"]
+    assert len(examples) == 10 and all(ex.prompt.count("So the answer is") == 3 for ex in examples)
+    generations = greedy_decode(model, tokenizer, [ex.prompt for ex in examples], max_new_tokens=40, batch_size=10)
+    followed = [all(cot_steps(g)) and extract_answer(g, "cot") != "" for g in generations]
+    assert sum(followed) >= 8, generations
+    # the model goes on with a next question after a blank line: the grid's decoding stops there
+    stopped = greedy_decode(model, tokenizer, [ex.prompt for ex in examples], 40, 10, (DEMO_SEPARATOR,))
+    assert stopped == [g[: g.find(DEMO_SEPARATOR)] if DEMO_SEPARATOR in g else g for g in generations]
+
+
+def test_loglik_of_a_few_shot_cot_continuation_equals_one_sequence_at_a_time(model, tokenizer):
+    """The grid's ranking path (each prompt read once, its cache repeated per choice) on the
+    real checkpoint and a real three-shot CoT prompt, against one unpadded sequence each."""
+    from lorarecycle.evaluate.loglik import choices_for, answer_pool, shared_prompt_logprobs
+
+    examples = real_lm_world()["twohop_cot"][:3]
+    pool = answer_pool(real_lm_world()["twohop_cot"])
+    continuations = [[substitute(ex, c) for c in choices_for(ex, pool, 3)] for ex in examples]
+    with torch.no_grad():
+        got = shared_prompt_logprobs(model, tokenizer, [ex.prompt for ex in examples], continuations, batch_size=9)
+        for ex, conts, scores in zip(examples, continuations, got):
+            for cont, score in zip(conts, scores):
+                (one,) = continuation_logprobs(model, tokenizer, [(ex.prompt, cont)], batch_size=1)
+                assert abs(one - score) < 1e-3, (cont, one, score)
 
 
 @pytest.mark.slow

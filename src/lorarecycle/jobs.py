@@ -68,6 +68,7 @@ class EvalContext:
     out: Path
     datasets: dict[str, list[Example]]
     entities: frozenset[str]
+    stop: tuple[str, ...] = ()  # where a generation ends besides EOS (a plain few-shot prompt's separator)
 
 
 def trace_path(out: Path, row: Row) -> Path:
@@ -98,7 +99,7 @@ def evaluate_row(row: Row, build: Callable[[], torch.nn.Module], splits: tuple[s
     out = []
     for split in splits:
         summary, samples = evaluate_split(model, tokenizer, ctx.datasets[split], ctx.cfg.eval, set(ctx.entities),
-                                          task.cot_steps)
+                                          task.cot_steps, ctx.stop)
         if isinstance(model, RoutedModel) and model.selector is not None:
             summary["selected"] = model.pop_choices()
         out.append((split, summary, samples))

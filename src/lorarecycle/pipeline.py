@@ -30,7 +30,7 @@ from .model.device import current_device, free_memory_bytes
 from .model.load import base_meta, check_model_dir, load_tokenizer
 from .model.memory import training_bytes
 from .model.precision import current_precision, probe_cpu, set_precision
-from .model.prompting import render_datasets, resolve_format
+from .model.prompting import DEMO_SEPARATOR, render_datasets, resolve_format
 from .model.step_probe import probe_steps
 from .model.targets import resolve_target_modules, skeleton
 from .model.tiny import tiny_llama_config
@@ -173,7 +173,8 @@ def _run_locked(cfg: ExperimentConfig, out: Path, world, datasets: dict, store: 
               "config_hash": cfg.config_hash(), "seed": cfg.seed, "experiment": cfg.name,
               "device": current_device().type, "precision": current_precision(),
               "familiarity": cfg.world.familiarity, "exposure": cfg.world.exposure, **(extra or {})}
-    ctx = EvalContext(cfg, base_path, out, datasets, frozenset(normalize(e) for e in world.entities))
+    stop = (DEMO_SEPARATOR,) if prompt_format == "plain" and cfg.prompt.shots else ()
+    ctx = EvalContext(cfg, base_path, out, datasets, frozenset(normalize(e) for e in world.entities), stop)
     todo = _evaluate(rows, build, ctx, results, common, runner)
     # 5. the gates, the manifest and the report
     gates = evaluate_gates(results, task.catalog, cfg.world.exposure, cfg.world.exposure_hop,

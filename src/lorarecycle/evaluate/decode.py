@@ -47,10 +47,12 @@ def greedy_decode(
     prompts: Sequence[str],
     max_new_tokens: int,
     batch_size: int,
+    stop: Sequence[str] = (),
 ) -> list[str]:
     """Greedy continuations of `prompts` (left-padded batches of at most `batch_size`, stops
-    at EOS). Batches are made equal (150 prompts at 128: 75 + 75, not 128 + 22): a small
-    last batch costs nearly as many decoding steps as a full one."""
+    at EOS, and at any of the `stop` strings, which the text is cut before). Batches are made
+    equal (150 prompts at 128: 75 + 75, not 128 + 22): a small last batch costs nearly as
+    many decoding steps as a full one."""
     device = next(model.parameters()).device
     outputs: list[str] = []
     batch_size = -(-len(prompts) // -(-len(prompts) // batch_size)) if prompts else batch_size
@@ -64,7 +66,13 @@ def greedy_decode(
                 use_cache=True,
                 pad_token_id=tokenizer.pad_token_id,
                 eos_token_id=stop_token_ids(model, tokenizer),
+                **({"stop_strings": list(stop), "tokenizer": tokenizer} if stop else {}),
             )
         new_tokens = generated[:, batch["input_ids"].shape[1] :]
         outputs += tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
-    return outputs
+    return [cut_at(text, stop) for text in outputs]
+
+
+def cut_at(text: str, stop: Sequence[str]) -> str:
+    """`text` up to the first occurrence of any stop string."""
+    return text[: min((i for s in stop if (i := text.find(s)) >= 0), default=len(text))]

@@ -24,11 +24,12 @@ def evaluate_split(
     spec: EvalSpec,
     entities: set[str],
     steps: Callable[[str], tuple[str, str, str]],
+    stop: Sequence[str] = (),
 ) -> tuple[dict, list[dict]]:
     """Returns (summary, per-example rows). `entities` are normalised entity names;
     `steps`, the task's parser, reads (subject, first hop, second hop) from a chain-of-thought
     generation (no default: a two-hop parser would silently misread another task's steps).
-    Decoding runs in the run's precision (`model.precision`)."""
+    Decoding runs in the run's precision (`model.precision`) and ends at any `stop` string."""
     kind = examples[0].kind
     budget = token_budget(spec.max_new_tokens_cot if kind == "cot" else spec.max_new_tokens_direct, tokenizer, examples)
     prompts = [ex.prompt for ex in examples]
@@ -36,7 +37,7 @@ def evaluate_split(
     if batch_size == "auto":
         longest = max(len(encode(tokenizer, p)["input_ids"]) for p in prompts) + budget
         batch_size = auto_batch_size(model, longest)
-    generations = greedy_decode(model, tokenizer, prompts, budget, batch_size)
+    generations = greedy_decode(model, tokenizer, prompts, budget, batch_size, stop)
     ranked = rank_answers(model, tokenizer, examples, spec.loglik_choices, batch_size) if spec.loglik_choices else None
     ranks = ranked[0] if ranked else None
     samples, errors = [], Counter()

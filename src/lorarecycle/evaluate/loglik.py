@@ -105,10 +105,56 @@ def rank_answers(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, exa
     if len(pool) < 2:
         return None
     choices = [choices_for(ex, pool, k) for ex in examples]
-    pairs = [(ex.prompt, substitute(ex, c)) for ex, cs in zip(examples, choices) for c in cs]
-    scores = iter(continuation_logprobs(model, tokenizer, pairs, batch_size))
-    ranks = []
-    for cs in choices:
-        s = [next(scores) for _ in cs]
-        ranks.append(1 + sum(x >= s[0] for x in s[1:]))
-    return ranks, min(k, len(pool))
+    continuations = [[substitute(ex, c) for c in cs] for ex, cs in zip(examples, choices)]
+    if isinstance(model, RoutedModel):  # a per-query router reads the prompt with each continuation
+        pairs = [(ex.prompt, c) for ex, cs in zip(examples, continuations) for c in cs]
+        flat = iter(continuation_logprobs(model, tokenizer, pairs, batch_size))
+        scores = [[next(flat) for _ in cs] for cs in continuations]
+    else:
+        scores = shared_prompt_logprobs(model, tokenizer, [ex.prompt for ex in examples], continuations, batch_size)
+    return [1 + sum(x >= s[0] for x in s[1:]) for s in scores], min(k, len(pool))
+
+
+@torch.no_grad()
+def shared_prompt_logprobs(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, prompts: Sequence[str],
+                           continuations: Sequence[Sequence[str]], batch_size: int) -> list[list[float]]:
+    """For each prompt, the summed log p(continuation | prompt) of each of its continuations,
+    reading the prompt once: its KV cache is repeated for its continuations (k choices after
+    a few-shot prompt cost one prompt pass, not k; the same scores as `continuation_logprobs`
+    up to float rounding, tested). Prompts are left-padded, continuations right-padded after them."""
+    device = next(model.parameters()).device
+    pad, out = tokenizer.pad_token_id, []
+    per_chunk = max(1, batch_size // max(1, max(map(len, continuations), default=1)))
+    for i in range(0, len(prompts), per_chunk):
+        chunk, conts = prompts[i : i + per_chunk], continuations[i : i + per_chunk]
+        prompt_ids = encode(tokenizer, list(chunk))["input_ids"]
+        width = max(map(len, prompt_ids))
+        ids = torch.full((len(chunk), width), pad, dtype=torch.long)
+        mask = torch.zeros_like(ids)
+        for row, p in enumerate(prompt_ids):
+            ids[row, width - len(p):], mask[row, width - len(p):] = torch.tensor(p), 1
+        ids, mask = ids.to(device), mask.to(device)
+        with autocast(device):
+            first = model(input_ids=ids, attention_mask=mask, position_ids=(mask.cumsum(-1) - 1).clamp_min(0),
+                          use_cache=True, logits_to_keep=1)
+        counts = [len(cs) for cs in conts]
+        owner = torch.tensor([row for row, n in enumerate(counts) for _ in range(n)], device=device)
+        cache = first.past_key_values
+        cache.batch_select_indices(owner)  # row r of the chunk once per continuation of prompt r
+        tokens = [tokenizer(c, add_special_tokens=False)["input_ids"] for cs in conts for c in cs]
+        length = max(map(len, tokens))
+        cont = torch.full((len(tokens), length), pad, dtype=torch.long)
+        cont_mask = torch.zeros_like(cont)
+        for row, t in enumerate(tokens):
+            cont[row, : len(t)], cont_mask[row, : len(t)] = torch.tensor(t), 1
+        cont, cont_mask = cont.to(device), cont_mask.to(device)
+        positions = mask.sum(-1)[owner, None] + torch.arange(length, device=device)
+        with autocast(device):
+            logits = model(input_ids=cont, attention_mask=torch.cat([mask[owner], cont_mask], dim=-1),
+                           position_ids=positions, cache=cache, use_cache=True).logits
+        # position j of the continuation predicts token j + 1; the prompt's last one predicts token 0
+        logprobs = torch.log_softmax(torch.cat([first.logits[owner, -1:], logits[:, :-1]], dim=1).float(), dim=-1)
+        token_lp = (logprobs.gather(-1, cont.unsqueeze(-1)).squeeze(-1) * cont_mask).sum(-1).tolist()
+        flat = iter(token_lp)
+        out += [[next(flat) for _ in range(n)] for n in counts]
+    return out

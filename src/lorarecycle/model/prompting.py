@@ -27,6 +27,11 @@ INSTRUCTIONS = {
 }
 
 
+# Between solved examples in a plain few-shot prompt; a model that continues the pattern
+# writes it after its answer, so decoding stops there (lm-evaluation-harness's `until`)
+DEMO_SEPARATOR = "\n\n"
+
+
 def resolve_format(spec: PromptSpec, tokenizer: PreTrainedTokenizerBase) -> str:
     """`plain` or `chat`; `auto` is chat exactly when the tokenizer ships a chat template."""
     if spec.format != "auto":
@@ -41,7 +46,7 @@ def render_example(ex: Example, tokenizer: PreTrainedTokenizerBase, spec: Prompt
     if fmt == "plain":
         if not demos:
             return ex
-        shown = "".join(f"{d.prompt}{d.completion}\n\n" for d in demos)
+        shown = "".join(f"{d.prompt}{d.completion}{DEMO_SEPARATOR}" for d in demos)
         return replace(ex, prompt=f"{shown}{ex.prompt}")
     messages = [{"role": "system", "content": spec.system}] if spec.system else []
     for d in demos:
