@@ -25,6 +25,7 @@ from lorarecycle.recycle.routing.layer import Router
 from lorarecycle.recycle.routing.model import build_routed_model
 from lorarecycle.tasks.two_hop import TWO_HOP
 from lorarecycle.tasks import task_of
+from lorarecycle.tasks.example import Example
 from lorarecycle.tasks.text import extract_answer
 
 from .helpers import accuracies, cli
@@ -56,9 +57,12 @@ def test_smoke_runs_end_to_end_on_each_architecture(hf_bases, tmp_path, arch):
     assert not {split for _, _, split in accuracies(out)} & {"control_direct", "control_cot", "retention"}
     manifest = json.loads((out / "run.json").read_text())
     assert manifest["prompt_format"] == ("chat" if arch == "qwen2" else "plain")
-    # replay recipe over a model we did not pretrain: question forms, no replayed corpus
+    # replay recipe over a model we did not pretrain: question forms, and the model's own text
+    # replayed (not our corpus: smoke's replay_ratio 0.5 of the own examples)
     own = len((out / "data" / "hop1_facts.jsonl").read_text().splitlines())
-    assert manifest["experts"]["hop1"]["train"]["examples"] == 2 * own
+    assert manifest["experts"]["hop1"]["train"]["examples"] == 2 * own + round(0.5 * own)
+    replayed = [json.loads(x) for x in (out / "data" / "self_replay.jsonl").read_text().splitlines()]
+    assert len(replayed) > own and all(r["kind"] == "text" and r["completion"] for r in replayed)
     (adapter,) = (tmp_path / "cache" / "adapters").glob("hop1-*")
     config = json.loads((adapter / "adapter_config.json").read_text())
     assert sorted(config["target_modules"]) == sorted(ARCHITECTURE_TARGETS[arch])
@@ -397,3 +401,29 @@ def test_decoding_ends_at_a_stop_string_and_the_text_is_cut_before_it(hf_bases):
                 and whole.find(w) == len(prompt) + i)
     (stopped,) = greedy_decode(model, tokenizer, [prompt], 24, 1, (stop,))
     assert stopped == free[: free.find(stop)] and stop not in stopped
+
+
+def test_the_replay_of_a_given_base_model_is_its_own_seeded_text(hf_bases, tmp_path):
+    """Self-generated replay: texts the model writes after common openings, the same for the
+    same seed, cached in the run directory (a resume replays the same texts), cut at a
+    sentence end; the replay recipe draws from them with `replay_from: facts` as well."""
+    from lorarecycle.adapters.recipe import recipe_examples
+    from lorarecycle.adapters.self_replay import OPENINGS, SAMPLES, self_generated_pool, whole_sentences
+    from lorarecycle.config import ExpertTrainSpec
+    from lorarecycle.tasks.recipe_sets import REPLAY_POOL
+
+    pool = self_generated_pool(hf_bases["gpt2"], 3, tmp_path / "a.jsonl")
+    assert 0.9 * SAMPLES <= len(pool) <= SAMPLES and {ex.prompt for ex in pool} == set(OPENINGS)  # empty ones dropped
+    assert pool == self_generated_pool(hf_bases["gpt2"], 3, tmp_path / "b.jsonl")  # seeded
+    assert pool != self_generated_pool(hf_bases["gpt2"], 4, tmp_path / "c.jsonl")
+    rows = [json.loads(x) for x in (tmp_path / "a.jsonl").read_text().splitlines()]
+    (tmp_path / "a.jsonl").write_text("".join(json.dumps({**r, "completion": " cached."}) + "\n" for r in rows))
+    assert self_generated_pool(hf_bases["gpt2"], 3, tmp_path / "a.jsonl")[0].completion == " cached."
+    assert whole_sentences(" It rains. Then it stops! And") == " It rains. Then it stops!"
+    assert whole_sentences(" no end") == " no end"
+    own = [Example(f"f{i}", "fact", f"The mentor of Ra{i} is", " Ka.", "Ka") for i in range(8)]
+    spec = ExpertTrainSpec(epochs=1, lr=1e-3, replay_ratio=1.0, replay_from="facts", cot_form=False, chain_form=False,
+                           replay_kl=1.0)
+    recipe = recipe_examples(("own",), {"own": own, REPLAY_POOL: pool}, spec, 0)
+    replayed = [ex for ex in recipe.first_epoch() if ex.kind == "text"]
+    assert len(replayed) == 8 and all(ex.distill for ex in replayed)

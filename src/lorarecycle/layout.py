@@ -4,6 +4,7 @@ CONFIG_FILE = "config.yaml"  # the resolved experiment, with its hash
 RESULTS_FILE = "results.jsonl"  # one row per model x library x split
 SAMPLES_FILE = "samples.jsonl"  # every generation
 FAMILIARITY_FILE = "familiarity.jsonl"  # base-model scores of the test entities
+SELF_REPLAY_FILE = "self_replay.jsonl"  # under data/: a --base-model's own text, its replay material
 STAGES_FILE = "stages.json"  # the base and adapters (by content key) that the results were computed with
 GRID_FILE = "grid.yaml"  # a grid's resolved spec (grid run directories only)
 RUN_LOCK = ".lorarecycle.lock"  # held while a run writes here

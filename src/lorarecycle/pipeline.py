@@ -161,7 +161,7 @@ def _run_locked(cfg: ExperimentConfig, out: Path, world, datasets: dict, store: 
     # 3. the adapters and fine-tunes, from the cache or trained now
     store = Path(store) if store is not None else cache_dir("adapters")
     check_output_dir(store, "cache directory")
-    experts, full = ensure_adapters(cfg, base_path, datasets, store, runner, world)
+    experts, full = ensure_adapters(cfg, base_path, datasets, store, runner, world, out)
     results = finished_rows(out)
     check_stages(out, {"base": base_path.name, **{name: path.name for name, path in {**experts, **full}.items()}},
                  bool(results))

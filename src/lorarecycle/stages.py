@@ -13,6 +13,7 @@ import torch
 from .adapters.experts import expert_meta
 from .adapters.lora_io import read_adapter
 from .adapters.recipe import recipe_examples
+from .adapters.self_replay import self_generated_pool
 from .artifacts import inside, read_jsonl, write_jsonl
 from .cache import base_identity
 from .config import ExperimentConfig, ExpertTrainSpec, TrainSpec, stable_hash
@@ -20,7 +21,7 @@ from .diagnostics.report import pair_rows, summarize_pairs
 from .evaluate.familiarity import name_scores, summarize_familiarity
 from .evaluate.monitor import CONTROL, RECALL, RETENTION, SAMPLE as MONITOR_SAMPLE, HeldOutMonitor
 from .jobs import reusable, train_adapter_once, train_full_once
-from .layout import FAMILIARITY_FILE
+from .layout import FAMILIARITY_FILE, SELF_REPLAY_FILE
 from .model.load import load_base
 from .model.precision import current_precision
 from .parallel import JobRunner
@@ -76,16 +77,21 @@ def held_out_monitor(cfg: ExperimentConfig, datasets: dict, sets: tuple[str, ...
 
 
 def ensure_adapters(cfg: ExperimentConfig, base_path: Path, datasets: dict, store: Path,
-                    runner: JobRunner, world) -> tuple[dict[str, Path], dict[str, Path]]:
+                    runner: JobRunner, world, out: Path) -> tuple[dict[str, Path], dict[str, Path]]:
     """Train (or reuse from `store`) every adapter the config needs, and the full fine-tunes
-    that are references: independent jobs, run on worker processes. Returns (adapters,
-    full fine-tunes), by name."""
+    that are references: independent jobs, run on worker processes. Over a --base-model the
+    replay pool is the model's own text, written once into the run directory `out`. Returns
+    (adapters, full fine-tunes), by name."""
     task = task_of(cfg)
     catalog, paths, full, jobs = task.catalog, {}, {}, []
-    if cfg.model.base_model is not None:  # a model we did not pretrain: our corpus is not its past, so no replay
-        datasets = {**datasets, REPLAY_POOL: []}
     wanted = [(n, catalog.expert_data[n]) for n in needed_experts(cfg)]
     wanted += [(n, catalog.full_ft_data) for n in FULL_FINE_TUNES if n in cfg.references]
+    if cfg.model.base_model is not None:  # a model we did not pretrain: our corpus is not its past
+        replays = any(spec.recipe == "replay" and spec.replay_ratio > 0
+                      for spec in (training_spec(cfg, n, sets) for n, sets in wanted))
+        pool = self_generated_pool(base_path, derive_seed(cfg.seed, "self-replay"), out / "data" / SELF_REPLAY_FILE) \
+            if replays else []
+        datasets = {**datasets, REPLAY_POOL: pool}
     chain_forms = partial(task.chain_forms, world) if task.chain_forms is not None else None
     for name, sets in wanted:
         spec, seed = training_spec(cfg, name, sets), derive_seed(cfg.seed, "expert", name)

@@ -5,7 +5,8 @@ replay  its own examples and each fact's question form (two surface forms, so th
         stored, not one string memorised), loss on the full sequence (the subject is a
         trained target too), plus `replay_ratio` pretraining examples per own example, so
         the procedure the base model had is rehearsed while the facts go in. Over a
-        `--base-model` the pool is empty (our corpus is not that model's pretraining).
+        `--base-model` the pool is the model's own text (`self_replay`: our corpus is not
+        that model's pretraining).
         `cot_form` adds each fact as a single-hop chain of thought (a third surface form:
         the fact as a reasoning step after a question, where a CoT has to recall it).
         `chain_form` adds each fact as the second step of a two-hop CoT whose first step is a
@@ -29,6 +30,7 @@ from ..errors import UserError
 from ..seeding import make_rng
 from ..tasks.example import Example
 from ..tasks.recipe_sets import REPLAY_POOL, cot_forms_set, questions_set
+from .self_replay import SELF_TEXT
 
 
 class Recipe(NamedTuple):
@@ -67,7 +69,8 @@ def recipe_examples(sets: tuple[str, ...], datasets: dict[str, list[Example]], s
 def _replay_pool(pool: list[Example], spec: ExpertTrainSpec) -> list[Example]:
     if spec.replay_from == "pool":
         return pool
-    facts = [ex for ex in pool if ex.kind == "fact"]
+    # a --base-model's own text (self_replay) has no facts to pick from: all of it is replayed
+    facts = [ex for ex in pool if ex.kind in ("fact", SELF_TEXT)]
     if pool and not facts and spec.replay_ratio > 0:  # math: every old price is the retention split
         raise UserError("replay_from: facts: this task's replay pool holds no single facts (its old facts are all "
                         "held out as the retention split); set replay_from: pool")
