@@ -26,7 +26,7 @@ from lorarecycle.evaluate.evaluator import evaluate_split
 from lorarecycle.model.load import load_base, load_tokenizer
 from lorarecycle.model.precision import cpu_description
 from lorarecycle.model.prompting import DEMO_SEPARATOR
-from lorarecycle.pipeline import _rendered
+from lorarecycle.pipeline import rendered_for_model
 from lorarecycle.tasks import task_of
 from lorarecycle.tasks.text import normalize
 
@@ -57,7 +57,7 @@ def main() -> None:
         entities = frozenset(normalize(e) for e in world.entities)
         for name, prompt in CANDIDATES.items():
             rendered_cfg = cfg.model_copy(update={"prompt": cfg.prompt.model_copy(update=prompt)})
-            fmt, rendered = _rendered(rendered_cfg, datasets, tokenizer)
+            fmt, rendered = rendered_for_model(rendered_cfg, datasets, tokenizer)
             for split in SPLITS:
                 started = time.perf_counter()
                 stop = (DEMO_SEPARATOR,) if fmt == "plain" else ()  # as the grid decodes

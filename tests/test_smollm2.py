@@ -148,13 +148,13 @@ def real_lm_world():
     """The real-LM grid's world (`real-lm-cpu`, F, seed 0), its splits rendered in plain text
     with three demonstrations as the grid renders them."""
     from lorarecycle.config.loading import validate_experiment
-    from lorarecycle.pipeline import _rendered
+    from lorarecycle.pipeline import rendered_for_model
     from lorarecycle.tasks import task_of
 
     cfg = validate_experiment({"preset": "default", "world": {"names": "real", "n_test_chains": 10,
                                                                 "n_fewshot_chains": 5, "familiarity": "F"},
                                "prompt": {"format": "plain", "shots": 3}}, "test")
-    return _rendered(cfg, task_of(cfg).build(cfg)[1], load_tokenizer(SMOLLM2))[1]
+    return rendered_for_model(cfg, task_of(cfg).build(cfg)[1], load_tokenizer(SMOLLM2))[1]
 
 
 def test_the_base_follows_the_demonstrated_chain_of_thought_in_context(model, tokenizer):

@@ -156,7 +156,7 @@ def _run_locked(cfg: ExperimentConfig, out: Path, world, datasets: dict, store: 
                              partial(task.incontext, world, fixed_layout=True))
     tokenizer = load_tokenizer(base_path)
     # 2. what every model stage sees: plain text, or the base model's chat template
-    prompt_format, datasets = _rendered(cfg, datasets, tokenizer)
+    prompt_format, datasets = rendered_for_model(cfg, datasets, tokenizer)
     familiarity = measure_familiarity(base_path, tokenizer, task.probe_entities(world), out)
     # 3. the adapters and fine-tunes, from the cache or trained now
     store = Path(store) if store is not None else cache_dir("adapters")
@@ -235,7 +235,7 @@ def _precision_probe(cfg: ExperimentConfig) -> dict | None:
     return probe
 
 
-def _rendered(cfg: ExperimentConfig, datasets: dict, tokenizer) -> tuple[str, dict]:
+def rendered_for_model(cfg: ExperimentConfig, datasets: dict, tokenizer) -> tuple[str, dict]:
     """The datasets in the prompt format the base model reads (few-shot demonstrations drawn
     from the few-shot chains only)."""
     catalog = task_of(cfg).catalog

@@ -21,6 +21,7 @@ from ..artifacts import read_jsonl, write_jsonl
 from ..model.load import load_base, load_tokenizer
 from ..model.prompting import encode
 from ..tasks.example import Example
+from ..ui import progress_bar
 
 SELF_TEXT = "text"  # the kind of a self-generated replay example (no question, no answer)
 OPENINGS = ("The", "In", "A", "It", "When", "There", "This", "After", "One", "Many", "Most", "If")
@@ -36,12 +37,13 @@ def self_generated_pool(base_path: Path, seed: int, cache: Path) -> list[Example
     openings = [OPENINGS[i % len(OPENINGS)] for i in range(SAMPLES)]
     torch.manual_seed(seed)
     texts: list[str] = []
-    with torch.no_grad():
+    with torch.no_grad(), progress_bar("replay material: the base model's own text", SAMPLES) as advance:
         for i in range(0, SAMPLES, BATCH):
             batch = encode(tokenizer, openings[i : i + BATCH], return_tensors="pt", padding=True).to(model.device)
             out = model.generate(**batch, do_sample=True, temperature=1.0, top_k=None, top_p=1.0,
                                  max_new_tokens=NEW_TOKENS, pad_token_id=tokenizer.pad_token_id)
             texts += tokenizer.batch_decode(out[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
+            advance(len(out))
     pool = [Example(f"self:{i}", SELF_TEXT, opening, whole_sentences(text), "")
             for i, (opening, text) in enumerate(zip(openings, texts)) if whole_sentences(text).strip()]
     write_jsonl(cache, [ex.to_dict() for ex in pool])
