@@ -20,6 +20,7 @@ from lorarecycle.model.prompting import DEMO_SEPARATOR, INSTRUCTIONS, encode, re
 from lorarecycle.tasks.two_hop import templates as T
 from lorarecycle.tasks.example import Example
 from lorarecycle.tasks.names import unique_names
+from lorarecycle.tasks.text import TEMPLATE_WORDS
 
 
 def _build_script():
@@ -71,7 +72,7 @@ def test_the_built_directory_is_a_valid_base_model():
 
 
 def test_auto_prompts_use_the_models_chat_template(tokenizer):
-    names = unique_names(random.Random(0), 3, set(T.TEMPLATE_WORDS))
+    names = unique_names(random.Random(0), 3, set(TEMPLATE_WORDS))
     raw = [Example("fact", "fact", T.fact_prompt("mentor", names[0]), T.fact_completion(names[1]), names[1]),
            *two_hop_examples(names)]
     for ex, out in zip(raw, chat(tokenizer, raw)):
@@ -95,7 +96,7 @@ def test_auto_prompts_use_the_models_chat_template(tokenizer):
 
 
 def test_auto_token_budgets_fit_every_gold_answer_with_long_fictional_names(tokenizer):
-    reserved = set(T.TEMPLATE_WORDS)
+    reserved = set(TEMPLATE_WORDS)
     names = unique_names(random.Random(1), 30, reserved)  # the worlds' two-word names
     rng = random.Random(2)  # and longer ones: four syllables a word
     names += [" ".join("".join(rng.choice(("zu", "qua", "vei", "tho", "rix", "mbe")) for _ in range(4)).capitalize()
@@ -231,7 +232,7 @@ def test_a_small_experiment_runs_end_to_end_on_the_real_checkpoint(tmp_path):
     # the hop-1 expert has learned what the base cannot know (fictional facts), by both metrics
     base, expert = by_key[("base", "hop1")], by_key[("expert:hop1", "hop1")]
     assert expert["loglik_accuracy"] > base["loglik_accuracy"] and expert["accuracy"] > base["accuracy"]
-    (adapter,) = (out / "adapters").glob("hop1-*")
+    (adapter,) = (tmp_path / "cache" / "adapters").glob("hop1-*")  # the content-keyed cache
     targets = json.loads((adapter / "adapter_config.json").read_text())["target_modules"]
     assert sorted(targets) == sorted(ARCHITECTURE_TARGETS["llama"])
     # familiarity measured: each role scores above uniform over the 49,152-token vocabulary on
