@@ -45,6 +45,17 @@ def test_smoke_experiment_end_to_end(smoke_run):
     manifest = json.loads((out / "run.json").read_text())
     assert manifest["precision"]["config"] == "auto" and manifest["machine"]["capability"]
     assert manifest["machine"]["fp32_gflops"] > 0 and manifest["machine"]["bf16_gflops"] > 0  # the scale its timings are read on
+    # where the time went: one timing per evaluated (model, split), summed in run.json; training
+    # per stage from its metadata; no wall time in a result row (rows are reproducible)
+    timings = [json.loads(line) for line in (out / "timings.jsonl").read_text().splitlines()]
+    assert {(t["model"], t["library"], t["split"]) for t in timings} == set(acc)
+    assert all(t["generation"] >= 0 and t["loglik"] >= 0 for t in timings)
+    seconds = manifest["seconds"]
+    assert seconds["evaluation"]["generation"] == pytest.approx(sum(t["generation"] for t in timings), abs=0.2)
+    assert seconds["training"]["hop1"] == manifest["experts"]["hop1"]["train"]["seconds"]
+    assert seconds["training"]["pretraining"] > 0 and seconds["this_invocation"] > 0
+    assert seconds["evaluation"]["generation"] > 0 and seconds["evaluation"]["loglik"] > 0
+    assert not any("seconds" in r for r in acc_rows(out))
     # the gates, with their numbers, in run.json, the report and above the printed table
     gates = {g["gate"]: g for g in manifest["gates"]}
     assert set(gates) == {"gate0", "gate1", "gate2"} and gates["gate1"]["passed"] is None

@@ -4,6 +4,7 @@ one model (figures are the report stage's)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,10 +89,13 @@ def trace_routing(model: RoutedModel, tokenizer, ctx: EvalContext, row: Row) -> 
 def evaluate_row(row: Row, build: Callable[[], torch.nn.Module], splits: tuple[str, ...],
                  ctx: EvalContext) -> list[tuple[str, dict, list[dict]]]:
     """Build the row's model, trace its routing if it routes and has no trace yet, and
-    evaluate it on `splits`: [(split, summary, samples)]."""
+    evaluate it on `splits`: [(split, summary, samples)]. The first split's summary also
+    holds the build's wall time (a merge, a search) under "seconds"."""
     task = task_of(ctx.cfg)
     tokenizer = load_tokenizer(ctx.base_path)
+    started = time.perf_counter()
     model = build()
+    built = round(time.perf_counter() - started, 2)
     # a routing method built through PEFT (arrow_peft) has no gates of ours to trace
     routes = row.library is not None and RECYCLERS.get(row.method).routes
     if routes and isinstance(model, RoutedModel) and not trace_path(ctx.out, row).is_file():
@@ -102,5 +106,7 @@ def evaluate_row(row: Row, build: Callable[[], torch.nn.Module], splits: tuple[s
                                           task.cot_steps, ctx.stop)
         if isinstance(model, RoutedModel) and model.selector is not None:
             summary["selected"] = model.pop_choices()
+        if not out:
+            summary["seconds"]["build"] = built
         out.append((split, summary, samples))
     return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 
@@ -29,7 +30,9 @@ def evaluate_split(
     """Returns (summary, per-example rows). `entities` are normalised entity names;
     `steps`, the task's parser, reads (subject, first hop, second hop) from a chain-of-thought
     generation (no default: a two-hop parser would silently misread another task's steps).
-    Decoding runs in the run's precision (`model.precision`) and ends at any `stop` string."""
+    Decoding runs in the run's precision (`model.precision`) and ends at any `stop` string.
+    The summary's "seconds" (generation, log-likelihood ranking) is wall time, not a result:
+    the caller moves it out of the result row."""
     kind = examples[0].kind
     budget = token_budget(spec.max_new_tokens_cot if kind == "cot" else spec.max_new_tokens_direct, tokenizer, examples)
     prompts = [ex.prompt for ex in examples]
@@ -37,8 +40,11 @@ def evaluate_split(
     if batch_size == "auto":
         longest = max(len(encode(tokenizer, p)["input_ids"]) for p in prompts) + budget
         batch_size = auto_batch_size(model, longest)
+    started = time.perf_counter()
     generations = greedy_decode(model, tokenizer, prompts, budget, batch_size, stop)
+    generated = time.perf_counter()
     ranked = rank_answers(model, tokenizer, examples, spec.loglik_choices, batch_size) if spec.loglik_choices else None
+    seconds = {"generation": round(generated - started, 2), "loglik": round(time.perf_counter() - generated, 2)}
     ranks = ranked[0] if ranked else None
     samples, errors = [], Counter()
     for i, (ex, gen) in enumerate(zip(examples, generations)):
@@ -58,7 +64,8 @@ def evaluate_split(
     low, high = wilson_interval(correct, n)
     # chance: guessing uniformly among the split's distinct answers
     chance = 1 / len({normalize(ex.answer) for ex in examples})
-    summary = {"n": n, "correct": correct, "accuracy": correct / n, "ci_low": low, "ci_high": high, "chance": chance}
+    summary = {"n": n, "correct": correct, "accuracy": correct / n, "ci_low": low, "ci_high": high, "chance": chance,
+               "seconds": seconds}
     if ranked:
         summary.update({"loglik_accuracy": sum(r == 1 for r in ranks) / n, "loglik_mean_rank": sum(ranks) / n,
                         "loglik_choices": ranked[1]})
