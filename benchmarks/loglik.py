@@ -26,6 +26,7 @@ from lorarecycle.model.precision import cpu_description
 from lorarecycle.model.random_hf import build_random_causal_lm
 from lorarecycle.runtime import configure_runtime
 from lorarecycle.tasks.names import unique_names
+from lorarecycle.tasks.text import TEMPLATE_WORDS
 from lorarecycle.tasks.two_hop import templates as T
 
 
@@ -33,7 +34,7 @@ def questions(n: int, k: int, seed: int = 0) -> tuple[list[str], list[list[str]]
     """n CoT prompts of three solved examples then a question; k completions each (the gold
     one with each of k answers substituted)."""
     rng = random.Random(seed)
-    names = unique_names(rng, 3 * (n + 3) + k, set(T.TEMPLATE_WORDS))
+    names = unique_names(rng, 3 * (n + 3) + k, set(TEMPLATE_WORDS))
 
     def solved(a: str, b: str, c: str) -> str:
         return T.cot_prompt("mentor", "employer", a) + T.cot_completion("mentor", "employer", a, b, c)
