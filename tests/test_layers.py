@@ -27,7 +27,7 @@ RANKS = {
     "recycle": 8,
     "evaluate": 9, "theory": 9,
     "report": 10, "diagnostics": 10,
-    "plan": 11, "rundir": 11,
+    "plan": 11, "rundir": 11, "timings": 11,
     "jobs": 12,
     "stages": 13,
     "pipeline": 14,

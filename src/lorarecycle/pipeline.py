@@ -18,8 +18,7 @@ import transformers
 
 from . import __version__
 from .adapters.experts import expert_meta
-from .artifacts import (append_jsonl, atomic_write_text, check_output_dir, inside, read_json, read_jsonl,
-                        remove_stray_temporaries,
+from .artifacts import (append_jsonl, atomic_write_text, check_output_dir, inside, read_json, remove_stray_temporaries,
                         run_lock, write_json, write_jsonl)
 from .cache import cache_dir, check_version as check_cache_version
 from .config import ExperimentConfig
@@ -27,6 +26,7 @@ from .errors import UserError
 from .evaluate.oracle import oracle_rows
 from .jobs import EvalContext, evaluate_row, trace_path
 from .layout import RESULTS_FILE, SAMPLES_FILE, TIMINGS_FILE
+from .timings import run_seconds
 from .model.device import current_device, free_memory_bytes
 from .model.load import base_meta, check_model_dir, load_tokenizer
 from .model.memory import training_bytes
@@ -184,7 +184,7 @@ def _run_locked(cfg: ExperimentConfig, out: Path, world, datasets: dict, store: 
                            cfg.model.base_model is None)
     manifest = _manifest(cfg, out, base_path, experts, full, gates, familiarity, prompt_format, step_probe)
     manifest |= run_verdict(results, gates, task.catalog, out / SAMPLES_FILE, out / "figures" / "composition.png")
-    manifest["seconds"] = _seconds(out, manifest["base"]["pretrain"], manifest["experts"], adapters_seconds,
+    manifest["seconds"] = run_seconds(out, manifest["base"]["pretrain"], manifest["experts"], adapters_seconds,
                                    time.perf_counter() - started)
     write_json(out / "run.json", manifest)
     order = {row.key: i for i, row in enumerate(rows)}
@@ -271,7 +271,7 @@ def _evaluate(rows: list[Row], build, ctx: EvalContext, results: list[dict], com
             for split, summary, samples in evaluated:
                 ident = {"model": row.model, "library": row.library, "split": split}
                 append_jsonl(out / SAMPLES_FILE, ({**ident, **s} for s in samples))
-                append_jsonl(out / TIMINGS_FILE, [{**ident, **summary.pop("seconds")}])  # wall time is not a result
+                append_jsonl(out / TIMINGS_FILE, [{**ident, **summary.pop("seconds")}])  # wall time: not a result
                 result = {**common, **ident, "method": row.method, "data_requirement": row.data_requirement,
                           "data_access": row.data_access, **summary}
                 ResultRow.model_validate(result)  # the documented schema, or fail before anything is written
@@ -279,19 +279,6 @@ def _evaluate(rows: list[Row], build, ctx: EvalContext, results: list[dict], com
                 results.append(result)
                 advance(info=f"{row.model} {row.library or ''} {split}")
     return todo
-
-
-def _seconds(out: Path, pretrain: dict | None, stages: dict, adapters_now: float, invocation: float) -> dict:
-    """Where a run's wall time went: training (the base's pretraining and each adapter's own
-    training time, also when they came from the cache), and evaluation summed over every (model, split) this directory holds
-    (timings.jsonl; sums of parallel jobs can exceed the wall time)."""
-    timings = read_jsonl(out / TIMINGS_FILE) if (out / TIMINGS_FILE).is_file() else []
-    evaluation = {part: round(sum(t.get(part, 0.0) for t in timings), 1) for part in ("build", "generation", "loglik")}
-    training = {name: meta["train"]["seconds"] for name, meta in stages.items() if meta and "train" in meta}
-    if pretrain:  # the built-in base (a --base-model was trained elsewhere)
-        training["pretraining"] = round(pretrain["seconds"] + pretrain.get("layout_warmup", {}).get("seconds", 0.0), 1)
-    return {"training": {"total": round(sum(training.values()), 1), **training}, "evaluation": evaluation,
-            "adapter_stage_this_invocation": round(adapters_now, 1), "this_invocation": round(invocation, 1)}
 
 
 def _draw_routing_traces(out: Path) -> None:
