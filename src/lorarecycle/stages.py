@@ -99,16 +99,21 @@ def ensure_adapters(cfg: ExperimentConfig, base_path: Path, datasets: dict, stor
         key = stage_key(cfg, base_path, name, recipe.first_epoch(), spec)
         path = inside(store, f"{name}-{key}")
         monitor = held_out_monitor(cfg, datasets, sets, spec, seed)
+        most_examples = len(recipe.first_epoch()) * spec.epochs
         if name in FULL_FINE_TUNES:
             full[name] = path
             if not reusable(path, key, full_ft_meta, "model.safetensors", notice=True):
-                jobs.append(partial(train_full_once, base_path, recipe, spec, seed, path, key, monitor))
+                jobs.append((most_examples,
+                             partial(train_full_once, base_path, recipe, spec, seed, path, key, monitor)))
         else:
             paths[name] = path
             if not reusable(path, key, expert_meta, "adapter_model.safetensors", notice=True):
-                jobs.append(partial(train_adapter_once, base_path, recipe, cfg.lora, spec, seed, path, name, key,
-                                    monitor))
-    for _ in runner.run(jobs):
+                jobs.append((most_examples, partial(train_adapter_once, base_path, recipe, cfg.lora, spec, seed, path,
+                                                    name, key, monitor)))
+    # the largest first (each job is seeded on its own, so the order changes no number): on two
+    # workers the longest training no longer starts last, beside an idle core
+    jobs.sort(key=lambda job: -job[0])
+    for _ in runner.run([job for _, job in jobs]):
         pass
     return paths, full
 
