@@ -36,13 +36,13 @@ def main(cell: Path, n: int = 50) -> None:
     _, datasets = task.build(cfg)
     base, stages = Path(cfg.model.base_model), json.loads((cell / "stages.json").read_text())
     tokenizer = load_tokenizer(base)
+    rendered = {shots: rendered_for_model(cfg.model_copy(update={"prompt": cfg.prompt.model_copy(
+        update={"shots": shots})}), datasets, tokenizer)[1] for shots in (0, cfg.prompt.shots)}
+    spec = cfg.eval.model_copy(update={"loglik_choices": 0})
     for name, split in PAIRS:
-        for shots in (0, cfg.prompt.shots):
-            prompt = cfg.prompt.model_copy(update={"shots": shots})
-            _, rendered = rendered_for_model(cfg.model_copy(update={"prompt": prompt}), datasets, tokenizer)
-            model = PeftModel.from_pretrained(load_base(base, dtype=torch.float32), cache_dir("adapters") / stages[name])
-            spec = cfg.eval.model_copy(update={"loglik_choices": 0})
-            summary, _ = evaluate_split(model.eval(), tokenizer, rendered[split][:n], spec, set(), task.cot_steps,
+        model = PeftModel.from_pretrained(load_base(base, dtype=torch.float32), cache_dir("adapters") / stages[name])
+        for shots, splits in rendered.items():
+            summary, _ = evaluate_split(model.eval(), tokenizer, splits[split][:n], spec, set(), task.cot_steps,
                                         (DEMO_SEPARATOR,) if shots else ())
             print(json.dumps({"adapter": name, "split": split, "shots": shots, "n": summary["n"],
                               "accuracy": summary["accuracy"]}), flush=True)

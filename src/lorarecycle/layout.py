@@ -10,5 +10,5 @@ STAGES_FILE = "stages.json"  # the base and adapters (by content key) that the r
 GRID_FILE = "grid.yaml"  # a grid's resolved spec (grid run directories only)
 RUN_LOCK = ".lorarecycle.lock"  # held while a run writes here
 # every name a run writes at the top of its directory: none may be a link (a resume appends)
-RUN_FILES = (CONFIG_FILE, GRID_FILE, RESULTS_FILE, SAMPLES_FILE, FAMILIARITY_FILE, TIMINGS_FILE, STAGES_FILE, RUN_LOCK, "data",
-             "adapters", "report.md", "report.html", "run.json")
+RUN_FILES = (CONFIG_FILE, GRID_FILE, RESULTS_FILE, SAMPLES_FILE, FAMILIARITY_FILE, TIMINGS_FILE, STAGES_FILE,
+             RUN_LOCK, "data", "adapters", "report.md", "report.html", "run.json")

@@ -96,10 +96,11 @@ def ensure_adapters(cfg: ExperimentConfig, base_path: Path, datasets: dict, stor
     for name, sets in wanted:
         spec, seed = training_spec(cfg, name, sets), derive_seed(cfg.seed, "expert", name)
         recipe = recipe_examples(sets, datasets, spec, seed, chain_forms)
-        key = stage_key(cfg, base_path, name, recipe.first_epoch(), spec)
+        first_epoch = recipe.first_epoch()
+        key = stage_key(cfg, base_path, name, first_epoch, spec)
         path = inside(store, f"{name}-{key}")
         monitor = held_out_monitor(cfg, datasets, sets, spec, seed)
-        most_examples = len(recipe.first_epoch()) * spec.epochs
+        most_examples = len(first_epoch) * spec.epochs
         if name in FULL_FINE_TUNES:
             full[name] = path
             if not reusable(path, key, full_ft_meta, "model.safetensors", notice=True):
