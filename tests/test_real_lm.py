@@ -427,3 +427,53 @@ def test_the_replay_of_a_given_base_model_is_its_own_seeded_text(hf_bases, tmp_p
     recipe = recipe_examples(("own",), {"own": own, REPLAY_POOL: pool}, spec, 0)
     replayed = [ex for ex in recipe.first_epoch() if ex.kind == "text"]
     assert len(replayed) == 8 and all(ex.distill for ex in replayed)
+
+
+def test_replay_after_demos_trains_each_fact_after_fresh_demonstrations_and_stops_on_recall_so(hf_bases):
+    """Candidate B of docs/probes.md (*Facts after demonstrations on a real LM*): each own
+    example also after `prompt.shots` demonstrations of its kind from the few-shot chains, a
+    new draw every epoch, loss on its answer only; the stop check reads the facts after the
+    evaluation's demonstrations. The replay recipe's material is unchanged by it."""
+    from functools import partial
+
+    from lorarecycle.adapters.recipe import recipe_examples
+    from lorarecycle.model.prompting import after_demonstrations
+    from lorarecycle.stages import held_out_monitor, training_spec
+
+    cfg = load_preset("smoke")
+    cfg = cfg.model_copy(update={"prompt": PromptSpec(format="plain", shots=2),
+                                 "experts": cfg.experts.model_copy(update={"recipe": "replay_after_demos"})})
+    _, datasets = task_of(cfg).build(cfg)
+    pool = TWO_HOP.demo_pool(datasets)
+    demo_forms = partial(after_demonstrations, pool, 2)
+    own = datasets["hop1_facts"]
+    spec = training_spec(cfg, "union_replay", ("hop1_facts",))
+    assert spec.after_demos  # a replay reference keeps the after-demonstrations recipe
+    recipe = recipe_examples(("hop1_facts",), datasets, spec, 7, None, demo_forms)
+    epochs = [[ex for ex in recipe.regroup(e) if ex.id.startswith("demos:")] for e in (0, 1)]
+    for shown in epochs:
+        assert [ex.id for ex in shown] == [f"demos:{ex.id}" for ex in own]
+        for raw, ex in zip(own, shown):
+            demos = ex.prompt[: -len(raw.prompt)].split("\n\n")[:-1]
+            assert ex.prompt.endswith(raw.prompt) and ex.completion == raw.completion and ex.loss_on_prompt is False
+            assert len(demos) == 2 and all(any(d == p.prompt + p.completion for p in pool if p.kind == raw.kind)
+                                           for d in demos)
+    assert [ex.prompt for ex in epochs[0]] != [ex.prompt for ex in epochs[1]]  # a new draw every epoch
+    replay = spec.model_copy(update={"recipe": "replay"})
+    plain_replay = recipe_examples(("hop1_facts",), datasets, replay, 7)
+    assert plain_replay.first_epoch() == recipe_examples(("hop1_facts",), datasets, replay, 7, None,
+                                                         demo_forms).first_epoch()
+    assert plain_replay.first_epoch() == [ex for ex in recipe.first_epoch() if not ex.id.startswith("demos:")]
+    monitor = held_out_monitor(cfg, datasets, ("hop1_facts",), spec, 7)
+    asked = monitor.checks["recall"]
+    assert asked and all(ex.prompt.count("\n\n") == 2 and any(ex.prompt.endswith(r.prompt) for r in own)
+                         for ex in asked)
+
+
+def test_replay_after_demos_needs_shots():
+    from lorarecycle.pipeline import validate
+
+    cfg = load_preset("smoke")
+    cfg = cfg.model_copy(update={"experts": cfg.experts.model_copy(update={"recipe": "replay_after_demos"})})
+    with pytest.raises(UserError, match="experts.recipe replay_after_demos trains after the prompt.shots"):
+        validate(cfg)

@@ -60,20 +60,25 @@ def validate(cfg: ExperimentConfig) -> None:
         path = check_model_dir(Path(cfg.model.base_model))
         tokenizer = load_tokenizer(path)  # a base-model directory whose tokenizer does not load fails here
         if resolve_format(cfg.prompt, tokenizer) == "chat":
-            chained = [name for name, spec in trained_specs(cfg).items() if spec.chain_form]
-            if chained:  # drawn every epoch, after the prompts are rendered
-                raise UserError(f"{chained[0]}.chain_form writes plain texts, and this model's prompts are chat turns "
-                                "(set prompt.format: plain, or chain_form: false)")
+            plain = [f"{name}.{what}" for name, spec in trained_specs(cfg).items()
+                     for what, on in (("chain_form", spec.chain_form), ("recipe", spec.after_demos)) if on]
+            if plain:  # drawn every epoch, after the prompts are rendered
+                raise UserError(f"{plain[0]} writes plain texts, and this model's prompts are chat turns "
+                                "(set prompt.format: plain)")
         model = skeleton(path)
     else:
         model = skeleton(tiny_llama_config(cfg.model, None))
     check_memory(cfg, model, resolve_target_modules(model, cfg.lora.target_modules))
-    chained = [name for name, spec in trained_specs(cfg).items() if spec.chain_form and spec.recipe == "replay"]
+    chained = [name for name, spec in trained_specs(cfg).items() if spec.chain_form and spec.replays]
     if cfg.pretrain.chain_form and cfg.model.base_model is None:
         chained.insert(0, "pretrain")
     if chained and task_of(cfg).chain_forms is None:
         raise UserError(f"{chained[0]}.chain_form: task {cfg.task} has no chain forms (its facts are a CoT's first "
                         f"step, which cot_form trains); set {chained[0]}.chain_form: false")
+    demoed = [name for name, spec in trained_specs(cfg).items() if spec.after_demos]
+    if demoed and not cfg.prompt.shots:
+        raise UserError(f"{demoed[0]}.recipe replay_after_demos trains after the prompt.shots demonstrations: "
+                        "set prompt.shots (with --base-model)")
     if cfg.prompt.shots and cfg.model.base_model is None:
         raise UserError("prompt.shots: the built-in model is pretrained on the answer format and its context "
                         f"({cfg.model.max_positions} positions) has no room for demonstrations; use it with --base-model")
@@ -243,10 +248,8 @@ def rendered_for_model(cfg: ExperimentConfig, datasets: dict, tokenizer) -> tupl
     """The datasets in the prompt format the base model reads (few-shot demonstrations drawn
     from the few-shot chains only)."""
     catalog = task_of(cfg).catalog
-    demo_pool = [ex for name in dict.fromkeys([catalog.fewshot_examples, *catalog.fewshot_sources.values()])
-                 if name.startswith("fewshot") for ex in datasets[name]]
     split_pools = {split: datasets[demos] for split, demos in catalog.demo_sets.items()}
-    return render_datasets(datasets, tokenizer, cfg.prompt, catalog.splits_for("base"), demo_pool,
+    return render_datasets(datasets, tokenizer, cfg.prompt, catalog.splits_for("base"), catalog.demo_pool(datasets),
                            derive_seed(cfg.seed, "shots"), split_pools)
 
 

@@ -23,6 +23,7 @@ from .evaluate.monitor import CONTROL, RECALL, RETENTION, SAMPLE as MONITOR_SAMP
 from .jobs import reusable, train_adapter_once, train_full_once
 from .layout import FAMILIARITY_FILE, SELF_REPLAY_FILE
 from .model.load import load_base
+from .model.prompting import after_demonstrations, demonstrations, render_example
 from .model.precision import current_precision
 from .parallel import JobRunner
 from .plan import FULL_FINE_TUNES, Row, Source, needed_experts
@@ -53,7 +54,7 @@ def training_spec(cfg: ExperimentConfig, name: str, sets: tuple[str, ...]) -> Ex
     references; `recall_check: per_set` over one set is the pooled sample, so such an adapter
     keeps the pooled one's key and is reused."""
     spec = {"full_ft": cfg.full_ft or cfg.experts, "full_ft_replay": cfg.full_ft_replay}.get(name, cfg.experts)
-    if name in REPLAY_REFERENCES:
+    if name in REPLAY_REFERENCES and not spec.replays:  # (replay_after_demos is a replay recipe)
         spec = spec.model_copy(update={"recipe": "replay"})
     return spec.model_copy(update={"recall_check": "pooled"}) if len(sets) == 1 else spec
 
@@ -70,6 +71,9 @@ def held_out_monitor(cfg: ExperimentConfig, datasets: dict, sets: tuple[str, ...
     checks = {RECALL: sample(RECALL, [ex for name in sets for ex in datasets[name]])}
     if spec.recall_check == "per_set" and len(sets) > 1:
         checks = {f"{RECALL}:{name}": sample(RECALL, datasets[name], make_rng(seed, "monitor", name)) for name in sets}
+    if spec.after_demos:  # recall asked as the evaluation asks it: after its demonstrations
+        pick = demonstrations(catalog.demo_pool(datasets), cfg.prompt.shots, derive_seed(cfg.seed, "shots"))
+        checks = {k: tuple(render_example(ex, None, None, "plain", pick(ex)) for ex in exs) for k, exs in checks.items()}
     if cfg.model.base_model is None:  # a --base-model never saw our pretraining facts: nothing to retain
         checks |= {RETENTION: sample(RETENTION, datasets[catalog.retention]),
                    CONTROL: sample(CONTROL, datasets[catalog.controls[1]])}
@@ -77,25 +81,28 @@ def held_out_monitor(cfg: ExperimentConfig, datasets: dict, sets: tuple[str, ...
 
 
 def ensure_adapters(cfg: ExperimentConfig, base_path: Path, datasets: dict, store: Path,
-                    runner: JobRunner, world, out: Path) -> tuple[dict[str, Path], dict[str, Path]]:
-    """Train (or reuse from `store`) every adapter the config needs, and the full fine-tunes
-    that are references: independent jobs, run on worker processes. Over a --base-model the
-    replay pool is the model's own text, written once into the run directory `out`. Returns
-    (adapters, full fine-tunes), by name."""
+                    runner: JobRunner, world, out: Path, only: tuple[str, ...] | None = None,
+                    ) -> tuple[dict[str, Path], dict[str, Path]]:
+    """Train (or reuse from `store`) every adapter the config needs (or those named in `only`),
+    and the full fine-tunes that are references: independent jobs, run on worker processes.
+    Over a --base-model the replay pool is the model's own text, written once into the run
+    directory `out`. Returns (adapters, full fine-tunes), by name."""
     task = task_of(cfg)
     catalog, paths, full, jobs = task.catalog, {}, {}, []
     wanted = [(n, catalog.expert_data[n]) for n in needed_experts(cfg)]
     wanted += [(n, catalog.full_ft_data) for n in FULL_FINE_TUNES if n in cfg.references]
+    wanted = [(n, sets) for n, sets in wanted if only is None or n in only]
     if cfg.model.base_model is not None:  # a model we did not pretrain: our corpus is not its past
-        replays = any(spec.recipe == "replay" and spec.replay_ratio > 0
+        replays = any(spec.replays and spec.replay_ratio > 0
                       for spec in (training_spec(cfg, n, sets) for n, sets in wanted))
         pool = self_generated_pool(base_path, derive_seed(cfg.seed, "self-replay"), out / "data" / SELF_REPLAY_FILE) \
             if replays else []
         datasets = {**datasets, REPLAY_POOL: pool}
     chain_forms = partial(task.chain_forms, world) if task.chain_forms is not None else None
+    demo_forms = partial(after_demonstrations, catalog.demo_pool(datasets), cfg.prompt.shots)
     for name, sets in wanted:
         spec, seed = training_spec(cfg, name, sets), derive_seed(cfg.seed, "expert", name)
-        recipe = recipe_examples(sets, datasets, spec, seed, chain_forms)
+        recipe = recipe_examples(sets, datasets, spec, seed, chain_forms, demo_forms)
         first_epoch = recipe.first_epoch()
         key = stage_key(cfg, base_path, name, first_epoch, spec)
         path = inside(store, f"{name}-{key}")

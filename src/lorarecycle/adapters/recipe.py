@@ -16,6 +16,10 @@ replay  its own examples and each fact's question form (two surface forms, so th
         draws a new replay sample every epoch (the same size), so the epochs cover more of it.
         `replay_kl` marks the replayed examples for a distillation term toward the base
         (`Example.distill`, read by the trainer).
+replay_after_demos  replay, and each own example also after the evaluation's format
+        demonstrations (`demo_forms`, a new draw every epoch): over a real LM a fact learned
+        with nothing before it is not recalled after three other facts of its form
+        (docs/probes.md, *Facts after demonstrations on a real LM*).
 """
 
 from __future__ import annotations
@@ -47,10 +51,14 @@ class Recipe(NamedTuple):
         return self.fixed + (self.regroup(0) if self.regroup else [])
 
 
+EpochForms = Callable[[list[Example], int, int], list[Example]]  # (own examples, seed, epoch) -> that epoch's forms
+
+
 def recipe_examples(sets: tuple[str, ...], datasets: dict[str, list[Example]], spec: ExpertTrainSpec,
-                    seed: int, chain_forms: Callable[[list[Example], int, int], list[Example]] | None = None) -> Recipe:
+                    seed: int, chain_forms: EpochForms | None = None, demo_forms: EpochForms | None = None) -> Recipe:
     """The training material of an adapter trained on `sets`; `chain_forms(facts, seed, epoch)`
-    (the task's, over its world) is needed with `spec.chain_form`."""
+    (the task's, over its world) is needed with `spec.chain_form`, `demo_forms` (the run's
+    format demonstrations) with `spec.after_demos`."""
     own = [ex for name in sets for ex in datasets[name]]
     if spec.recipe == "plain":
         return Recipe(own, False)
@@ -60,10 +68,13 @@ def recipe_examples(sets: tuple[str, ...], datasets: dict[str, list[Example]], s
                    spec.replay_kl > 0)
     if spec.chain_form and chain_forms is None:
         raise ValueError("chain_form needs the task's chain forms (two-hop only)")
-    chains = [partial(chain_forms, own, seed, loss=spec.chain_loss)] if spec.chain_form else []
+    if spec.after_demos and demo_forms is None:
+        raise ValueError("replay_after_demos needs the run's format demonstrations")
+    fresh = [partial(chain_forms, own, seed, loss=spec.chain_loss)] if spec.chain_form else []
+    fresh += [partial(demo_forms, own, seed)] if spec.after_demos else []
     if spec.replay_draw == "every_epoch":
-        return Recipe(own + forms, True, partial(_joined, (draw, *chains)))
-    return Recipe(own + forms + draw(0), True, chains[0] if chains else None)
+        return Recipe(own + forms, True, partial(_joined, (draw, *fresh)))
+    return Recipe(own + forms + draw(0), True, partial(_joined, tuple(fresh)) if fresh else None)
 
 
 def _replay_pool(pool: list[Example], spec: ExpertTrainSpec) -> list[Example]:

@@ -111,7 +111,7 @@ class ExperimentConfig(StrictModel):
         specs = {"full_ft": (self.full_ft or self.experts, "full_ft" if self.full_ft else "experts"),
                  "full_ft_replay": (self.full_ft_replay, "full_ft_replay")}  # full_ft_replay always replays
         for name, (spec, field) in specs.items():
-            replays = spec.recipe == "replay" or name == "full_ft_replay"
+            replays = spec.replays or name == "full_ft_replay"
             if name in self.references and replays and spec.replay_kl > 0:
                 raise ValueError(f"{field}.replay_kl: only adapters take it (its reference is the base with the "
                                  f"adapter off), and reference {name} fine-tunes the whole model")

@@ -43,9 +43,13 @@ class PretrainSpec(TrainSpec):
 class ExpertTrainSpec(TrainSpec):
     """Training of an adapter or fine-tune on new knowledge."""
 
-    recipe: Literal["plain", "replay"] = Field(
+    # a value of `recipe`, not a new switch: a new field would change every config and stage hash
+    recipe: Literal["plain", "replay", "replay_after_demos"] = Field(
         "replay", description="plain: own examples, answer-only loss (the ablation); replay: each fact also in its "
-        "question form, loss on the full sequence, plus replayed pretraining examples")
+        "question form, loss on the full sequence, plus replayed pretraining examples; replay_after_demos (a "
+        "--base-model with prompt.shots, plain prompts): replay, and each own example also after prompt.shots format "
+        "demonstrations from the few-shot chains (a new draw every epoch, loss on its answer), with the stop check "
+        "reading its examples after demonstrations, as the evaluation asks them")
     replay_ratio: float = Field(1.0, ge=0, le=100, description="replayed pretraining examples per own example (replay)")
     replay_from: Literal["pool", "facts"] = Field(
         "facts", description="what the replay draws from: the whole pool of pretraining examples (pool: facts, questions, "
@@ -79,6 +83,14 @@ class ExpertTrainSpec(TrainSpec):
         "second_step", description="chain_form's loss: every token a target, as the replay recipe (all), or only the second "
         "step and the answer (second_step: the question and the invented first step are context), so the bridge is "
         "never trained as the object of a chain of thought's first step; read only with chain_form")
+
+    @property
+    def replays(self) -> bool:
+        return self.recipe != "plain"
+
+    @property
+    def after_demos(self) -> bool:
+        return self.recipe == "replay_after_demos"
 
 
 class FullFineTuneSpec(ExpertTrainSpec):

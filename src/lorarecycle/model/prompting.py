@@ -15,7 +15,7 @@ from transformers import BatchEncoding, PreTrainedTokenizerBase
 
 from ..config import PromptSpec
 from ..errors import UserError
-from ..seeding import make_rng
+from ..seeding import derive_seed, make_rng
 from ..tasks.example import Example
 
 # The user turn states the expected answer form; the raw prompt's own cue ("Answer:",
@@ -72,6 +72,17 @@ def demonstrations(pool: Sequence[Example], shots: int, seed: int) -> Callable[[
         return make_rng(seed, "shots", ex.id).sample(candidates, min(shots, len(candidates)))
 
     return pick
+
+
+def after_demonstrations(pool: Sequence[Example], shots: int, examples: Sequence[Example], seed: int,
+                         epoch: int) -> list[Example]:
+    """Each example after `shots` solved examples of its kind from `pool`, in plain text as the
+    evaluation renders them, drawn anew for `epoch` (training material of `replay_after_demos`).
+    The prompt, demonstrations included, is context: loss on the answer only, so the few-shot
+    chains' own facts are not trained as facts."""
+    pick = demonstrations(pool, shots, derive_seed(seed, "training demonstrations", str(epoch)))
+    return [replace(render_example(ex, None, None, "plain", pick(ex)), id=f"demos:{ex.id}", loss_on_prompt=False)
+            for ex in examples]
 
 
 def render_datasets(datasets: dict[str, list[Example]], tokenizer: PreTrainedTokenizerBase,

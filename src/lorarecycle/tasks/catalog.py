@@ -55,6 +55,12 @@ class Catalog:
         splits = (*self.test_splits, *self.base_checks) if model == "base" else self.test_splits
         return splits if own_pretraining else tuple(s for s in splits if s not in self.pretraining_splits)
 
+    def demo_pool(self, datasets: dict) -> list:
+        """The format demonstrations' pool (`prompt.shots`): the few-shot chains' examples only,
+        never a test chain's."""
+        sources = dict.fromkeys([self.fewshot_examples, *self.fewshot_sources.values()])
+        return [ex for name in sources if name.startswith("fewshot") for ex in datasets[name]]
+
     @property
     def pretraining_splits(self) -> tuple[str, ...]:
         return (*self.controls, *([self.matched_control] if self.matched_control else []), self.retention)
