@@ -107,3 +107,35 @@ def test_a_prompt_read_once_scores_its_continuations_as_one_sequence_each(tiny_b
             got = shared_prompt_logprobs(model, tokenizer, prompts, continuations, batch_size)
             assert torch.allclose(torch.tensor(got, dtype=torch.float64), torch.tensor(expected, dtype=torch.float64),
                                   atol=1e-4), (batch_size, got, expected)
+
+
+@pytest.mark.parametrize("routing", ["token", "select"])
+def test_a_routed_model_reads_each_prompt_once_and_routes_as_per_pair_scoring(tiny_base, tmp_path, routing):
+    """Arrow per token, and a per-query selector whose choice, made on the prompt, holds for
+    every continuation: the shared-prompt scores equal the one-pass-per-(prompt, continuation)
+    path (`RoutedModel.score`, the selector reading the prompt tokens only)."""
+    from lorarecycle.evaluate.loglik import shared_prompt_logprobs
+    from lorarecycle.recycle.routing.layer import Router
+    from lorarecycle.recycle.routing.model import arrow_selector, build_routed_model
+
+    from .helpers import make_peft_adapter
+
+    library = [make_peft_adapter(tiny_base, tmp_path / f"e{i}", seed=40 + i) and tmp_path / f"e{i}" for i in range(3)]
+    model = build_routed_model(AutoModelForCausalLM.from_pretrained(tiny_base).eval(), library, ["a", "b", "c"],
+                               Router(3, "token", top_k=1),
+                               selector=arrow_selector("select") if routing == "select" else None)
+    tokenizer = load_tokenizer(tiny_base)
+    prompts = ["The mentor of Zo Vi is", "The employer of Zorara Vivi Ka is", "Who", "mentor of mentor is"]
+    continuations = [[" Ra Ka.", " Mo."], [" Zora Vi Kaka Momo.", " Ki."], [" is the mentor of Ra?", " Vi."],
+                     [" Ka Ka.", " Zo."]]
+    pairs = [(p, c) for p, cs in zip(prompts, continuations) for c in cs]
+    with torch.no_grad():
+        expected = torch.tensor(continuation_logprobs(model, tokenizer, pairs, 1), dtype=torch.float64)
+        for batch_size in (2, 8):
+            got = shared_prompt_logprobs(model, tokenizer, prompts, continuations, batch_size)
+            assert torch.allclose(torch.tensor([x for row in got for x in row], dtype=torch.float64), expected,
+                                  atol=1e-4), (batch_size, got, expected)
+    if routing == "select":  # the selector chose per query: the prompts did not all go to one expert
+        enc = tokenizer(prompts, return_tensors="pt", padding=True)
+        with torch.no_grad(), model.routed_as_prompted(enc["input_ids"], enc["attention_mask"]) as weights:
+            assert len(set(weights.argmax(-1).tolist())) > 1, weights

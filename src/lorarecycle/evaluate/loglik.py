@@ -5,6 +5,7 @@ format within the budget", which real instruct models often do not."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Sequence
 
@@ -106,12 +107,7 @@ def rank_answers(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, exa
         return None
     choices = [choices_for(ex, pool, k) for ex in examples]
     continuations = [[substitute(ex, c) for c in cs] for ex, cs in zip(examples, choices)]
-    if isinstance(model, RoutedModel):  # a per-query router reads the prompt with each continuation
-        pairs = [(ex.prompt, c) for ex, cs in zip(examples, continuations) for c in cs]
-        flat = iter(continuation_logprobs(model, tokenizer, pairs, batch_size))
-        scores = [[next(flat) for _ in cs] for cs in continuations]
-    else:
-        scores = shared_prompt_logprobs(model, tokenizer, [ex.prompt for ex in examples], continuations, batch_size)
+    scores = shared_prompt_logprobs(model, tokenizer, [ex.prompt for ex in examples], continuations, batch_size)
     return [1 + sum(x >= s[0] for x in s[1:]) for s in scores], min(k, len(pool))
 
 
@@ -121,7 +117,9 @@ def shared_prompt_logprobs(model: torch.nn.Module, tokenizer: PreTrainedTokenize
     """For each prompt, the summed log p(continuation | prompt) of each of its continuations,
     reading the prompt once: its KV cache is repeated for its continuations (k choices after
     a few-shot prompt cost one prompt pass, not k; the same scores as `continuation_logprobs`
-    up to float rounding, tested). Prompts are left-padded, continuations right-padded after them."""
+    up to float rounding, tested). Prompts are left-padded, continuations right-padded after them.
+    A routed model routes as in generation: a selector's choice, made on the prompt pass, holds
+    for its continuations."""
     device = next(model.parameters()).device
     pad, out = tokenizer.pad_token_id, []
     per_chunk = max(1, batch_size // max(1, max(map(len, continuations), default=1)))
@@ -134,7 +132,7 @@ def shared_prompt_logprobs(model: torch.nn.Module, tokenizer: PreTrainedTokenize
         for row, p in enumerate(prompt_ids):
             ids[row, width - len(p):], mask[row, width - len(p):] = torch.tensor(p), 1
         ids, mask = ids.to(device), mask.to(device)
-        with autocast(device):
+        with autocast(device), _routed(model, ids, mask) as chosen:
             first = model(input_ids=ids, attention_mask=mask, position_ids=(mask.cumsum(-1) - 1).clamp_min(0),
                           use_cache=True, logits_to_keep=1)
         counts = [len(cs) for cs in conts]
@@ -149,7 +147,7 @@ def shared_prompt_logprobs(model: torch.nn.Module, tokenizer: PreTrainedTokenize
             cont[row, : len(t)], cont_mask[row, : len(t)] = torch.tensor(t), 1
         cont, cont_mask = cont.to(device), cont_mask.to(device)
         positions = mask.sum(-1)[owner, None] + torch.arange(length, device=device)
-        with autocast(device):
+        with autocast(device), _routed(model, None, None, None if chosen is None else chosen[owner]):
             logits = model(input_ids=cont, attention_mask=torch.cat([mask[owner], cont_mask], dim=-1),
                            position_ids=positions, cache=cache, use_cache=True).logits
         # position j of the continuation predicts token j + 1; the prompt's last one predicts token 0
@@ -158,3 +156,10 @@ def shared_prompt_logprobs(model: torch.nn.Module, tokenizer: PreTrainedTokenize
         flat = iter(token_lp)
         out += [[next(flat) for _ in range(n)] for n in counts]
     return out
+
+
+def _routed(model: torch.nn.Module, ids: torch.Tensor | None, mask: torch.Tensor | None,
+            weights: torch.Tensor | None = None) -> contextlib.AbstractContextManager:
+    if isinstance(model, RoutedModel):
+        return model.routed_as_prompted(ids, mask, weights)
+    return contextlib.nullcontext()

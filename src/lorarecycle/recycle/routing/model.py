@@ -53,6 +53,20 @@ class RoutedModel(nn.Module):
             return self.model.generate(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
 
     @contextmanager
+    def routed_as_prompted(self, input_ids: torch.Tensor | None, attention_mask: torch.Tensor | None,
+                           weights: torch.Tensor | None = None):
+        """Route a pass over these prompts as `generate` does, and yield the per-query weights:
+        a selector picks from the prompt tokens (or takes `weights`, the choice an earlier pass
+        over the same prompts made; None without a selector), then holds that choice; a
+        per-token router routes each token as it comes (a cached prompt routes the same)."""
+        if self.selector is None:
+            yield None
+            return
+        weights = self.selector(self, input_ids, attention_mask) if weights is None else weights
+        with self.routing("fixed", weights=weights):
+            yield weights
+
+    @contextmanager
     def routing(self, mode: str, **state):
         """Temporarily route in another mode (the Router's other fields restored after)."""
         saved = {k: getattr(self.router, k) for k in ("mode", *state)}
