@@ -115,6 +115,9 @@ def test_the_headline_says_what_recycling_did_and_whether_the_gates_let_it_say_s
     failing = with_value(PASSING, "base", "twohop_cot", "subject_accuracy", 0.5)
     text = headline([(failing, evaluate_gates(failing, TWO_HOP, 0.0, "both"))], TWO_HOP)
     assert text.startswith("This run cannot tell") and "gate0" in text
+    zeros = [dict(r, correct=0, accuracy=0.0) if r.get("library") else r for r in PASSING]
+    text = headline([(zeros, gates)], TWO_HOP)
+    assert "None of the 1 recycled models answered any of the 150 two-hop questions" in text and "best" not in text
 
 
 def test_attribution_is_per_run_and_pooling_counts_only_attributable_runs():

@@ -41,8 +41,11 @@ def _numbers(runs: Sequence[Sequence[dict]], catalog: Catalog) -> str:
         # the first in name order among equals, so the sentence does not depend on row order
         (model, library), (best, n) = max(sorted(recycled.items()), key=lambda kv: kv[1][0] / kv[1][1])
         none = sum(1 for right, _ in recycled.values() if right == 0)
-        text = (f"Recycled models answered at most {best} of {n} {what} (best: {model} [{library}]); "
-                f"{none} of {len(recycled)} answered none.")
+        if best == 0:  # no "best" among zeros
+            text = f"None of the {len(recycled)} recycled models answered any of the {n} {what}."
+        else:
+            text = (f"Recycled models answered at most {best} of {n} {what} (best: {model} [{library}]); "
+                    f"{none} of {len(recycled)} answered none.")
     if reference:
         text += f" {REFERENCE}, trained on the same facts, answered {reference[0]} of {reference[1]}."
     else:
