@@ -35,21 +35,16 @@ class RoutedModel(nn.Module):
     def score(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, prompt_mask: torch.Tensor, **kwargs):
         """A forward pass routed as `generate` routes: a selector sees the prompt tokens only
         (`prompt_mask`), never the continuation being scored."""
-        if self.selector is None:
-            return self.model(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
-        weights = self.selector(self, input_ids, prompt_mask)
-        with self.routing("fixed", weights=weights):
+        with self.routed_as_prompted(input_ids, prompt_mask):
             return self.model(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
 
     @torch.no_grad()
     def generate(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None, **kwargs):
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
-        if self.selector is None:
-            return self.model.generate(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
-        weights = self.selector(self, input_ids, attention_mask)
-        self.choices.update(self.expert_names[i] for i in weights.argmax(-1).tolist())
-        with self.routing("fixed", weights=weights):
+        with self.routed_as_prompted(input_ids, attention_mask) as weights:
+            if weights is not None:
+                self.choices.update(self.expert_names[i] for i in weights.argmax(-1).tolist())
             return self.model.generate(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
 
     @contextmanager
