@@ -1,10 +1,11 @@
 """The README's tables of this grid, from the committed files alone: per seed, the gates'
 checks and the diagnostics beside them; pooled over seeds, each model's two-hop CoT and its
-composition given knowledge (needs the package installed: `make setup`).
+composition given knowledge (needs the package installed: `make setup`). A grid over
+familiarity too labels each run "familiarity / seed".
 
     python docs/results/default-seeds/seeds_table.py [GRID_DIR [COMPOSED_COT_SPLIT]]
 
-(the math grid: `docs/results/math/ math_cot`)
+(the math grid: `docs/results/math/ math_cot`; the paper's: `docs/results/paper-two-hop-v2/`)
 """
 
 from __future__ import annotations
@@ -25,8 +26,12 @@ def value(checks: dict, name: str) -> str:
     return f"**{check['value']:.2f}**" if check["passed"] is False else f"{check['value']:.2f}"
 
 
-def per_seed(cells: list[tuple[dict, Path]]) -> None:
-    print("| seed | Gate 0 checks | Gate 2 checks | attributable | diagnostics (value, bridge right) |")
+def run_label(manifest: dict, by_familiarity: bool) -> str:
+    return f"{manifest['familiarity']} / {manifest['seed']}" if by_familiarity else str(manifest["seed"])
+
+
+def per_seed(cells: list[tuple[dict, Path]], by_familiarity: bool) -> None:
+    print(f"| {'familiarity / seed' if by_familiarity else 'seed'} | Gate 0 checks | Gate 2 checks | attributable | diagnostics (value, bridge right) |")
     print("|---|---|---|---|---|")
     for manifest, _ in cells:
         gates = {g["gate"]: g for g in manifest["gates"]}
@@ -34,11 +39,11 @@ def per_seed(cells: list[tuple[dict, Path]]) -> None:
                 for name in ("gate0", "gate2")}
         diag = " / ".join(f"{d['check']} {d['value']:.2f}" + (f" ({d['bridge']:.2f})" if d.get("bridge") is not None
                                                               else "") for d in manifest.get("gate_diagnostics", []))
-        print(f"| {manifest['seed']} | {text['gate0']} | {text['gate2']} | "
+        print(f"| {run_label(manifest, by_familiarity)} | {text['gate0']} | {text['gate2']} | "
               f"{'yes' if manifest['attributable'] else 'no'} | {diag} |")
 
 
-def pooled(cells: list[tuple[dict, Path]], attributable_only: bool, split: str) -> None:
+def pooled(cells: list[tuple[dict, Path]], attributable_only: bool, split: str, by_familiarity: bool) -> None:
     chosen = [(m, c) for m, c in cells if m["attributable"] or not attributable_only]
     cot: dict[tuple, list[int]] = {}
     for manifest, cell in chosen:
@@ -49,8 +54,9 @@ def pooled(cells: list[tuple[dict, Path]], attributable_only: bool, split: str) 
                 acc[0] += r["correct"]
                 acc[1] += r["n"]
     given = {(e["model"], e["library"]): e for e in pool(e for m, _ in chosen for e in m.get("composition", []))}
-    seeds = ", ".join(str(m["seed"]) for m, _ in chosen)
-    print(f"\npooled over seeds {seeds} ({'attributable seeds only' if attributable_only else 'all seeds'}):\n")
+    runs = ", ".join(run_label(m, by_familiarity) for m, _ in chosen)
+    what = "cells" if by_familiarity else "seeds"
+    print(f"\npooled over {what} {runs} ({f'attributable {what} only' if attributable_only else f'all {what}'}):\n")
     print(f"| model [library] | {split} [95% Wilson] | both facts recalled | CoT right given both [95%] | "
           "wrong with a fact missing |")
     print("|---|---|---|---|---|")
@@ -65,16 +71,47 @@ def pooled(cells: list[tuple[dict, Path]], attributable_only: bool, split: str) 
               f"{given_text} | {missing} |")
 
 
+def per_familiarity(cells: list[tuple[dict, Path]], split: str) -> None:
+    """Each model's answers right on `split`, hop1 and hop2, pooled over each familiarity's
+    attributable cells: where recycling stands as the entities get more familiar."""
+    counts: dict[tuple, dict[str, list[int]]] = {}
+    order = [f for f in "FHR" if any(m["familiarity"] == f for m, _ in cells)]
+    for manifest, cell in cells:
+        if not manifest["attributable"]:
+            continue
+        for line in (cell / "results.jsonl").read_text().splitlines():
+            r = json.loads(line)
+            if r["split"] in (split, "hop1", "hop2"):
+                acc = counts.setdefault((r["model"], r["library"]), {}).setdefault(f"{manifest['familiarity']}:{r['split']}", [0, 0])
+                acc[0] += r["correct"]
+                acc[1] += r["n"]
+    cells_per = {f: sum(m["attributable"] for m, _ in cells if m["familiarity"] == f) for f in order}
+    print(f"\nper familiarity, attributable cells only ({', '.join(f'{f}: {k}' for f, k in cells_per.items())}); "
+          f"{split} right / hop1 / hop2 recalled alone:\n")
+    print("| model [library] | " + " | ".join(order) + " |")
+    print("|---|" + "---|" * len(order))
+    for (model, library), acc in counts.items():
+        label = model if library is None else f"{model} [{library}]"
+        text = []
+        for f in order:
+            cot, h1, h2 = (acc.get(f"{f}:{s}", [0, 0]) for s in (split, "hop1", "hop2"))
+            text.append(f"{cot[0]} / {cot[1]} · {h1[0] / max(h1[1], 1):.2f} / {h2[0] / max(h2[1], 1):.2f}" if cot[1] else "-")
+        print(f"| {label} | " + " | ".join(text) + " |")
+
+
 def main() -> None:
     grid = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).parent
     split = sys.argv[2] if len(sys.argv) > 2 else "twohop_cot"
     cells = sorted(((json.loads(p.read_text()), p.parent) for p in grid.glob("cells/*/run.json")),
-                   key=lambda c: c[0]["seed"])
-    per_seed(cells)
+                   key=lambda c: ("FHR".find(c[0]["familiarity"]), c[0]["seed"]))
+    by_familiarity = len({m["familiarity"] for m, _ in cells}) > 1
+    per_seed(cells, by_familiarity)
     if any(m["attributable"] for m, _ in cells):
-        pooled(cells, attributable_only=True, split=split)
+        pooled(cells, attributable_only=True, split=split, by_familiarity=by_familiarity)
     if not all(m["attributable"] for m, _ in cells):
-        pooled(cells, attributable_only=False, split=split)
+        pooled(cells, attributable_only=False, split=split, by_familiarity=by_familiarity)
+    if by_familiarity:
+        per_familiarity(cells, split)
 
 
 if __name__ == "__main__":
