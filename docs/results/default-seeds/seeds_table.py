@@ -30,6 +30,10 @@ def run_label(manifest: dict, by_familiarity: bool) -> str:
     return f"{manifest['familiarity']} / {manifest['seed']}" if by_familiarity else str(manifest["seed"])
 
 
+def cell_rows(cell: Path) -> list[dict]:
+    return [json.loads(line) for line in (cell / "results.jsonl").read_text().splitlines() if line.strip()]
+
+
 def per_seed(cells: list[tuple[dict, Path]], by_familiarity: bool) -> None:
     print(f"| {'familiarity / seed' if by_familiarity else 'seed'} | Gate 0 checks | Gate 2 checks | attributable | diagnostics (value, bridge right) |")
     print("|---|---|---|---|---|")
@@ -47,8 +51,7 @@ def pooled(cells: list[tuple[dict, Path]], attributable_only: bool, split: str, 
     chosen = [(m, c) for m, c in cells if m["attributable"] or not attributable_only]
     cot: dict[tuple, list[int]] = {}
     for manifest, cell in chosen:
-        rows = [json.loads(line) for line in (cell / "results.jsonl").read_text().splitlines() if line.strip()]
-        for r in rows:
+        for r in cell_rows(cell):
             if r["split"] == split:
                 acc = cot.setdefault((r["model"], r["library"]), [0, 0])
                 acc[0] += r["correct"]
@@ -79,10 +82,10 @@ def per_familiarity(cells: list[tuple[dict, Path]], split: str) -> None:
     for manifest, cell in cells:
         if not manifest["attributable"]:
             continue
-        for line in (cell / "results.jsonl").read_text().splitlines():
-            r = json.loads(line)
+        for r in cell_rows(cell):
             if r["split"] in (split, "hop1", "hop2"):
-                acc = counts.setdefault((r["model"], r["library"]), {}).setdefault(f"{manifest['familiarity']}:{r['split']}", [0, 0])
+                per_model = counts.setdefault((r["model"], r["library"]), {})
+                acc = per_model.setdefault(f"{manifest['familiarity']}:{r['split']}", [0, 0])
                 acc[0] += r["correct"]
                 acc[1] += r["n"]
     cells_per = {f: sum(m["attributable"] for m, _ in cells if m["familiarity"] == f) for f in order}
