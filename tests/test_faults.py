@@ -91,3 +91,23 @@ def test_sigkill_at_four_stages_then_resume_gives_the_uninterrupted_rows_and_sam
     assert rows() == len(accuracies(out))  # no duplicate rows
     assert samples(out) == samples(root / "run")
     assert not list(out.rglob(".*.tmp")) and (out / "report.md").is_file()
+
+
+def test_controls_only_trains_and_evaluates_what_the_gates_read_then_the_full_run_resumes_there(smoke_run, tmp_path):
+    root, _ = smoke_run
+    out, fresh = tmp_path / "run", tmp_path / "cache"
+    first = cli("run", "--preset", "smoke", "--controls-only", "--out", str(out), cache=fresh)
+    assert first.returncode == 0, first.stderr[-3000:]
+    controls = accuracies(out)
+    assert {model for model, _, _ in controls} == {"base", "union_replay"}
+    trained = [p.name.split("-")[0] for p in (fresh / "adapters").iterdir() if not p.name.startswith(".")]
+    assert trained == ["union_replay"]  # no expert trained (a lock file beside it is not an adapter)
+    assert "Controls only" in (out / "report.md").read_text()
+    assert json.loads((out / "run.json").read_text())["controls_only"] is True
+    full = accuracies(root / "run")
+    assert controls == {key: acc for key, acc in full.items() if key[0] in ("base", "union_replay")}
+    # the same command without the flag adds the rest (the smoke run's cache holds its experts)
+    second = cli("run", "--preset", "smoke", "--out", str(out), cache=root / "cache")
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert accuracies(out) == full
+    assert samples(out) == samples(root / "run")

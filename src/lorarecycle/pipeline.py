@@ -36,7 +36,7 @@ from .model.step_probe import probe_steps
 from .model.targets import resolve_target_modules, skeleton
 from .model.tiny import tiny_llama_config
 from .parallel import JobRunner
-from .plan import Row, plan
+from .plan import Row, Source, plan
 from .recycle.build import RECYCLERS
 from .report.figures import plot_routing_trace
 from .report.gates import attributable, evaluate_gates
@@ -135,9 +135,12 @@ def check_fewshot(cfg: ExperimentConfig, datasets: dict) -> None:
                                 f"{len(datasets[source])} examples (world.n_fewshot_chains)")
 
 
-def run_experiment(cfg: ExperimentConfig, out: Path, store: Path | None = None, extra: dict | None = None) -> list[dict]:
+def run_experiment(cfg: ExperimentConfig, out: Path, store: Path | None = None, extra: dict | None = None,
+                   controls_only: bool = False) -> list[dict]:
     """Run (or resume) one experiment into `out`. `store` holds trained adapters (default: the
-    content-keyed cache, shared by every run and sweep cell); `extra` fields go into every row."""
+    content-keyed cache, shared by every run and sweep cell); `extra` fields go into every row.
+    `controls_only`: train and evaluate only what the gates read (the base, `union_replay`); the
+    same run without it later resumes there and adds the experts and recycled rows."""
     out = Path(out)
     validate(cfg)
     check_before_writing(out)
@@ -148,11 +151,11 @@ def run_experiment(cfg: ExperimentConfig, out: Path, store: Path | None = None, 
     prepare_run_dir(out, cfg)
     with run_lock(out), JobRunner(current_device()) as runner:  # a second run here is refused while this one lives
         remove_stray_temporaries(out)
-        return _run_locked(cfg, out, world, datasets, store, extra, runner)
+        return _run_locked(cfg, out, world, datasets, store, extra, runner, controls_only)
 
 
 def _run_locked(cfg: ExperimentConfig, out: Path, world, datasets: dict, store: Path | None, extra: dict | None,
-                runner: JobRunner) -> list[dict]:
+                runner: JobRunner, controls_only: bool) -> list[dict]:
     started, task = time.perf_counter(), task_of(cfg)
     set_precision(cfg.precision)
     step_probe = _precision_probe(cfg)
@@ -167,14 +170,15 @@ def _run_locked(cfg: ExperimentConfig, out: Path, world, datasets: dict, store: 
     # 3. the adapters and fine-tunes, from the cache or trained now
     store = Path(store) if store is not None else cache_dir("adapters")
     check_output_dir(store, "cache directory")
+    rows = plan(cfg, controls_only)
+    only = tuple(r.name for r in rows if r.source in (Source.ADAPTER, Source.FULL)) if controls_only else None
     adapters_started = time.perf_counter()
-    experts, full = ensure_adapters(cfg, base_path, datasets, store, runner, world, out)
+    experts, full = ensure_adapters(cfg, base_path, datasets, store, runner, world, out, only=only)
     adapters_seconds = time.perf_counter() - adapters_started
     results = finished_rows(out)
     check_stages(out, {"base": base_path.name, **{name: path.name for name, path in {**experts, **full}.items()}},
                  bool(results))
     # 4. every planned row's model, built and evaluated on the splits it still lacks
-    rows = plan(cfg)
     build = model_builder(cfg, base_path, experts, full, datasets, out)
     common = {"schema_version": SCHEMA_VERSION,
               "measured_familiarity": {r["role"]: round(r["name_logprob"], 4) for r in familiarity},
@@ -188,6 +192,7 @@ def _run_locked(cfg: ExperimentConfig, out: Path, world, datasets: dict, store: 
     gates = evaluate_gates(results, task.catalog, cfg.world.exposure, cfg.world.exposure_hop,
                            cfg.model.base_model is None)
     manifest = _manifest(cfg, out, base_path, experts, full, gates, familiarity, prompt_format, step_probe)
+    manifest["controls_only"] = controls_only
     manifest |= run_verdict(results, gates, task.catalog, out / SAMPLES_FILE, out / "figures" / "composition.png")
     manifest["seconds"] = run_seconds(out, manifest["base"]["pretrain"], manifest["experts"], adapters_seconds,
                                    time.perf_counter() - started)

@@ -12,6 +12,8 @@ from .tasks import REPLAY_REFERENCES
 from .tasks import task_of
 
 FULL_FINE_TUNES = ("full_ft", "full_ft_replay")
+# the rows the gates read (report.gates): a run's controls, evaluated first with --controls-only
+CONTROL_MODELS = ("base", "union_replay")
 
 REFERENCE_ROWS = {"union": "data-access (pooled expert data)",
                   "union_replay": "data-access (pooled expert data, replay recipe)",
@@ -62,8 +64,9 @@ def needed_experts(cfg: ExperimentConfig) -> list[str]:
     return sorted(names, key=list(expert_data).index)
 
 
-def plan(cfg: ExperimentConfig) -> list[Row]:
-    """Every row an experiment evaluates, in report order."""
+def plan(cfg: ExperimentConfig, controls_only: bool = False) -> list[Row]:
+    """Every row an experiment evaluates, in report order (`controls_only`: the rows the
+    gates read, so a run learns whether it can attribute anything before training experts)."""
     rows = [Row("base", None, "base", "none", "none", Source.BASE)]
     for name in needed_experts(cfg):
         if name in REFERENCE_ROWS:
@@ -79,7 +82,7 @@ def plan(cfg: ExperimentConfig) -> list[Row]:
             method = RECYCLERS.get(spec.name)
             rows.append(Row(spec.row_name, library, spec.name, method.data_requirement(spec.params), method.access,
                             Source.RECYCLED, spec=spec))
-    return rows
+    return [r for r in rows if r.model in CONTROL_MODELS] if controls_only else rows
 
 
 def row_keys(cfg: ExperimentConfig) -> list[tuple[str, str | None]]:

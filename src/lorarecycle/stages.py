@@ -145,10 +145,11 @@ def measure_familiarity(base_path: Path, tokenizer, entities: list[tuple[str, st
 
 
 def library_diagnostics(cfg: ExperimentConfig, experts: dict[str, Path]) -> dict[str, list[dict]]:
-    """Data-free pair diagnostics (medians over modules) of each library's experts."""
+    """Data-free pair diagnostics (medians over modules) of each library's experts (of those
+    libraries whose experts are trained: a controls-only run trains none)."""
     out = {}
     for library, names in cfg.libraries.items():
-        if len(names) > 1:
+        if len(names) > 1 and all(n in experts for n in names):
             adapters = [read_adapter(experts[n]) for n in names]
             out[library] = summarize_pairs(pair_rows(adapters, names, density=1.0))
     return out

@@ -32,12 +32,16 @@ def default_out(resolved: ExperimentConfig | GridSpec) -> Path:
 
 ExecutorOpt = Annotated[Optional[str], typer.Option("--executor", help="grids: local (default) or ray")]
 AddressOpt = Annotated[Optional[str], typer.Option("--address", help="grids on Ray: cluster address (default: start a local Ray)")]
+ControlsOpt = Annotated[bool, typer.Option(
+    "--controls-only", help="train and evaluate only what the gates read (base, union_replay); the same command "
+    "without it resumes there and adds the experts and recycled rows")]
 GpusOpt = Annotated[Optional[float], typer.Option("--gpus-per-cell", help="grids on Ray: GPUs each cell requests (e.g. 1)")]
 
 
 def run(config: ConfigArg = None, preset: PresetOpt = None, out: OutOpt = None, base_model: BaseModelOpt = None,
         seed: SeedOpt = None, executor: ExecutorOpt = None, address: AddressOpt = None,
-        device: DeviceOpt = None, gpus_per_cell: GpusOpt = None, precision: PrecisionOpt = None) -> None:
+        device: DeviceOpt = None, gpus_per_cell: GpusOpt = None, precision: PrecisionOpt = None,
+        controls_only: ControlsOpt = False) -> None:
     """Generate data, pretrain (or load) the base, train experts, recycle, evaluate, report.
     A config with `axes` is a grid: every cell runs (resuming finished ones) and one report
     covers them all."""
@@ -69,11 +73,11 @@ def run(config: ConfigArg = None, preset: PresetOpt = None, out: OutOpt = None, 
                    if v is not None}
         executor_data = {**resolved.executor.model_dump(), **updates}
         grid = validate_grid({**resolved.model_dump(mode="json"), "executor": executor_data}, "command line")
-        run_grid(grid, out)
+        run_grid(grid, out, controls_only)
         say(f"grid results: {out / 'results.jsonl'}; report: {out / 'report.html'}")
         return
     cfg = resolved
-    rows = run_experiment(cfg, out)
+    rows = run_experiment(cfg, out, controls_only=controls_only)
     write_grid_report(out, cfg.name, [], [Cell("", {}, cfg)], rows, markdown=False)
     title = f"{cfg.name} (seed {cfg.seed}, familiarity {cfg.world.familiarity}) accuracy; intervals in report.md"
     console = report_console(TERMINAL_WIDTH)
@@ -82,3 +86,5 @@ def run(config: ConfigArg = None, preset: PresetOpt = None, out: OutOpt = None, 
     console.print(headline([(rows, gates)], task_of(cfg).catalog), style="bold" if attributable(gates) else "bold red",
                   markup=False)
     console.print(rich_table(rows, title))
+    if controls_only:
+        say("controls only: the same command without --controls-only adds the experts and the recycled rows")

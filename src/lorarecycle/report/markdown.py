@@ -80,12 +80,16 @@ def render_report(manifest: dict, rows: Sequence[dict], catalog: Catalog) -> str
                     _stages(manifest)))
 
 
+CONTROLS_ONLY = ("\n*Controls only (`--controls-only`): the base and the gates' reference; the same command "
+                 "without it resumes here and adds the experts and the recycled rows.*\n")
+
+
 def _results(manifest: dict, rows: Sequence[dict], catalog: Catalog) -> str:
     base = manifest.get("base", {})
     return f"""# lorarecycle experiment `{manifest['name']}`
 
 **{manifest.get("headline", "")}**
-
+{CONTROLS_ONLY if manifest.get("controls_only") else ""}
 - config hash `{manifest['config_hash']}`, seed {manifest['seed']}, familiarity {manifest['familiarity']}, exposure {manifest['exposure']}
 - base model: `{base.get('path')}` (pretraining: {base.get('pretrain', 'not ours')})
 - versions: {manifest.get('versions')}

@@ -3,6 +3,7 @@ then write the grid's results and report."""
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from ..artifacts import write_jsonl
@@ -30,17 +31,17 @@ def check_cells(cells: list[Cell]) -> None:
         check_fewshot(cell.config, worlds[key])
 
 
-def run_cell(cell: Cell, run_dir: Path) -> int:
+def run_cell(cell: Cell, run_dir: Path, controls_only: bool = False) -> int:
     """Run one cell into its directory; every row carries the cell id and its axis values."""
     extra = {"cell": cell.id, "axes": {path: axis_label(v) for path, v in cell.axes.items()}}
-    return len(run_experiment(cell.config, cell_dir(run_dir, cell), extra=extra))
+    return len(run_experiment(cell.config, cell_dir(run_dir, cell), extra=extra, controls_only=controls_only))
 
 
 def collect(run_dir: Path, cells: list[Cell]) -> list[dict]:
     return [row for cell in cells for row in cell_rows(run_dir, cell)]
 
 
-def run_grid(grid: GridSpec, run_dir: Path) -> list[dict]:
+def run_grid(grid: GridSpec, run_dir: Path, controls_only: bool = False) -> list[dict]:
     executor = EXECUTORS.get(grid.executor.name)
     cells = expand(grid)
     check_cells(cells)
@@ -49,7 +50,7 @@ def run_grid(grid: GridSpec, run_dir: Path) -> list[dict]:
     console.print(f"grid {grid.name}: {len(cells)} cells, {len(cells) - len(pending)} done, "
                   f"{len(pending)} to run on executor {grid.executor.name!r}")
     if pending:
-        executor(pending, Path(run_dir), grid.executor, run_cell)
+        executor(pending, Path(run_dir), grid.executor, partial(run_cell, controls_only=controls_only))
     rows = collect(run_dir, cells)
     write_jsonl(Path(run_dir) / RESULTS_FILE, rows)
     write_grid_report(Path(run_dir), grid.name, list(grid.axes), cells, rows)
