@@ -1,5 +1,7 @@
 """Gates and step-by-step scoring against hand-checked rows and samples."""
 
+from pathlib import Path
+
 from lorarecycle.evaluate.evaluator import score_steps, summarize_steps
 from lorarecycle.evaluate.composition import composition_given_knowledge, pool
 from lorarecycle.report.gates import attributable, diagnostics, differences_to_reference, evaluate_gates
@@ -15,7 +17,7 @@ EX = Example("cot:test-0", "cot", "Question: Who is the employer of the mentor o
 
 
 def steps(generation):
-    return score_steps(cot_steps(generation), EX)
+    return score_steps(cot_steps(generation), cot_steps(EX.completion), EX.id)
 
 
 def test_steps_of_hand_checked_generations():
@@ -30,6 +32,19 @@ def test_steps_of_hand_checked_generations():
     assert steps(" The mentor of Vize Zoli is Bove Saru") == {
         "subject_correct": True, "first_hop_correct": True, "second_hop_correct": False}
     assert steps(" so so so") == {"subject_correct": False, "first_hop_correct": False, "second_hop_correct": False}
+    # the right entities under the wrong relations: the outer relation applied to the subject
+    # names the bridge (a one-sentence CoT a real LM wrote), and the hops' relations swapped
+    assert steps(" The employer of Vize Zoli is Bove Saru. So the answer is Bove Saru.") == {
+        "subject_correct": True, "first_hop_correct": False, "second_hop_correct": False}
+    assert steps(" The employer of Vize Zoli is Bove Saru. The mentor of Bove Saru is Kato Rimu.") == {
+        "subject_correct": True, "first_hop_correct": False, "second_hop_correct": False}
+
+
+def test_a_gold_completion_the_parser_cannot_read_is_an_error_not_a_wrong_step():
+    import pytest
+
+    with pytest.raises(ValueError, match="cannot read its gold completion"):
+        score_steps(cot_steps(EX.completion), cot_steps(" Kato Rimu."), "x")
 
 
 def test_second_hop_is_scored_given_a_right_first_hop():
@@ -221,3 +236,34 @@ def test_the_report_pools_composition_over_the_attributable_runs_and_renders_eac
     assert "<td>arrow [two]</td>" in out and "<td>1/4 = 0.25" in out
     (only,) = composition_section([("seed=0", PASSING, passing)], [[entry]])
     assert only[0] == "" and only[1][0]["n"] == 10
+
+
+def test_rescoring_a_run_reproduces_the_pipelines_step_scores(smoke_run, tmp_path):
+    """scripts/rescore_steps.py re-reads steps from the generations: on a run scored by the
+    current parser it changes nothing, and a step field altered by hand is restored."""
+    import json
+    import runpy
+    import shutil
+    import sys
+
+    root, _ = smoke_run
+    out = tmp_path / "run"
+    shutil.copytree(root / "run", out)
+    before = (out / "results.jsonl").read_text()
+    lines = (out / "samples.jsonl").read_text().splitlines()
+    index = next(i for i, line in enumerate(lines) if "first_hop_correct" in line)
+    sample = json.loads(lines[index])
+    sample["first_hop_correct"] = not sample["first_hop_correct"]
+    (out / "samples.jsonl").write_text("\n".join([*lines[:index], json.dumps(sample), *lines[index + 1:]]) + "\n")
+    script = Path(__file__).resolve().parents[1] / "scripts" / "rescore_steps.py"
+    saved = sys.argv
+    sys.argv = [str(script), str(out)]
+    try:
+        runpy.run_path(str(script), run_name="__main__")
+    finally:
+        sys.argv = saved
+    rows = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
+    assert rows == [json.loads(line) for line in (root / "run" / "samples.jsonl").read_text().splitlines()]
+    assert [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()] == \
+        [json.loads(line) for line in before.splitlines()]
+    assert json.loads((out / "run.json").read_text())["gates"] == json.loads((root / "run" / "run.json").read_text())["gates"]

@@ -189,11 +189,9 @@ def _run_locked(cfg: ExperimentConfig, out: Path, world, datasets: dict, store: 
     ctx = EvalContext(cfg, base_path, out, datasets, frozenset(normalize(e) for e in world.entities), stop)
     todo = _evaluate(rows, build, ctx, results, common, runner)
     # 5. the gates, the manifest and the report
-    gates = evaluate_gates(results, task.catalog, cfg.world.exposure, cfg.world.exposure_hop,
-                           cfg.model.base_model is None)
-    manifest = _manifest(cfg, out, base_path, experts, full, gates, familiarity, prompt_format, step_probe)
+    manifest = _manifest(cfg, out, base_path, experts, full, familiarity, prompt_format, step_probe)
     manifest["controls_only"] = controls_only
-    manifest |= run_verdict(results, gates, task.catalog, out / SAMPLES_FILE, out / "figures" / "composition.png")
+    manifest |= verdict_fields(cfg, out, results)
     manifest["seconds"] = run_seconds(out, manifest["base"]["pretrain"], manifest["experts"], adapters_seconds,
                                    time.perf_counter() - started)
     write_json(out / "run.json", manifest)
@@ -209,14 +207,24 @@ def _run_locked(cfg: ExperimentConfig, out: Path, world, datasets: dict, store: 
     return results
 
 
+def verdict_fields(cfg: ExperimentConfig, out: Path, results: list[dict]) -> dict:
+    """run.json's fields that the rows and samples decide: the gates, attribution, the
+    opening sentence, the diagnostics and composition given knowledge (with its figure)."""
+    catalog = task_of(cfg).catalog
+    gates = evaluate_gates(results, catalog, cfg.world.exposure, cfg.world.exposure_hop, cfg.model.base_model is None)
+    return {"gates": gates, "attributable": attributable(gates),
+            **run_verdict(results, gates, catalog, out / SAMPLES_FILE, out / "figures" / "composition.png")}
+
+
 def versions() -> dict:
     return {"lorarecycle": __version__, "torch": torch.__version__, "transformers": transformers.__version__,
             "peft": peft.__version__, "python": platform.python_version()}
 
 
 def _manifest(cfg: ExperimentConfig, out: Path, base_path: Path, experts: dict[str, Path], full: dict[str, Path],
-              gates: list[dict], familiarity: list[dict], prompt_format: str, step_probe: dict | None) -> dict:
-    """run.json: what the run was, on what, with which stages, and what its gates say."""
+              familiarity: list[dict], prompt_format: str, step_probe: dict | None) -> dict:
+    """run.json: what the run was, on what, with which stages (`verdict_fields` adds what its
+    gates say)."""
     device = current_device()
     return {
         "name": cfg.name, "config_hash": cfg.config_hash(), "seed": cfg.seed,
@@ -228,8 +236,6 @@ def _manifest(cfg: ExperimentConfig, out: Path, base_path: Path, experts: dict[s
         "prompt_format": prompt_format,
         "base": {"path": str(base_path), "pretrain": base_meta(base_path).get("pretrain")},
         "experts": {name: expert_meta(p) for name, p in experts.items()} | {n: full_ft_meta(p) for n, p in full.items()},
-        "gates": gates,
-        "attributable": attributable(gates),
         "measured_familiarity": familiarity,
         "diagnostics": library_diagnostics(cfg, experts),
         "routing": {p.stem: read_json(p)["segment_means"] for p in sorted((out / "routing").glob("*.json"))},

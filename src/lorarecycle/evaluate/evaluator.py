@@ -58,7 +58,7 @@ def evaluate_split(
                 row["error"] = classify_error(pred, normalize(ex.bridge), entities)
                 errors[row["error"]] += 1
             if ex.kind == "cot":
-                row.update(score_steps(steps(gen), ex))
+                row.update(score_steps(steps(gen), steps(ex.completion), ex.id))
         samples.append(row)
     n, correct = len(samples), sum(s["correct"] for s in samples)
     low, high = wilson_interval(correct, n)
@@ -85,12 +85,16 @@ def token_budget(budget: int | str, tokenizer: PreTrainedTokenizerBase, examples
     return longest + longest // 4 + 8
 
 
-def score_steps(stated: tuple[str, str, str], ex: Example) -> dict:
-    """Each reasoning step of one chain-of-thought answer: the subject restated, the first
-    hop (the bridge), the second hop (the answer, stated as the second step's object)."""
+def score_steps(stated: tuple[str, str, str], gold: tuple[str, str, str], example_id: str = "") -> dict:
+    """Each reasoning step of one chain-of-thought answer against the gold completion's, both
+    read by the task's parser: the subject restated, the first hop (the bridge), the second
+    hop (the answer, stated as the second step's object). Reading the gold text with the same
+    parser lets a task's steps carry more than the entity (two-hop: the relation)."""
+    if not all(gold):
+        raise ValueError(f"example {example_id}: the task's step parser cannot read its gold completion ({gold})")
     subject, first, second = stated
-    return {"subject_correct": subject == normalize(ex.subject), "first_hop_correct": first == normalize(ex.bridge),
-            "second_hop_correct": second == normalize(ex.answer)}
+    return {"subject_correct": subject == gold[0], "first_hop_correct": first == gold[1],
+            "second_hop_correct": second == gold[2]}
 
 
 def summarize_steps(samples: Sequence[dict]) -> dict:

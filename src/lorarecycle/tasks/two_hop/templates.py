@@ -55,18 +55,24 @@ def cot_completion(r1: str, r2: str, a: str, b: str, c: str) -> str:
     return cot_first_step(r1, a, b) + single_hop_cot_completion(r2, b, c)
 
 
+def stated_facts(generated: str) -> list[tuple[str, str, str]]:
+    """(relation, subject, object) of each reasoning sentence of a generation, normalised:
+    "The r of <subject> is <object>."; ("", "", "") for a sentence of another shape."""
+    found = [re.fullmatch(r"the (\w+) of (.+) is (.+)", s) for s in reasoning_sentences(generated)]
+    return [m.groups() if m else ("", "", "") for m in found]
+
+
 def cot_steps(generated: str) -> tuple[str, str, str]:
-    """(subject, bridge, second object) a two-hop chain-of-thought generation states:
-    "The r1 of <subject> is <bridge>. The r2 of <bridge> is <object>." Normalised; "" where
-    a sentence is missing or has no "the ... of ... is ..." shape."""
-    steps = []
-    for sentence in reasoning_sentences(generated):
-        match = re.fullmatch(r"the \w+ of (.+) is (.+)", sentence)
-        steps.append(match.groups() if match else ("", ""))
-    steps += [("", "")] * (2 - len(steps))
-    return steps[0][0], steps[0][1], steps[1][1]
+    """(subject, first hop, second hop) a two-hop chain-of-thought generation states:
+    "The r1 of <subject> is <bridge>. The r2 of <bridge> is <object>." Each hop is read with
+    its relation ("r1 <bridge>"), so a hop stated under another relation than the gold
+    chain's (e.g. the question's outer relation applied to the subject) is not right; "" where
+    a sentence is missing or has no "the ... of ... is ..." shape. Scored against the same
+    parser's reading of the gold completion."""
+    (_, subject, _), *_ = facts = stated_facts(generated) + [("", "", "")] * 2
+    return subject, *(f"{relation} {obj}" if obj else "" for relation, _, obj in facts[:2])
 
 
 def extract_first_hop(generated: str) -> str:
     """The bridge entity a chain-of-thought generation states in its first sentence."""
-    return cot_steps(generated)[1]
+    return (stated_facts(generated) + [("", "", "")])[0][2]
