@@ -1,5 +1,6 @@
 """Log-likelihood ranking after a few-shot prompt: the prompt read once per question (its KV
-cache repeated for the k choices, `shared_prompt_logprobs`) against the baseline measured in
+cache repeated for the k choices, `shared_prompt_logprobs`), and also the choices' shared first
+tokens read once (the chain of thought up to the substituted answer), against the baseline measured in
 the same run, every (prompt, choice) pair scored as its own sequence (`continuation_logprobs`,
 the path routed models took before they read prompts once too). Shapes like the real-LM grid's
 CoT rows: a 3-shot prompt of ~250 tokens, 5 choices of ~40 tokens. Randomly initialised
@@ -86,15 +87,20 @@ def main() -> None:
         model = load_base(path, dtype=torch.float32) if args.routing == "none" else routed(path, args.routing, Path(tmp))
         model, tokenizer = model.eval(), load_tokenizer(path)
         pairs = [(p, c) for p, cs in zip(prompts, continuations) for c in cs]
-        timings: dict[str, list[float]] = {"per pair (baseline)": [], "prompt read once": []}
+        timings: dict[str, list[float]] = {"per pair (baseline)": [], "prompt read once": [],
+                                           "+ shared tokens once": []}
         for _ in range(args.repeats):
             started = time.perf_counter()
             baseline = continuation_logprobs(model, tokenizer, pairs, args.batch_size)
             timings["per pair (baseline)"].append(time.perf_counter() - started)
             started = time.perf_counter()
-            shared = shared_prompt_logprobs(model, tokenizer, prompts, continuations, args.batch_size)
+            whole = shared_prompt_logprobs(model, tokenizer, prompts, continuations, args.batch_size,
+                                           share_prefixes=False)
             timings["prompt read once"].append(time.perf_counter() - started)
-    difference = max(abs(a - b) for a, b in zip(baseline, sum(shared, [])))
+            started = time.perf_counter()
+            shared = shared_prompt_logprobs(model, tokenizer, prompts, continuations, args.batch_size)
+            timings["+ shared tokens once"].append(time.perf_counter() - started)
+    difference = max(abs(a - b) for scores in (whole, shared) for a, b in zip(baseline, sum(scores, [])))
     cpu = cpu_description()
     print(f"{cpu['cpu']} ({cpu['capability']}, {cpu['threads']} threads); "
           f"{path if args.model else 'random weights, SmolLM2-135M shape'}, fp32, routing: {args.routing}")

@@ -99,13 +99,19 @@ def test_a_prompt_read_once_scores_its_continuations_as_one_sequence_each(tiny_b
 
     model = AutoModelForCausalLM.from_pretrained(tiny_base).eval()
     tokenizer = load_tokenizer(tiny_base)
-    prompts = ["The mentor of Zo Vi is", "The employer of Zorara Vivi Ka is", "Who"]
-    continuations = [[" Ra Ka.", " Mo."], [" Zora Vi Kaka Momo.", " Ki."], [" is the mentor of Ra?", " Vi."]]
+    prompts = ["The mentor of Zo Vi is", "The employer of Zorara Vivi Ka is", "Who", "Why"]
+    # continuations that share their first tokens (answers substituted into one chain of
+    # thought), one a prefix of another, and none shared
+    continuations = [[" Ra Ka. The employer of Ra Ka is Mo.", " Ra Ka. The employer of Ra Ka is Vi Ki."],
+                     [" Zora Vi Kaka Momo.", " Zora Vi Kaka Momo. So Ki.", " Zora Vi."],
+                     [" is the mentor of Ra?", " Vi."], [" Ka.", " Ka."]]
     with torch.no_grad():
         expected = [[reference_logprob(model, tokenizer, p, c) for c in cs] for p, cs in zip(prompts, continuations)]
         for batch_size in (1, 2, 4, 6):
             got = shared_prompt_logprobs(model, tokenizer, prompts, continuations, batch_size)
-            assert torch.allclose(torch.tensor(got, dtype=torch.float64), torch.tensor(expected, dtype=torch.float64),
+            assert [len(g) for g in got] == [len(e) for e in expected]
+            assert torch.allclose(torch.tensor([x for g in got for x in g], dtype=torch.float64),
+                                  torch.tensor([x for e in expected for x in e], dtype=torch.float64),
                                   atol=1e-4), (batch_size, got, expected)
 
 
@@ -126,8 +132,8 @@ def test_a_routed_model_reads_each_prompt_once_and_routes_as_per_pair_scoring(ti
                                selector=arrow_selector("select") if routing == "select" else None)
     tokenizer = load_tokenizer(tiny_base)
     prompts = ["The mentor of Zo Vi is", "The employer of Zorara Vivi Ka is", "Who", "mentor of mentor is"]
-    continuations = [[" Ra Ka.", " Mo."], [" Zora Vi Kaka Momo.", " Ki."], [" is the mentor of Ra?", " Vi."],
-                     [" Ka Ka.", " Zo."]]
+    continuations = [[" Ra Ka. So Mo.", " Ra Ka. So Vi Vi."], [" Zora Vi Kaka Momo.", " Ki."],
+                     [" is the mentor of Ra?", " Vi."], [" Ka Ka.", " Ka Ka Zo."]]
     pairs = [(p, c) for p, cs in zip(prompts, continuations) for c in cs]
     with torch.no_grad():
         expected = torch.tensor(continuation_logprobs(model, tokenizer, pairs, 1), dtype=torch.float64)

@@ -113,19 +113,24 @@ def rank_answers(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, exa
 
 @torch.no_grad()
 def shared_prompt_logprobs(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, prompts: Sequence[str],
-                           continuations: Sequence[Sequence[str]], batch_size: int) -> list[list[float]]:
+                           continuations: Sequence[Sequence[str]], batch_size: int,
+                           share_prefixes: bool = True) -> list[list[float]]:
     """For each prompt, the summed log p(continuation | prompt) of each of its continuations,
-    reading the prompt once: its KV cache is repeated for its continuations (k choices after
-    a few-shot prompt cost one prompt pass, not k; the same scores as `continuation_logprobs`
-    up to float rounding, tested). Prompts are left-padded, continuations right-padded after them.
-    A routed model routes as in generation: a selector's choice, made on the prompt pass, holds
-    for its continuations."""
+    reading the prompt once, then the tokens its continuations share once (k answers
+    substituted into one chain of thought differ from the first answer on), then each
+    continuation's own tail from the repeated KV cache: the same scores as
+    `continuation_logprobs` up to float rounding (tested). Prompts are left-padded, the
+    shared parts and the tails right-padded after them. A routed model routes as in
+    generation: a selector's choice, made on the prompt pass, holds for what follows.
+    `share_prefixes=False` reads every continuation whole (the benchmark's baseline)."""
     device = next(model.parameters()).device
     pad, out = tokenizer.pad_token_id, []
     per_chunk = max(1, batch_size // max(1, max(map(len, continuations), default=1)))
     for i in range(0, len(prompts), per_chunk):
         chunk, conts = prompts[i : i + per_chunk], continuations[i : i + per_chunk]
         prompt_ids = encode(tokenizer, list(chunk))["input_ids"]
+        tokens = [[tokenizer(c, add_special_tokens=False)["input_ids"] for c in cs] for cs in conts]
+        shared = [ts[0][:_shared_length(ts)] if share_prefixes else [] for ts in tokens]
         width = max(map(len, prompt_ids))
         ids = torch.full((len(chunk), width), pad, dtype=torch.long)
         mask = torch.zeros_like(ids)
@@ -135,27 +140,54 @@ def shared_prompt_logprobs(model: torch.nn.Module, tokenizer: PreTrainedTokenize
         with autocast(device), _routed(model, ids, mask) as chosen:
             first = model(input_ids=ids, attention_mask=mask, position_ids=(mask.cumsum(-1) - 1).clamp_min(0),
                           use_cache=True, logits_to_keep=1)
+        cache, last = first.past_key_values, first.logits[:, -1]  # `last` predicts each row's next token
+        shared_lp = torch.zeros(len(chunk), device=device)
+        if any(shared):
+            shared_ids, shared_mask = _right_padded(shared, pad, device)
+            with autocast(device), _routed(model, None, None, chosen):
+                logits = model(input_ids=shared_ids, attention_mask=torch.cat([mask, shared_mask], dim=-1),
+                               position_ids=mask.sum(-1, keepdim=True) + torch.arange(shared_ids.shape[1], device=device),
+                               cache=cache, use_cache=True).logits
+            # shared token j is predicted by the prompt's last position (j = 0) or shared position j - 1
+            logprobs = torch.log_softmax(torch.cat([last[:, None], logits[:, :-1]], dim=1).float(), dim=-1)
+            shared_lp = (logprobs.gather(-1, shared_ids.unsqueeze(-1)).squeeze(-1) * shared_mask).sum(-1)
+            lengths = torch.tensor([len(t) for t in shared], device=device)
+            last = torch.where((lengths > 0)[:, None], logits[torch.arange(len(chunk)), (lengths - 1).clamp_min(0)],
+                               last)
+            mask = torch.cat([mask, shared_mask], dim=-1)
         counts = [len(cs) for cs in conts]
         owner = torch.tensor([row for row, n in enumerate(counts) for _ in range(n)], device=device)
-        cache = first.past_key_values
         cache.batch_select_indices(owner)  # row r of the chunk once per continuation of prompt r
-        tokens = [tokenizer(c, add_special_tokens=False)["input_ids"] for cs in conts for c in cs]
-        length = max(map(len, tokens))
-        cont = torch.full((len(tokens), length), pad, dtype=torch.long)
-        cont_mask = torch.zeros_like(cont)
-        for row, t in enumerate(tokens):
-            cont[row, : len(t)], cont_mask[row, : len(t)] = torch.tensor(t), 1
-        cont, cont_mask = cont.to(device), cont_mask.to(device)
-        positions = mask.sum(-1)[owner, None] + torch.arange(length, device=device)
+        tails = [t[len(s):] for ts, s in zip(tokens, shared) for t in ts]
+        cont, cont_mask = _right_padded(tails, pad, device)
+        positions = mask.sum(-1)[owner, None] + torch.arange(cont.shape[1], device=device)
         with autocast(device), _routed(model, None, None, None if chosen is None else chosen[owner]):
             logits = model(input_ids=cont, attention_mask=torch.cat([mask[owner], cont_mask], dim=-1),
                            position_ids=positions, cache=cache, use_cache=True).logits
-        # position j of the continuation predicts token j + 1; the prompt's last one predicts token 0
-        logprobs = torch.log_softmax(torch.cat([first.logits[owner, -1:], logits[:, :-1]], dim=1).float(), dim=-1)
-        token_lp = (logprobs.gather(-1, cont.unsqueeze(-1)).squeeze(-1) * cont_mask).sum(-1).tolist()
+        # position j of the tail predicts its token j + 1; what came before it predicts token 0
+        logprobs = torch.log_softmax(torch.cat([last[owner, None], logits[:, :-1]], dim=1).float(), dim=-1)
+        token_lp = ((logprobs.gather(-1, cont.unsqueeze(-1)).squeeze(-1) * cont_mask).sum(-1)
+                    + shared_lp[owner]).tolist()
         flat = iter(token_lp)
         out += [[next(flat) for _ in range(n)] for n in counts]
     return out
+
+
+def _shared_length(sequences: Sequence[Sequence[int]]) -> int:
+    """Tokens every sequence starts with, leaving each at least one of its own."""
+    shortest = min(map(len, sequences))
+    length = 0
+    while length < shortest - 1 and all(s[length] == sequences[0][length] for s in sequences):
+        length += 1
+    return length
+
+
+def _right_padded(sequences: Sequence[Sequence[int]], pad: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    ids = torch.full((len(sequences), max(1, max(map(len, sequences)))), pad, dtype=torch.long)
+    mask = torch.zeros_like(ids)
+    for row, seq in enumerate(sequences):
+        ids[row, : len(seq)], mask[row, : len(seq)] = torch.tensor(seq, dtype=torch.long), 1
+    return ids.to(device), mask.to(device)
 
 
 def _routed(model: torch.nn.Module, ids: torch.Tensor | None, mask: torch.Tensor | None,
