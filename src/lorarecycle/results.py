@@ -29,7 +29,7 @@ METRICS: dict[str, Metric] = {
     "ci_high": Metric(True, "95% Wilson interval, upper end"),
     "chance": Metric(True, "1 / the split's distinct answers (uniform guessing)"),
     "subject_accuracy": Metric(True, "CoT: the question's subject restated in the first step"),
-    "first_hop_accuracy": Metric(True, "CoT: the first step's object right (two-hop: the bridge entity)"),
+    "first_hop_accuracy": Metric(True, "CoT: the first step right (two-hop: the bridge under the first relation)"),
     "second_hop_given_first": Metric(True, "CoT: the second step right among answers with a right first step"),
     "loglik_accuracy": Metric(True, "the gold answer ranked first among loglik_choices candidates"),
     "loglik_mean_rank": Metric(False, "mean rank of the gold answer (1 = best)"),
