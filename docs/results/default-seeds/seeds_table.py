@@ -21,8 +21,8 @@ from lorarecycle.evaluate.metrics import wilson_interval
 
 def value(checks: dict, name: str) -> str:
     check = checks.get(name)
-    if check is None:
-        return "-"
+    if check is None or check["value"] is None:  # not measured, or not applicable (a --base-model)
+        return "-" if check is None or check["passed"] is None else str(check["passed"])
     return f"**{check['value']:.2f}**" if check["passed"] is False else f"{check['value']:.2f}"
 
 
