@@ -25,8 +25,8 @@ from lorarecycle.errors import UserError
 from lorarecycle.evaluate.evaluator import score_steps, summarize_steps
 from lorarecycle.evaluate.oracle import oracle_rows
 from lorarecycle.layout import RESULTS_FILE, SAMPLES_FILE
-from lorarecycle.pipeline import verdict_fields
 from lorarecycle.report.markdown import render_report
+from lorarecycle.report.verdict import verdict_fields
 from lorarecycle.tasks import task_of
 
 STEP_FIELDS = ("subject_accuracy", "first_hop_accuracy", "second_hop_given_first")

@@ -39,9 +39,8 @@ from .parallel import JobRunner
 from .plan import Row, Source, plan
 from .recycle.build import RECYCLERS
 from .report.figures import plot_routing_trace
-from .report.gates import attributable, evaluate_gates
 from .report.markdown import render_report
-from .report.verdict import run_verdict
+from .report.verdict import verdict_fields
 from .results import SCHEMA_VERSION, ResultRow
 from .rundir import check_before_writing, check_stages, finished_rows, prepare_run_dir, write_data
 from .runtime import crash_point
@@ -205,15 +204,6 @@ def _run_locked(cfg: ExperimentConfig, out: Path, world, datasets: dict, store: 
     atomic_write_text(out / "report.md", render_report(manifest, results + oracle_rows(results, cfg.libraries), task.catalog))
     console.print(f"results: {out / RESULTS_FILE}; report: {out / 'report.md'}")
     return results
-
-
-def verdict_fields(cfg: ExperimentConfig, out: Path, results: list[dict]) -> dict:
-    """run.json's fields that the rows and samples decide: the gates, attribution, the
-    opening sentence, the diagnostics and composition given knowledge (with its figure)."""
-    catalog = task_of(cfg).catalog
-    gates = evaluate_gates(results, catalog, cfg.world.exposure, cfg.world.exposure_hop, cfg.model.base_model is None)
-    return {"gates": gates, "attributable": attributable(gates),
-            **run_verdict(results, gates, catalog, out / SAMPLES_FILE, out / "figures" / "composition.png")}
 
 
 def versions() -> dict:

@@ -10,10 +10,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..artifacts import read_jsonl
+from ..config import ExperimentConfig
+from ..layout import SAMPLES_FILE
 from ..evaluate.composition import composition_given_knowledge
-from ..tasks import Catalog
+from ..tasks import Catalog, task_of
 from .figures import plot_composition
-from .gates import REFERENCE, attributable, diagnostics
+from .gates import REFERENCE, attributable, diagnostics, evaluate_gates
 
 RECYCLED = ("data-free", "few-shot")  # what the library alone gives; oracle and data-access rows are references
 
@@ -79,3 +81,12 @@ def run_verdict(rows: list[dict], gates: list[dict], catalog: Catalog, samples: 
                                           catalog.composed[1])
     return {"headline": headline([(rows, gates)], catalog), "gate_diagnostics": diagnostics(rows, catalog, gates),
             "composition": entries, "composition_figure": plot_composition(entries, figure)}
+
+
+def verdict_fields(cfg: ExperimentConfig, out: Path, results: list[dict]) -> dict:
+    """run.json's fields that the rows and samples decide: the gates, attribution, the
+    opening sentence, the diagnostics and composition given knowledge (with its figure)."""
+    catalog = task_of(cfg).catalog
+    gates = evaluate_gates(results, catalog, cfg.world.exposure, cfg.world.exposure_hop, cfg.model.base_model is None)
+    return {"gates": gates, "attributable": attributable(gates),
+            **run_verdict(results, gates, catalog, out / SAMPLES_FILE, out / "figures" / "composition.png")}
