@@ -244,7 +244,6 @@ def test_rescoring_a_run_reproduces_the_pipelines_step_scores(smoke_run, tmp_pat
     import json
     import runpy
     import shutil
-    import sys
 
     root, _ = smoke_run
     out = tmp_path / "run"
@@ -256,12 +255,7 @@ def test_rescoring_a_run_reproduces_the_pipelines_step_scores(smoke_run, tmp_pat
     sample["first_hop_correct"] = not sample["first_hop_correct"]
     (out / "samples.jsonl").write_text("\n".join([*lines[:index], json.dumps(sample), *lines[index + 1:]]) + "\n")
     script = Path(__file__).resolve().parents[1] / "scripts" / "rescore_steps.py"
-    saved = sys.argv
-    sys.argv = [str(script), str(out)]
-    try:
-        runpy.run_path(str(script), run_name="__main__")
-    finally:
-        sys.argv = saved
+    runpy.run_path(str(script))["main"](out)
     rows = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
     assert rows == [json.loads(line) for line in (root / "run" / "samples.jsonl").read_text().splitlines()]
     assert [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()] == \
