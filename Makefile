@@ -28,8 +28,11 @@ run: $(STAMP)
 smoke: $(STAMP)
 	$(BIN)/lorarecycle run --preset smoke $(ARGS)
 
+# one pytest worker per available core (each pinned to its core: tests/conftest.py)
+TEST_WORKERS ?= $(shell nproc)
+
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow" $(ARGS)
+	$(BIN)/python -m pytest -q -m "not slow" -n $(TEST_WORKERS) --dist loadgroup $(ARGS)
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow $(ARGS)

@@ -2,11 +2,39 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+
 import pytest
+import torch
 
 from lorarecycle.config import ModelSpec, load_preset
 from lorarecycle.model.tiny import build_tiny_llama
 from lorarecycle.model.tokenizer import build_tokenizer
+
+
+def pytest_configure(config):
+    """Under pytest-xdist (`make test` starts one worker per core) each worker owns one core:
+    its torch and every CLI child it starts (runtime.configure_runtime sizes the thread pool
+    by the CPU affinity, which children inherit) run one thread, so workers never share a
+    core (OpenMP threads spinning on a shared core stall one another)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker:
+        cores = sorted(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, {cores[int(worker.removeprefix("gw")) % len(cores)]})
+        torch.set_num_threads(1)
+
+
+# Module-scoped fixtures that build something costly (a grid, random HF bases, a library):
+# their tests stay together on one worker, so no two workers build the same fixture.
+COSTLY_MODULE_FIXTURES = {"uninterrupted", "hf_bases", "model", "tree", "library", "experts", "default_run"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if COSTLY_MODULE_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
 
 
 @pytest.fixture(autouse=True)
@@ -61,11 +89,21 @@ def experts(tiny_base, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def smoke_run(tmp_path_factory):
-    """One real smoke experiment through the CLI, shared by the test files that read it
-    (root/run, its cache root/cache; tests that damage it repair it)."""
+    """One real smoke experiment through the CLI, shared by the tests that read it
+    (root/run, its cache root/cache): under xdist the first worker to ask builds it and the
+    others wait, so every test only reads it or damages a copy."""
+    from lorarecycle.artifacts import file_lock
+
     from .helpers import cli
 
-    root = tmp_path_factory.mktemp("smoke")
-    result = cli("run", "--preset", "smoke", "--out", str(root / "run"), cache=root / "cache")
-    assert result.returncode == 0, result.stderr[-3000:]
-    return root, result
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent  # the session's directory above the workers' own
+    root, done = shared / "smoke", shared / "smoke-result.json"
+    with file_lock(done):
+        if not done.is_file():
+            result = cli("run", "--preset", "smoke", "--out", str(root / "run"), cache=root / "cache")
+            assert result.returncode == 0, result.stderr[-3000:]
+            done.write_text(json.dumps({"args": result.args, "returncode": result.returncode,
+                                        "stdout": result.stdout, "stderr": result.stderr}))
+    return root, subprocess.CompletedProcess(**json.loads(done.read_text()))

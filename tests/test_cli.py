@@ -129,9 +129,14 @@ def test_a_new_out_reuses_the_cached_base_and_adapters_then_cache_rm_prunes(smok
     assert accuracies(tmp_path / "run2") == accuracies(root / "run")
 
 
-def test_rerun_resumes_without_duplicate_rows(smoke_run):
+def test_rerun_resumes_without_duplicate_rows(smoke_run, tmp_path):
+    import shutil
+
     root, _ = smoke_run
-    out = root / "run"
+    # a copy to damage: the shared run stays as built for the tests reading it beside this one
+    out, cache = tmp_path / "run", tmp_path / "cache"
+    shutil.copytree(root / "run", out)
+    shutil.copytree(root / "cache", cache)
     before = (out / "results.jsonl").read_text()
     lines = before.splitlines(keepends=True)
     # simulate a crash mid-append (drop the last two rows, leave half a line) and damage to a
@@ -139,9 +144,9 @@ def test_rerun_resumes_without_duplicate_rows(smoke_run):
     damaged = lines[5][: len(lines[5]) // 2] + "\n"
     (out / "results.jsonl").write_text("".join(lines[:5]) + damaged + "".join(lines[6:-2]) + lines[-2][:10])
     # and a stored expert whose weights were cut short: trained again, to the same weights
-    expert = sorted((root / "cache" / "adapters").glob("hop1-*"))[0] / "adapter_model.safetensors"
+    expert = sorted((cache / "adapters").glob("hop1-*"))[0] / "adapter_model.safetensors"
     expert.write_bytes(expert.read_bytes()[:100])
-    result = cli("run", "--preset", "smoke", "--out", str(out), cache=root / "cache")
+    result = cli("run", "--preset", "smoke", "--out", str(out), cache=cache)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "moved 1 damaged line(s) to results.jsonl.corrupt" in result.stderr
     assert f"{expert.parent} is damaged" in result.stderr.replace("\n", "")
@@ -268,8 +273,11 @@ def test_bad_input_through_a_real_process(tmp_path, args, message):
 
 
 def test_out_dir_holding_another_experiment_is_refused_untouched(smoke_run, tmp_path):
+    import shutil
+
     root, _ = smoke_run
-    out = root / "run"
+    out = tmp_path / "run"
+    shutil.copytree(root / "run", out)
     before = {p: p.read_bytes() for p in out.glob("*.jsonl")}
     result = cli("run", "--preset", "smoke", "--seed", "7", "--out", str(out), cache=root / "cache")
     assert result.returncode == 2 and "holds a different experiment" in result.stderr
