@@ -155,3 +155,26 @@ def test_a_damaged_cached_base_model_is_rebuilt(smoke_cfg):
     assert not cached_base_ok(path)
     assert prepare_base(smoke_cfg, datasets["pretrain"]) == path
     assert cached_base_ok(path) and weights.read_bytes() == intact  # pretrained again, deterministically
+
+
+def test_the_pretrained_base_is_the_same_whatever_threads_the_process_runs(smoke_cfg, tmp_path, monkeypatch):
+    """The weight gradients' reductions follow the thread count (1 and 2 threads give other
+    last bits on the smoke model), so pretraining fixes its own: a one-core worker, a Ray cell
+    and a 3-thread process build the same base bit for bit."""
+    import torch
+
+    from lorarecycle.tasks import task_of
+    from lorarecycle.train.pretrain import prepare_base
+
+    _, datasets = task_of(smoke_cfg).build(smoke_cfg)
+    weights = []
+    saved = torch.get_num_threads()
+    try:
+        for ambient in (1, 3):
+            monkeypatch.setenv("LORARECYCLE_CACHE", str(tmp_path / f"cache-{ambient}"))
+            torch.set_num_threads(ambient)
+            weights.append((prepare_base(smoke_cfg, datasets["pretrain"]) / "model.safetensors").read_bytes())
+            assert torch.get_num_threads() == ambient  # restored after pretraining
+    finally:
+        torch.set_num_threads(saved)
+    assert weights[0] == weights[1]

@@ -4,6 +4,7 @@ whose every training token we know."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -16,6 +17,7 @@ from ..model.load import BASE_META, check_model_dir, safetensors_problem
 from ..model.precision import current_precision
 from ..model.tiny import build_tiny_llama
 from ..model.tokenizer import build_tokenizer
+from ..parallel import threads
 from ..runtime import cache_root
 from ..seeding import derive_seed
 from ..tasks.example import Example
@@ -23,6 +25,12 @@ from ..tasks import task_of
 from ..ui import console
 from .trainer import train_causal_lm
 
+# Pretraining on a CPU computes with this many threads whatever the machine: the weight
+# gradients' reductions are split by thread count, so the base's last bits (and through them
+# rows that sit on a gate's edge) would otherwise follow the core count and the grid's
+# executor, which the cache key does not hold. Two is the committed artifacts' count (2-core
+# CPUs); on a one-core slot two threads run time-sliced, ~8% slower a step than one.
+PRETRAIN_THREADS = 2
 LAYOUT_CHUNK = 1024  # warmup sequences drawn per pass: names unique within a pass (math has ~4900 one-word names)
 
 Fresh = Callable[[int], list[Example]]  # epoch -> examples seen in that epoch only
@@ -121,8 +129,10 @@ def _joined(first: Fresh, second: Fresh, epoch: int) -> list[Example]:
 def _pretrain(cfg: ExperimentConfig, pretrain_corpus: list[Example], fresh: Fresh | None, layout: Layout | None,
               path: Path) -> None:
     tokenizer = build_tokenizer(task_of(cfg).vocabulary(cfg))
-    model = build_tiny_llama(cfg.model, tokenizer, derive_seed(cfg.seed, "init")).to(current_device())
-    stats = pretrain_model(model, tokenizer, cfg, pretrain_corpus, fresh, layout)
+    device = current_device()
+    model = build_tiny_llama(cfg.model, tokenizer, derive_seed(cfg.seed, "init")).to(device)
+    with threads(PRETRAIN_THREADS) if device.type == "cpu" else nullcontext():
+        stats = pretrain_model(model, tokenizer, cfg, pretrain_corpus, fresh, layout)
     with atomic_dir(path) as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
