@@ -2,28 +2,32 @@
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 
-import pytest
-import torch
+# Under pytest-xdist (`make test` starts one worker per core) each worker owns one core, pinned
+# here, before torch loads: libgomp sizes its spin-waiting by the CPUs it sees when it loads,
+# and a worker pinned after that spins pretraining's two threads on one core (measured: the
+# smoke base 55x slower). CLI children inherit the pin; runtime.configure_runtime sizes their
+# thread pools by it, so workers never share a core.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+if WORKER:
+    CORES = sorted(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, {CORES[int(WORKER.removeprefix("gw")) % len(CORES)]})
 
-from lorarecycle.config import ModelSpec, load_preset
-from lorarecycle.model.tiny import build_tiny_llama
-from lorarecycle.model.tokenizer import build_tokenizer
+import json  # noqa: E402
+import subprocess  # noqa: E402
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from lorarecycle.config import ModelSpec, load_preset  # noqa: E402
+from lorarecycle.model.tiny import build_tiny_llama  # noqa: E402
+from lorarecycle.model.tokenizer import build_tokenizer  # noqa: E402
 
 
 def pytest_configure(config):
-    """Under pytest-xdist (`make test` starts one worker per core) each worker owns one core:
-    its torch and every CLI child it starts (runtime.configure_runtime sizes the thread pool
-    by the CPU affinity, which children inherit) run one thread, so workers never share a
-    core (OpenMP threads spinning on a shared core stall one another)."""
-    worker = os.environ.get("PYTEST_XDIST_WORKER")
-    if worker:
-        cores = sorted(os.sched_getaffinity(0))
-        os.sched_setaffinity(0, {cores[int(worker.removeprefix("gw")) % len(cores)]})
-        torch.set_num_threads(1)
+    if WORKER:
+        torch.set_num_threads(1)  # the worker's own library-level tests: one thread on its core
 
 
 # Module-scoped fixtures that build something costly (a grid, random HF bases, a library):
