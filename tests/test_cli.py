@@ -199,6 +199,7 @@ def test_resume_refuses_rows_of_other_trained_stages(smoke_run, tmp_path):
         (["runn"], "No such command 'runn'"),
         (["run", "--bogus"], "No such option: --bogus"),
         (["run", "--seed", "x"], "Invalid value for '--seed'"),
+        (["run", "--preset", "smoke", "--cell", "x"], "--cell names cells of a grid; this config has no axes"),
         (["run", "--preset", "smoke", "--precision", "half"], "field precision: Input should be 'auto', 'fp32' or"),
         (["run", "{traversal_label}"], "field methods.0.label: '../../victim' is not a safe name"),
         (["run", "{traversal_library}"], "'a/../../b' is not a safe name"),

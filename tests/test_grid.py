@@ -139,3 +139,21 @@ def test_ray_executor_gives_the_same_rows_as_local(uninterrupted, tmp_path):
     local_run = cli("run", str(local), "--out", str(tmp_path / "local"), cache=tmp_path / "cache2")
     assert local_run.returncode == 0, local_run.stderr[-3000:]
     assert rows_by_key(tmp_path / "ray") == rows_by_key(tmp_path / "local")
+
+
+def test_a_grid_runs_only_the_cells_named_and_labels_their_rows(uninterrupted, tmp_path):
+    """`--cell ID` runs that cell alone, its rows labelled as the whole grid labels them; a name
+    that is not one of the grid's cells is refused in one line before anything is written."""
+    root, path = uninterrupted
+    cell = sorted(p.name for p in (root / "run" / "cells").iterdir())[0]
+    out = tmp_path / "run"
+    refused = cli("run", str(path), "--cell", "nope", "--out", str(out), cache=root / "cache")
+    assert refused.returncode == 2 and "--cell: no cell 'nope' in grid" in refused.stderr and cell in refused.stderr
+    assert "Traceback" not in refused.stderr and not out.exists()
+    result = cli("run", str(path), "--cell", cell, "--out", str(out), cache=root / "cache")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "4 cells, 0 done, 1 to run" in result.stderr + result.stdout
+    assert rows_by_key(out) == {k: v for k, v in rows_by_key(root / "run").items() if k[0] == cell}
+    assert {json.dumps(r["axes"]) for r in map(json.loads, (out / "results.jsonl").read_text().splitlines())} == \
+        {json.dumps(r["axes"]) for r in map(json.loads, (root / "run" / "results.jsonl").read_text().splitlines())
+         if r["cell"] == cell}

@@ -9,8 +9,9 @@ from typing import Annotated, Optional
 import typer
 
 from ..config import ExperimentConfig
+from ..errors import UserError
 from ..report.tables import TERMINAL_WIDTH, rich_table
-from ..sweep.grid import Cell, GridSpec, validate_grid
+from ..sweep.grid import Cell, GridSpec, expand, validate_grid
 from ..ui import report_console, say
 from .options import (
     BaseModelOpt,
@@ -35,18 +36,22 @@ AddressOpt = Annotated[Optional[str], typer.Option("--address", help="grids on R
 ControlsOpt = Annotated[bool, typer.Option(
     "--controls-only", help="train and evaluate only what the gates read (base, union_replay); the same command "
     "without it resumes there and adds the experts and recycled rows")]
+CellOpt = Annotated[Optional[list[str]], typer.Option(
+    "--cell", help="grids: run only this cell (its id, as `lorarecycle status` lists it; repeatable); the "
+    "rows and report cover every cell that has rows")]
 GpusOpt = Annotated[Optional[float], typer.Option("--gpus-per-cell", help="grids on Ray: GPUs each cell requests (e.g. 1)")]
 
 
 def run(config: ConfigArg = None, preset: PresetOpt = None, out: OutOpt = None, base_model: BaseModelOpt = None,
         seed: SeedOpt = None, executor: ExecutorOpt = None, address: AddressOpt = None,
         device: DeviceOpt = None, gpus_per_cell: GpusOpt = None, precision: PrecisionOpt = None,
-        controls_only: ControlsOpt = False) -> None:
+        controls_only: ControlsOpt = False, cell: CellOpt = None) -> None:
     """Generate data, pretrain (or load) the base, train experts, recycle, evaluate, report.
     A config with `axes` is a grid: every cell runs (resuming finished ones) and one report
     covers them all."""
 
     resolved = resolve(config, preset, base_model, seed, precision)
+    check_cells(resolved, cell or [])
     out = out or default_out(resolved)
     from ..rundir import check_before_writing  # nothing heavy: refuse before anything is created
 
@@ -73,7 +78,7 @@ def run(config: ConfigArg = None, preset: PresetOpt = None, out: OutOpt = None, 
                    if v is not None}
         executor_data = {**resolved.executor.model_dump(), **updates}
         grid = validate_grid({**resolved.model_dump(mode="json"), "executor": executor_data}, "command line")
-        run_grid(grid, out, controls_only)
+        run_grid(grid, out, controls_only, only=cell)
         say(f"grid results: {out / 'results.jsonl'}; report: {out / 'report.html'}")
         return
     cfg = resolved
@@ -88,3 +93,16 @@ def run(config: ConfigArg = None, preset: PresetOpt = None, out: OutOpt = None, 
     console.print(rich_table(rows, title))
     if controls_only:
         say("controls only: the same command without --controls-only adds the experts and the recycled rows")
+
+
+def check_cells(resolved: ExperimentConfig | GridSpec, names: list[str]) -> None:
+    """`--cell` names cells of this grid (before anything is written)."""
+    if not names:
+        return
+    if not isinstance(resolved, GridSpec):
+        raise UserError("--cell names cells of a grid; this config has no axes")
+    ids = [c.id for c in expand(resolved)]
+    for name in names:
+        if name not in ids:
+            raise UserError(f"--cell: no cell {name!r} in grid {resolved.name!r} (its cells: {', '.join(ids)})")
+

@@ -41,13 +41,16 @@ def collect(run_dir: Path, cells: list[Cell]) -> list[dict]:
     return [row for cell in cells for row in cell_rows(run_dir, cell)]
 
 
-def run_grid(grid: GridSpec, run_dir: Path, controls_only: bool = False) -> list[dict]:
+def run_grid(grid: GridSpec, run_dir: Path, controls_only: bool = False, only: list[str] | None = None) -> list[dict]:
+    """Run the grid's unfinished cells (only those named in `only`, when given), then write
+    the rows and report of every cell that has rows."""
     executor = EXECUTORS.get(grid.executor.name)
     cells = expand(grid)
     check_cells(cells)
     prepare_grid_dir(run_dir, grid)
-    pending = [c for c in cells if (lambda s: s[0] < s[1])(cell_status(run_dir, c))]
-    console.print(f"grid {grid.name}: {len(cells)} cells, {len(cells) - len(pending)} done, "
+    unfinished = [c for c in cells if (lambda s: s[0] < s[1])(cell_status(run_dir, c))]
+    pending = [c for c in unfinished if not only or c.id in only]
+    console.print(f"grid {grid.name}: {len(cells)} cells, {len(cells) - len(unfinished)} done, "
                   f"{len(pending)} to run on executor {grid.executor.name!r}")
     if pending:
         executor(pending, Path(run_dir), grid.executor, partial(run_cell, controls_only=controls_only))
