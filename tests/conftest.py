@@ -101,7 +101,7 @@ def smoke_run(tmp_path_factory):
     from .helpers import cli
 
     shared = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
+    if WORKER:
         shared = shared.parent  # the session's directory above the workers' own
     root, done = shared / "smoke", shared / "smoke-result.json"
     with file_lock(done):

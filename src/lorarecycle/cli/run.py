@@ -51,7 +51,7 @@ def run(config: ConfigArg = None, preset: PresetOpt = None, out: OutOpt = None, 
     covers them all."""
 
     resolved = resolve(config, preset, base_model, seed, precision)
-    check_cells(resolved, cell or [])
+    check_cell_names(resolved, cell or [])
     out = out or default_out(resolved)
     from ..rundir import check_before_writing  # nothing heavy: refuse before anything is created
 
@@ -95,7 +95,7 @@ def run(config: ConfigArg = None, preset: PresetOpt = None, out: OutOpt = None, 
         say("controls only: the same command without --controls-only adds the experts and the recycled rows")
 
 
-def check_cells(resolved: ExperimentConfig | GridSpec, names: list[str]) -> None:
+def check_cell_names(resolved: ExperimentConfig | GridSpec, names: list[str]) -> None:
     """`--cell` names cells of this grid (before anything is written)."""
     if not names:
         return
@@ -105,4 +105,3 @@ def check_cells(resolved: ExperimentConfig | GridSpec, names: list[str]) -> None
     for name in names:
         if name not in ids:
             raise UserError(f"--cell: no cell {name!r} in grid {resolved.name!r} (its cells: {', '.join(ids)})")
-

@@ -29,7 +29,8 @@ from .trainer import train_causal_lm
 # gradients' reductions are split by thread count, so the base's last bits (and through them
 # rows that sit on a gate's edge) would otherwise follow the core count and the grid's
 # executor, which the cache key does not hold. Two is the committed artifacts' count (2-core
-# CPUs); on a one-core slot two threads run time-sliced, ~8% slower a step than one.
+# CPUs); on a one-core slot two threads run time-sliced (default shape ~8% slower a step
+# than one; tiny shapes pay more when another process shares the cores).
 PRETRAIN_THREADS = 2
 LAYOUT_CHUNK = 1024  # warmup sequences drawn per pass: names unique within a pass (math has ~4900 one-word names)
 
